@@ -1,0 +1,48 @@
+//! `ikegw`: the command-line entry point.
+#![forbid(unsafe_code)]
+
+mod decode;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// ikegw: an IKEv2/IPsec VPN gateway for illumos.
+#[derive(Debug, Parser)]
+#[command(name = "ikegw", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode IKEv2 messages from a pcap/pcapng capture or a hex dump.
+    Decode(decode::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(args) => decode::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("ikegw: {}", error_chain(&*err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Render an error and all of its sources on one line, outermost first.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

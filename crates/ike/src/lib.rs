@@ -1,0 +1,7 @@
+//! IKEv2 (RFC 7296) for ikegw: the wire codec, and later the crypto and the
+//! sans-IO SA state machine.
+//!
+//! This crate performs no I/O: no sockets, no clock, no global random number
+//! generator. Datagrams, time and randomness come in as arguments; datagrams,
+//! kernel requests and timer deadlines go out as values.
+#![forbid(unsafe_code)]
