@@ -7,16 +7,21 @@
 //! * [`sys`]: the illumos PF_KEY / PF_POLICY sockets.
 //! * [`engine`]: the userland key engine (SADB + SPD with kernel semantics).
 //! * [`monitor`]: `ipseckey monitor`-style printing.
+//! * [`esp`]: the ESP data plane (RFC 4303) for the userland path over TUN.
+//! * `tun` (Linux only): the TUN device the ESP data plane reads and writes.
 
 pub mod build;
 pub mod engine;
 pub mod error;
+pub mod esp;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod monitor;
 pub mod registry;
 pub mod sys;
 pub mod transport;
+#[cfg(target_os = "linux")]
+pub mod tun;
 pub mod wire;
 
 pub use error::Error;
