@@ -5,3 +5,9 @@
 //! generator. Datagrams, time and randomness come in as arguments; datagrams,
 //! kernel requests and timer deadlines go out as values.
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "capture")]
+pub mod capture;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod wire;
