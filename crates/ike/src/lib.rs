@@ -8,6 +8,7 @@
 
 #[cfg(feature = "capture")]
 pub mod capture;
+pub mod crypto;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod wire;
