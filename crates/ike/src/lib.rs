@@ -9,6 +9,12 @@
 #[cfg(feature = "capture")]
 pub mod capture;
 pub mod crypto;
+pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod io;
+pub mod policy;
+pub mod sa;
 pub mod wire;
+
+pub use error::Error;

@@ -1,0 +1,232 @@
+//! Full IKEv2 handshakes per second (IKE_SA_INIT + IKE_AUTH with PSK + the
+//! first CHILD_SA, both sides' CPU on one thread) and bytes held per
+//! established IKE SA with one CHILD_SA (counted by a global allocator).
+//!
+//! Run with `cargo bench -p ike --bench handshake`. Prints figures only;
+//! there are no timed assertions anywhere (STYLE.md §8).
+
+// The counting allocator needs `unsafe impl GlobalAlloc`; it only forwards
+// to the system allocator and keeps two counters.
+#![allow(unsafe_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ike::crypto::{ring_provider, SecretBytes, SystemRandom};
+use ike::io::{Command, Event, Lifetimes, Mode, Path};
+use ike::policy::proposal::parse_list;
+use ike::policy::ts::parse_ts;
+use ike::sa::{Endpoint, EndpointConfig, PeerAuth, PeerConfig};
+use ike::wire::{Id, IdType, ProtocolId};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees carry over; the counters are atomics
+// and never affect the returned pointers.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc`/`realloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn fqdn(s: &str) -> Id {
+    Id {
+        id_type: IdType::ID_FQDN,
+        data: s.as_bytes().to_vec(),
+    }
+}
+
+fn endpoint(local: &str, remote: &str, me: &str, them: &str, lts: &str, rts: &str) -> Endpoint {
+    let cfg = Arc::new(PeerConfig {
+        name: me.into(),
+        local: addr(&format!("{local}:500")),
+        remote: addr(&format!("{remote}:500")),
+        local_id: fqdn(me),
+        remote_id: Some(fqdn(them)),
+        psk: Some(SecretBytes::from_slice(
+            b"a pre-shared key for the benchmark",
+        )),
+        signer: None,
+        local_certs: Vec::new(),
+        cert_requests: Vec::new(),
+        peer_auth: PeerAuth::Psk,
+        ike_rekey_time: None,
+        ike_proposals: parse_list(ProtocolId::IKE, "aes256gcm16-prfsha384-x25519").unwrap(),
+        esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
+        local_ts: vec![parse_ts(lts).unwrap()],
+        remote_ts: vec![parse_ts(rts).unwrap()],
+        mode: Mode::Tunnel,
+        force_encap: false,
+        dpd_delay: Some(Duration::from_secs(30)),
+        lifetimes: Lifetimes::default(),
+    });
+    let mut ec = EndpointConfig::new(vec![cfg], ring_provider());
+    // A benchmark is a flood by design; keep cookies and limits out of it.
+    ec.cookie_threshold = usize::MAX;
+    ec.half_open_limit = usize::MAX;
+    Endpoint::new(ec, Box::new(SystemRandom::new()), Instant::now()).unwrap()
+}
+
+fn pair() -> (Endpoint, Endpoint) {
+    (
+        endpoint(
+            "192.0.2.1",
+            "198.51.100.1",
+            "a.example",
+            "b.example",
+            "10.1.0.0/16",
+            "10.2.0.0/16",
+        ),
+        endpoint(
+            "198.51.100.1",
+            "192.0.2.1",
+            "b.example",
+            "a.example",
+            "10.2.0.0/16",
+            "10.1.0.0/16",
+        ),
+    )
+}
+
+/// One complete handshake over a perfect link; returns the datagrams exchanged.
+fn handshake(a: &mut Endpoint, b: &mut Endpoint, now: Instant) -> usize {
+    a.handle_command(now, Command::Initiate { peer: 0 })
+        .unwrap();
+    let mut datagrams = 0;
+    let mut established = 0;
+    loop {
+        let mut moved = false;
+        while let Some(t) = a.poll_transmit() {
+            datagrams += 1;
+            moved = true;
+            b.handle_datagram(
+                now,
+                Path {
+                    local: t.path.remote,
+                    remote: t.path.local,
+                },
+                &t.bytes,
+            );
+        }
+        while let Some(t) = b.poll_transmit() {
+            datagrams += 1;
+            moved = true;
+            a.handle_datagram(
+                now,
+                Path {
+                    local: t.path.remote,
+                    remote: t.path.local,
+                },
+                &t.bytes,
+            );
+        }
+        for ep in [&mut *a, &mut *b] {
+            while ep.poll_kernel().is_some() {}
+            while let Some(e) = ep.poll_event() {
+                match e {
+                    Event::Established { .. } => established += 1,
+                    Event::Failed { reason, .. } => panic!("handshake failed: {reason}"),
+                    _ => {}
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    assert_eq!(established, 2, "both sides must establish");
+    datagrams
+}
+
+fn main() {
+    let now = Instant::now();
+
+    // Handshake rate: both endpoints on this thread, real randomness.
+    let (mut a, mut b) = pair();
+    for _ in 0..20 {
+        handshake(&mut a, &mut b, now);
+    }
+    let budget = Duration::from_secs(3);
+    let start = Instant::now();
+    let mut n = 0u64;
+    let mut datagrams = 0usize;
+    while start.elapsed() < budget {
+        datagrams += handshake(&mut a, &mut b, now);
+        n += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "handshake PSK+X25519, AES-GCM-256/PRF-SHA384, ESP AES-GCM-256: {:.0} full handshakes/s \
+         (both sides' CPU, one thread; {n} handshakes, {:.1} datagrams each)",
+        n as f64 / secs,
+        datagrams as f64 / n as f64
+    );
+    drop((a, b));
+
+    // Memory per established IKE SA with one CHILD_SA, per side.
+    let m = 1000usize;
+    let live0 = live();
+    let (mut a, mut b) = pair();
+    let live1 = live();
+    let empty = (live1 - live0) / 2;
+    let allocs0 = ALLOCS.load(Ordering::Relaxed);
+    for _ in 0..m {
+        handshake(&mut a, &mut b, now);
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed) - allocs0;
+    assert_eq!(a.ike_sa_count(), m);
+    let live2 = live();
+    drop(a);
+    let live3 = live();
+    let b_total = live3 - live0;
+    let a_total = live2 - live3;
+    println!(
+        "bytes held per established IKE SA + 1 CHILD_SA: initiator {} B, responder {} B \
+         ({m} SAs per side; {:.0} allocations per handshake, both sides)",
+        (a_total - empty) / m as isize,
+        (b_total - empty) / m as isize,
+        allocs as f64 / m as f64
+    );
+    drop(b);
+}

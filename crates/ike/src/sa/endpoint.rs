@@ -1,0 +1,760 @@
+//! [`Endpoint`]: every IKE SA of the gateway, routed by SPI.
+//!
+//! It answers IKE_SA_INIT before any per-SA state exists (COOKIE,
+//! INVALID_KE_PAYLOAD, NO_PROPOSAL_CHOSEN: RFC 7296 §2.6, §1.2, §2.7),
+//! limits half-open SAs, and is the one place that decides whether an
+//! error is answered on the wire (RFC 7296 §2.21): unauthenticated garbage
+//! is dropped silently, authenticated requests get a protected notify.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use super::config::EndpointConfig;
+use super::exchange::{create_child, informational, init};
+use super::ike_sa::{IkeSa, Rejected, Shared};
+use super::timer::Timer;
+use crate::crypto::Random;
+use crate::error::{Error, LocalError, PeerIncompatible};
+use crate::io::{Command, Event, IkeSaId, KernelEvent, KernelRequest, Path, Transmit};
+use crate::wire::{
+    strip_non_esp_marker, ExchangeType, Header, HeaderPacket, Message, Notify, NotifyType, Payload,
+};
+
+/// Length of the COOKIE secret (RFC 7296 §2.6).
+const COOKIE_SECRET_LEN: usize = 32;
+
+struct CookieSecrets {
+    version: u8,
+    current: [u8; COOKIE_SECRET_LEN],
+    previous: Option<[u8; COOKIE_SECRET_LEN]>,
+    rotate_at: Instant,
+}
+
+/// All IKE SAs of one gateway; the sans-IO core.
+///
+/// Methods, after quinn-proto's `Connection`:
+/// - input: [`handle_datagram`](Self::handle_datagram),
+///   [`handle_timeout`](Self::handle_timeout),
+///   [`handle_command`](Self::handle_command),
+///   [`handle_kernel`](Self::handle_kernel);
+/// - output, drained after every input in this order:
+///   [`poll_transmit`](Self::poll_transmit), [`poll_kernel`](Self::poll_kernel),
+///   [`poll_event`](Self::poll_event); then re-arm the timer from
+///   [`poll_timeout`](Self::poll_timeout);
+/// - getters: [`ike_sa_count`](Self::ike_sa_count),
+///   [`half_open_count`](Self::half_open_count),
+///   [`is_established`](Self::is_established).
+pub struct Endpoint {
+    shared: Shared,
+    sas: BTreeMap<u64, IkeSa>,
+    /// Responder SAs by (peer address, SPIi), to spot retransmitted
+    /// IKE_SA_INIT requests.
+    init_index: BTreeMap<(SocketAddr, u64), u64>,
+    cookie: CookieSecrets,
+}
+
+impl core::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("ike_sas", &self.sas.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// A new endpoint. `rng` supplies SPIs, nonces, IVs, key-exchange
+    /// secrets and the cookie secret (seeded in tests).
+    pub fn new(config: EndpointConfig, rng: Box<dyn Random>, now: Instant) -> Result<Self, Error> {
+        let mut current = [0u8; COOKIE_SECRET_LEN];
+        rng.fill(&mut current)?;
+        let rotate_at = now + config.cookie_secret_lifetime;
+        Ok(Self {
+            shared: Shared {
+                config,
+                rng,
+                transmits: VecDeque::new(),
+                events: VecDeque::new(),
+                kernel: VecDeque::new(),
+                new_sas: Vec::new(),
+                initial_contacts: Vec::new(),
+                child_moves: Vec::new(),
+                next_seq: 0,
+                kernel_pending: BTreeMap::new(),
+            },
+            sas: BTreeMap::new(),
+            init_index: BTreeMap::new(),
+            cookie: CookieSecrets {
+                version: 0,
+                current,
+                previous: None,
+                rotate_at,
+            },
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.shared.config
+    }
+
+    /// Number of IKE SAs in any state.
+    pub fn ike_sa_count(&self) -> usize {
+        self.sas.len()
+    }
+
+    /// Number of responder SAs waiting for IKE_AUTH.
+    pub fn half_open_count(&self) -> usize {
+        self.sas.values().filter(|s| s.is_half_open()).count()
+    }
+
+    /// Whether this IKE SA has completed IKE_AUTH.
+    pub fn is_established(&self, id: IkeSaId) -> bool {
+        self.sas.get(&id.0).is_some_and(IkeSa::is_established)
+    }
+
+    /// Number of CHILD_SAs of an IKE SA.
+    pub fn child_count(&self, id: IkeSaId) -> usize {
+        self.sas.get(&id.0).map_or(0, |s| s.children.len())
+    }
+
+    /// Next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.shared.transmits.pop_front()
+    }
+
+    /// Next kernel request.
+    pub fn poll_kernel(&mut self) -> Option<KernelRequest> {
+        self.shared.kernel.pop_front()
+    }
+
+    /// Next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.shared.events.pop_front()
+    }
+
+    /// The earliest deadline of any IKE SA; call
+    /// [`handle_timeout`](Self::handle_timeout) when it passes.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sas.values().filter_map(|s| s.timers.next()).min()
+    }
+
+    fn dropped(&mut self, path: Path, reason: String) {
+        self.shared
+            .events
+            .push_back(Event::Dropped { path, reason });
+    }
+
+    fn new_spi(&self) -> Result<u64, Error> {
+        loop {
+            let spi = self.shared.random_u64()?;
+            if spi != 0 && !self.sas.contains_key(&spi) {
+                return Ok(spi);
+            }
+        }
+    }
+
+    /// A UDP datagram arrived on `path` (with the non-ESP marker if it came
+    /// to the NAT-T port).
+    pub fn handle_datagram(&mut self, now: Instant, path: Path, bytes: &[u8]) {
+        // A NAT-T keepalive (RFC 3948 §2.3) only refreshes the NAT mapping.
+        if bytes == [0xff] && path.local.port() == self.shared.config.natt_port {
+            return;
+        }
+        let data = if path.local.port() == self.shared.config.natt_port {
+            match strip_non_esp_marker(bytes) {
+                Some(d) => d,
+                // ESP (non-zero SPI) or a NAT-T keepalive (RFC 3948 §2.3):
+                // not for the IKE core.
+                None => return self.dropped(path, "not an IKE message on the NAT-T port".into()),
+            }
+        } else {
+            bytes
+        };
+        if HeaderPacket::new_checked(data).is_err() {
+            return self.dropped(path, "shorter than an IKE header".into());
+        }
+        let msg = match Message::parse(data) {
+            Ok(m) => m,
+            // Unauthenticated garbage gets no answer (RFC 7296 §2.21.1).
+            Err(e) => return self.dropped(path, e.to_string()),
+        };
+        let h = msg.header;
+        if h.exchange == ExchangeType::IKE_SA_INIT && !h.response {
+            return self.handle_init_request(now, path, &msg, data);
+        }
+        let our_spi = if h.initiator { h.spi_r } else { h.spi_i };
+        let Some(sa) = self.sas.get_mut(&our_spi) else {
+            return self.dropped(path, format!("no IKE SA for SPI {our_spi:016x}"));
+        };
+        let other_ok = if h.initiator {
+            sa.spi_i == h.spi_i
+        } else {
+            sa.spi_r == 0 || sa.spi_r == h.spi_r
+        };
+        if !other_ok {
+            return self.dropped(path, "IKE SPI pair does not match".into());
+        }
+        if let Some(e) = msg.unsupported_critical() {
+            return self.dropped(path, e.to_string());
+        }
+        let r = sa.handle_message(now, &mut self.shared, path, &msg, data);
+        self.after(now, our_spi, path, r);
+    }
+
+    /// Applies the outcome of an SA's processing: the one place deciding
+    /// what goes back on the wire for an error.
+    fn after(&mut self, now: Instant, id: u64, path: Path, r: Result<(), Rejected>) {
+        match r {
+            Ok(()) => {}
+            Err(Rejected::Drop(e)) => self.dropped(path, e.to_string()),
+            Err(Rejected::Respond {
+                msg_id,
+                exchange,
+                error,
+            }) => {
+                if let (Some(n), Some(sa)) = (error.notify(), self.sas.get_mut(&id)) {
+                    sa.respond_error(&mut self.shared, exchange, msg_id, n);
+                }
+                self.dropped(path, error.to_string());
+            }
+            Err(Rejected::Fatal { respond, error }) => {
+                if let (Some((msg_id, exchange)), Some(n), Some(sa)) =
+                    (respond, error.notify(), self.sas.get_mut(&id))
+                {
+                    sa.respond_error(&mut self.shared, exchange, msg_id, n);
+                }
+                self.close(id, error.to_string());
+            }
+        }
+        if self.sas.get(&id).is_some_and(IkeSa::is_closed) {
+            self.remove(id);
+        }
+        self.adopt_new_sas(now);
+        self.apply_initial_contacts();
+    }
+
+    /// RFC 7296 §2.4: a peer sending INITIAL_CONTACT has lost all its
+    /// state, so our older IKE SAs with the same identity are dead; close
+    /// them (and remove their CHILD_SAs) without a message.
+    fn apply_initial_contacts(&mut self) {
+        for new in std::mem::take(&mut self.shared.initial_contacts) {
+            let Some(sa) = self.sas.get(&new.0) else {
+                continue;
+            };
+            let (peer, remote_id) = (sa.peer, sa.remote_id.clone());
+            let stale: Vec<u64> = self
+                .sas
+                .iter()
+                .filter(|(id, s)| {
+                    **id != new.0
+                        && s.peer == peer
+                        && s.remote_id == remote_id
+                        && s.is_established()
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            for id in stale {
+                self.close(id, "replaced: peer sent INITIAL_CONTACT".into());
+            }
+        }
+    }
+
+    /// Takes in IKE SAs created by rekeying.
+    fn adopt_new_sas(&mut self, now: Instant) {
+        for sa in std::mem::take(&mut self.shared.new_sas) {
+            let id = sa.id;
+            if self.sas.contains_key(&id.0) {
+                // A 2^-64 SPI clash: refuse the newcomer rather than
+                // overwrite a live SA.
+                self.shared.events.push_back(Event::Failed {
+                    ike_sa: id,
+                    reason: "IKE SPI collision on rekey".into(),
+                });
+                continue;
+            }
+            self.sas.insert(id.0, sa);
+        }
+        for (from, to) in std::mem::take(&mut self.shared.child_moves) {
+            let children = self
+                .sas
+                .get_mut(&from.0)
+                .map(|s| std::mem::take(&mut s.children))
+                .unwrap_or_default();
+            if let Some(sa) = self.sas.get_mut(&to.0) {
+                sa.children.extend(children);
+            }
+        }
+        let doomed: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, s)| s.delete_on_adopt)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in doomed {
+            let Some(sa) = self.sas.get_mut(&id) else {
+                continue;
+            };
+            sa.delete_on_adopt = false;
+            sa.superseded = true;
+            if informational::start_delete(sa, now, &mut self.shared).is_err() {
+                self.close(id, "redundant after simultaneous rekey".into());
+            }
+        }
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(sa) = self.sas.remove(&id) {
+            if sa.role == super::ike_sa::Role::Responder {
+                self.init_index.remove(&(sa.path.remote, sa.spi_i));
+                // The index key uses the address the request came from,
+                // which may differ after floating; sweep by value too.
+                self.init_index.retain(|_, v| *v != id);
+            }
+        }
+    }
+
+    /// Tears an IKE SA down without a message (failure, timeout).
+    fn close(&mut self, id: u64, reason: String) {
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        let was_established = sa.is_established();
+        sa.delete_children(&mut self.shared);
+        let ike_sa = sa.id;
+        self.shared.events.push_back(if was_established {
+            Event::Deleted { ike_sa, reason }
+        } else {
+            Event::Failed { ike_sa, reason }
+        });
+        self.remove(id);
+    }
+
+    fn stateless_reply(&mut self, path: Path, req: &Header, t: NotifyType, data: Vec<u8>) {
+        let header = Header {
+            spi_i: req.spi_i,
+            spi_r: 0,
+            minor_version: 0,
+            exchange: ExchangeType::IKE_SA_INIT,
+            initiator: false,
+            version_flag: false,
+            response: true,
+            message_id: 0,
+        };
+        let msg = Message {
+            header,
+            payloads: vec![Payload::Notify(Notify::new(t, data))],
+        };
+        if let Ok(bytes) = msg.try_to_vec() {
+            self.shared.send(path, &bytes);
+        }
+    }
+
+    fn cookie_for(
+        &self,
+        secret: &[u8; COOKIE_SECRET_LEN],
+        version: u8,
+        ni: &[u8],
+        ip: IpAddr,
+        spi_i: u64,
+    ) -> Vec<u8> {
+        // RFC 7296 §2.6: Cookie = VersionIDofSecret | Hash(Ni | IPi | SPIi | secret).
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(ni);
+        match ip {
+            IpAddr::V4(a) => ctx.update(&a.octets()),
+            IpAddr::V6(a) => ctx.update(&a.octets()),
+        }
+        ctx.update(&spi_i.to_be_bytes());
+        ctx.update(secret);
+        let mut out = vec![version];
+        out.extend_from_slice(ctx.finish().as_ref());
+        out
+    }
+
+    fn cookie_valid(&self, got: &[u8], ni: &[u8], ip: IpAddr, spi_i: u64) -> bool {
+        let Some(&v) = got.first() else { return false };
+        let c = &self.cookie;
+        let secret = if v == c.version {
+            Some(&c.current)
+        } else if v == c.version.wrapping_sub(1) {
+            c.previous.as_ref()
+        } else {
+            None
+        };
+        secret.is_some_and(|s| crate::crypto::ct_eq(&self.cookie_for(s, v, ni, ip, spi_i), got))
+    }
+
+    fn rotate_cookie_secret(&mut self, now: Instant) -> Result<(), Error> {
+        if now < self.cookie.rotate_at {
+            return Ok(());
+        }
+        let mut next = [0u8; COOKIE_SECRET_LEN];
+        self.shared.rng.fill(&mut next)?;
+        self.cookie.previous = Some(self.cookie.current);
+        self.cookie.current = next;
+        self.cookie.version = self.cookie.version.wrapping_add(1);
+        self.cookie.rotate_at = now + self.shared.config.cookie_secret_lifetime;
+        Ok(())
+    }
+
+    fn handle_init_request(&mut self, now: Instant, path: Path, msg: &Message, data: &[u8]) {
+        let h = msg.header;
+        if h.spi_r != 0 || !h.initiator || h.message_id != 0 {
+            return self.dropped(path, "malformed IKE_SA_INIT request header".into());
+        }
+        // A retransmission: resend our response (RFC 7296 §2.1).
+        if let Some(id) = self.init_index.get(&(path.remote, h.spi_i)).copied() {
+            if let Some(sa) = self.sas.get(&id) {
+                if let Some((0, resp)) = &sa.cached_response {
+                    for d in resp.clone() {
+                        self.shared.send(sa.path, &d);
+                    }
+                }
+            }
+            return;
+        }
+        if msg.unsupported_critical().is_some() {
+            self.stateless_reply(
+                path,
+                &h,
+                NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
+                Vec::new(),
+            );
+            return self.dropped(path, "unsupported critical payload in IKE_SA_INIT".into());
+        }
+        if let Err(e) = self.rotate_cookie_secret(now) {
+            return self.dropped(path, e.to_string());
+        }
+        let half_open = self.half_open_count();
+        if half_open >= self.shared.config.half_open_limit {
+            return self.dropped(path, format!("half-open limit {half_open} reached"));
+        }
+        if half_open >= self.shared.config.cookie_threshold {
+            let ni = msg.payloads.iter().find_map(|p| {
+                if let Payload::Nonce(n) = p {
+                    Some(n.data.as_slice())
+                } else {
+                    None
+                }
+            });
+            let Some(ni) = ni else {
+                return self.dropped(path, "IKE_SA_INIT without nonce".into());
+            };
+            let got = match msg.payloads.first() {
+                Some(Payload::Notify(n)) if n.notify_type == NotifyType::COOKIE => {
+                    Some(n.data.as_slice())
+                }
+                _ => None,
+            };
+            let ip = path.remote.ip();
+            if !got.is_some_and(|g| self.cookie_valid(g, ni, ip, h.spi_i)) {
+                let c = self.cookie_for(&self.cookie.current, self.cookie.version, ni, ip, h.spi_i);
+                self.stateless_reply(path, &h, NotifyType::COOKIE, c);
+                return self.dropped(path, "COOKIE required".into());
+            }
+        }
+        let sel = match init::select(&self.shared, msg) {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(n) = e.notify() {
+                    let data = match &e {
+                        Error::PeerIncompatible(PeerIncompatible::InvalidKe(g)) => {
+                            g.0.to_be_bytes().to_vec()
+                        }
+                        _ => Vec::new(),
+                    };
+                    // Malformed requests get no answer; only a clean
+                    // refusal does (RFC 7296 §2.21.1).
+                    if matches!(e, Error::PeerIncompatible(_)) {
+                        self.stateless_reply(path, &h, n, data);
+                    }
+                }
+                return self.dropped(path, e.to_string());
+            }
+        };
+        let spi_r = match self.new_spi() {
+            Ok(s) => s,
+            Err(e) => return self.dropped(path, e.to_string()),
+        };
+        match init::respond(&mut self.shared, now, path, msg, data, spi_r, sel) {
+            Ok(sa) => {
+                self.init_index.insert((path.remote, h.spi_i), spi_r);
+                self.sas.insert(spi_r, sa);
+            }
+            Err(e) => self.dropped(path, e.to_string()),
+        }
+    }
+
+    /// Time passed: fire every due deadline.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, s)| s.timers.next().is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            let Some(sa) = self.sas.get_mut(&id) else {
+                continue;
+            };
+            for t in sa.timers.expired(now) {
+                let Some(sa) = self.sas.get_mut(&id) else {
+                    break;
+                };
+                match t {
+                    Timer::Retransmit => {
+                        if let Err(e) = sa.on_retransmit(now, &mut self.shared) {
+                            self.close(id, e.to_string());
+                            break;
+                        }
+                    }
+                    Timer::Dpd => {
+                        if sa.is_established() && sa.pending.is_none() {
+                            if let Err(e) = informational::start_dpd(sa, now, &mut self.shared) {
+                                self.close(id, e.to_string());
+                                break;
+                            }
+                        } else if let Some(d) = sa.cfg.dpd_delay {
+                            sa.timers.set(Timer::Dpd, now + d);
+                        }
+                    }
+                    Timer::Keepalive => {
+                        if sa.is_established() && sa.behind_nat {
+                            // A single 0xFF byte on the NAT-T port (RFC 3948 §2.3).
+                            self.shared.transmits.push_back(Transmit {
+                                path: sa.path,
+                                bytes: vec![0xff],
+                            });
+                            sa.timers.set(
+                                Timer::Keepalive,
+                                now + self.shared.config.keepalive_interval,
+                            );
+                        }
+                    }
+                    Timer::IkeRekey => {
+                        if !sa.is_established() || sa.superseded {
+                            continue;
+                        }
+                        if sa.pending.is_some() {
+                            // Busy: try again shortly.
+                            sa.timers
+                                .set(Timer::IkeRekey, now + std::time::Duration::from_secs(1));
+                            continue;
+                        }
+                        let new_spi = match self.new_spi() {
+                            Ok(s) => s,
+                            Err(e) => {
+                                self.close(id, e.to_string());
+                                break;
+                            }
+                        };
+                        let Some(sa) = self.sas.get_mut(&id) else {
+                            break;
+                        };
+                        if let Err(e) =
+                            create_child::start_rekey_ike(sa, now, &mut self.shared, new_spi)
+                        {
+                            self.shared.events.push_back(Event::ChildFailed {
+                                ike_sa: IkeSaId(id),
+                                reason: format!("IKE rekey: {e}"),
+                            });
+                        }
+                    }
+                    Timer::HalfOpen => {
+                        if sa.is_half_open() {
+                            self.close(id, "no IKE_AUTH within the half-open timeout".into());
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// An operator or daemon command. Returns the IKE SA it concerns.
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<IkeSaId, Error> {
+        match cmd {
+            Command::Initiate { peer } => {
+                let cfg = self
+                    .shared
+                    .config
+                    .peers
+                    .get(peer)
+                    .cloned()
+                    .ok_or(LocalError::Config("no such peer"))?;
+                let spi = self.new_spi()?;
+                let first = !self.sas.values().any(|s| s.peer == peer && !s.is_closed());
+                let mut sa = init::start(&mut self.shared, now, IkeSaId(spi), peer, cfg)?;
+                sa.initial_contact = first;
+                self.sas.insert(spi, sa);
+                Ok(IkeSaId(spi))
+            }
+            Command::Terminate { ike_sa } => {
+                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                if sa.is_established() && sa.pending.is_none() {
+                    informational::start_delete(sa, now, &mut self.shared)?;
+                } else {
+                    // Nothing to tell the peer that it could verify yet,
+                    // or an exchange is in flight: drop it locally.
+                    self.close(ike_sa.0, "terminated".into());
+                }
+                Ok(ike_sa)
+            }
+            Command::TerminateChild {
+                ike_sa,
+                inbound_spi,
+            } => {
+                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                informational::start_delete_child(sa, now, &mut self.shared, inbound_spi)?;
+                Ok(ike_sa)
+            }
+            Command::RekeyChild {
+                ike_sa,
+                inbound_spi,
+            } => {
+                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                create_child::start_rekey_child(sa, now, &mut self.shared, inbound_spi)?;
+                Ok(ike_sa)
+            }
+            Command::CreateChild { ike_sa } => {
+                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                create_child::start_new_child(sa, now, &mut self.shared)?;
+                Ok(ike_sa)
+            }
+            Command::RekeyIke { ike_sa } => {
+                let new_spi = self.new_spi()?;
+                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                create_child::start_rekey_ike(sa, now, &mut self.shared, new_spi)?;
+                Ok(ike_sa)
+            }
+            Command::Dpd { ike_sa } => {
+                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                informational::start_dpd(sa, now, &mut self.shared)?;
+                Ok(ike_sa)
+            }
+        }
+    }
+
+    /// A message from the kernel.
+    pub fn handle_kernel(&mut self, now: Instant, ev: KernelEvent) {
+        match ev {
+            KernelEvent::Reply { seq, errno } => {
+                let Some((ike_sa, inbound, install)) = self.shared.kernel_pending.remove(&seq)
+                else {
+                    return;
+                };
+                if errno == 0 {
+                    return;
+                }
+                if !install {
+                    self.shared.events.push_back(Event::ChildFailed {
+                        ike_sa,
+                        reason: format!("kernel refused to delete SA {inbound:08x}: errno {errno}"),
+                    });
+                    return;
+                }
+                // The kernel refused the SA: it must not look installed, and
+                // the peer must stop using it (RFC 7296 §1.4.1).
+                self.shared.events.push_back(Event::ChildFailed {
+                    ike_sa,
+                    reason: format!("kernel refused to install SA {inbound:08x}: errno {errno}"),
+                });
+                if let Some(sa) = self.sas.get_mut(&ike_sa.0) {
+                    if informational::start_delete_child(sa, now, &mut self.shared, inbound)
+                        .is_err()
+                    {
+                        sa.children.retain(|c| c.inbound_spi != inbound);
+                    }
+                }
+            }
+            KernelEvent::Acquire { remote } => {
+                let busy = self.sas.values().any(|s| s.path.remote.ip() == remote.ip());
+                let peer = self
+                    .shared
+                    .config
+                    .peers
+                    .iter()
+                    .position(|c| c.remote.ip() == remote.ip());
+                // An established IKE SA that lost its CHILD_SA gets a new one.
+                let childless = self
+                    .sas
+                    .iter()
+                    .find(|(_, s)| {
+                        s.path.remote.ip() == remote.ip()
+                            && s.is_established()
+                            && s.children.is_empty()
+                    })
+                    .map(|(id, _)| IkeSaId(*id));
+                if let Some(ike_sa) = childless {
+                    if let Err(e) = self.handle_command(now, Command::CreateChild { ike_sa }) {
+                        self.dropped(
+                            Path {
+                                local: remote,
+                                remote,
+                            },
+                            format!("acquire: {e}"),
+                        );
+                    }
+                    return;
+                }
+                if let (false, Some(peer)) = (busy, peer) {
+                    if let Err(e) = self.handle_command(now, Command::Initiate { peer }) {
+                        let path = Path {
+                            local: remote,
+                            remote,
+                        };
+                        self.dropped(path, format!("acquire: {e}"));
+                    }
+                }
+            }
+            KernelEvent::Expire { spi, hard: true } | KernelEvent::Deleted { spi } => {
+                let found = self.sas.iter().find_map(|(id, s)| {
+                    s.children
+                        .iter()
+                        .find(|c| c.inbound_spi == spi || c.outbound_spi == spi)
+                        .map(|c| (*id, c.inbound_spi))
+                });
+                if let Some((id, inbound)) = found {
+                    let Some(sa) = self.sas.get_mut(&id) else {
+                        return;
+                    };
+                    if informational::start_delete_child(sa, now, &mut self.shared, inbound)
+                        .is_err()
+                    {
+                        // Busy: forget the CHILD_SA locally; the kernel already has.
+                        sa.children.retain(|c| c.inbound_spi != inbound);
+                        self.shared.events.push_back(Event::ChildDeleted {
+                            ike_sa: IkeSaId(id),
+                            inbound_spi: inbound,
+                        });
+                    }
+                }
+            }
+            // Soft expiry: rekey (on illumos the kernel drives CHILD_SA
+            // rekeying this way, STYLE §7).
+            KernelEvent::Expire { spi, hard: false } => {
+                let found = self.sas.iter().find_map(|(id, s)| {
+                    s.children
+                        .iter()
+                        .find(|c| c.inbound_spi == spi || c.outbound_spi == spi)
+                        .map(|c| (*id, c.inbound_spi))
+                });
+                if let Some((id, inbound)) = found {
+                    if let Err(e) = self.handle_command(
+                        now,
+                        Command::RekeyChild {
+                            ike_sa: IkeSaId(id),
+                            inbound_spi: inbound,
+                        },
+                    ) {
+                        self.shared.events.push_back(Event::ChildFailed {
+                            ike_sa: IkeSaId(id),
+                            reason: format!("rekey: {e}"),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}

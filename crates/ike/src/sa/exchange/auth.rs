@@ -1,0 +1,653 @@
+//! IKE_AUTH with pre-shared keys (RFC 7296 §1.2, §2.15) and the first
+//! CHILD_SA (§1.3 payloads, §2.9 traffic selector narrowing, §1.3.1
+//! USE_TRANSPORT_MODE).
+
+use std::time::Instant;
+
+use super::init::{error_notify, find_notify};
+use crate::crypto::{ct_eq, psk_auth, signed_octets, SignedOctetsInput};
+use crate::error::LocalError;
+use crate::error::{AuthFailure, Error, PeerIncompatible, PeerMisbehaved};
+use crate::io::{Event, Mode};
+use crate::policy::proposal::{self, Chosen};
+use crate::policy::ts::{self, TsList};
+use crate::sa::child_sa::NewChild;
+use crate::sa::config::{PeerAuth, PeerConfig};
+use crate::sa::ike_sa::{
+    AwaitAuthRequest, AwaitAuthResponse, Established, IkeKeys, IkeSa, InitDone, Rejected, Role,
+    Shared, State,
+};
+use crate::sa::timer::Timer;
+use crate::wire::{
+    Auth, AuthMethod, ExchangeType, Id, Notify, NotifyType, Payload, PayloadType, ProtocolId, Sa,
+    TrafficSelector, Ts,
+};
+use crate::wire::{Cert, CertEncoding, CertReq};
+
+/// What the initiator asked for in its first CHILD_SA.
+pub(crate) struct ChildRequest {
+    pub(crate) our_spi: u32,
+    pub(crate) ts_i: Vec<TrafficSelector>,
+    pub(crate) ts_r: Vec<TrafficSelector>,
+    pub(crate) transport: bool,
+}
+
+/// The ID payload body as AUTH signs it: type, three reserved zero bytes,
+/// data (RFC 7296 §2.15 IDi'/IDr').
+fn id_body(id: &Id) -> Vec<u8> {
+    let mut v = Vec::with_capacity(id.data.len().saturating_add(4));
+    v.extend_from_slice(&[id.id_type.0, 0, 0, 0]);
+    v.extend_from_slice(&id.data);
+    v
+}
+
+/// The octets `signer` signs or MACs (RFC 7296 §2.15).
+fn octets_for(keys: &IkeKeys, signer: Role, init: &InitDone, id: &Id) -> Result<Vec<u8>, Error> {
+    let (real_message, peer_nonce, sk_p) = match signer {
+        Role::Initiator => (&init.init_request, &init.nr, &keys.sk_pi),
+        Role::Responder => (&init.init_response, &init.ni, &keys.sk_pr),
+    };
+    let body = id_body(id);
+    Ok(signed_octets(
+        keys.suite.prf,
+        &SignedOctetsInput {
+            real_message,
+            peer_nonce,
+            sk_p,
+            id_payload_body: &body,
+        },
+    )?)
+}
+
+/// Our AUTH payload: a signature when a signer is configured, otherwise
+/// the PSK MAC (RFC 7296 §2.15, RFC 7427 §3).
+fn our_auth(cfg: &PeerConfig, keys: &IkeKeys, we: Role, init: &InitDone) -> Result<Auth, Error> {
+    let octets = octets_for(keys, we, init, &cfg.local_id)?;
+    if let Some(signer) = &cfg.signer {
+        let d = signer.sign(&octets)?;
+        return Ok(Auth {
+            method: d.method,
+            data: d.data,
+        });
+    }
+    let psk = cfg.psk.as_ref().ok_or(LocalError::Config(
+        "neither a PSK nor a signer for our AUTH",
+    ))?;
+    Ok(Auth {
+        method: AuthMethod::SHARED_KEY_MIC,
+        data: psk_auth(keys.suite.prf, psk.secret_bytes(), &octets)?,
+    })
+}
+
+/// Checks the peer's AUTH payload the way its configuration demands
+/// (PSK MAC compared in constant time, or a signature under a pinned key
+/// or a certificate the [`CertVerifier`](crate::sa::CertVerifier) accepts).
+fn verify_peer(
+    cfg: &PeerConfig,
+    keys: &IkeKeys,
+    peer: Role,
+    init: &InitDone,
+    id: &Id,
+    auth: &Auth,
+    p: &[Payload],
+) -> Result<(), Error> {
+    let octets = octets_for(keys, peer, init, id)?;
+    let mismatch = || -> Error { AuthFailure::Mismatch(id.to_string()).into() };
+    match &cfg.peer_auth {
+        PeerAuth::Psk => {
+            if auth.method != AuthMethod::SHARED_KEY_MIC {
+                return Err(AuthFailure::Method(auth.method).into());
+            }
+            let psk = cfg
+                .psk
+                .as_ref()
+                .ok_or(LocalError::Config("PSK authentication without a PSK"))?;
+            let expected = psk_auth(keys.suite.prf, psk.secret_bytes(), &octets)?;
+            if ct_eq(&expected, &auth.data) {
+                Ok(())
+            } else {
+                Err(mismatch())
+            }
+        }
+        PeerAuth::PublicKey(v) => {
+            if auth.method == AuthMethod::SHARED_KEY_MIC {
+                return Err(AuthFailure::Method(auth.method).into());
+            }
+            v.verify(auth.method, &auth.data, &octets)
+                .map_err(|_| mismatch())
+        }
+        PeerAuth::Certificate(cv) => {
+            if auth.method == AuthMethod::SHARED_KEY_MIC {
+                return Err(AuthFailure::Method(auth.method).into());
+            }
+            let certs: Vec<&Cert> = p
+                .iter()
+                .filter_map(|x| {
+                    if let Payload::Cert(c) = x {
+                        Some(c)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            let v = cv
+                .verifier_for(id, &certs)
+                .map_err(AuthFailure::Certificate)?;
+            v.verify(auth.method, &auth.data, &octets)
+                .map_err(|_| mismatch())
+        }
+    }
+}
+
+/// CERT payloads for our certificates and CERTREQ for the CAs we trust
+/// (RFC 7296 §3.6, §3.7).
+fn cert_payloads(cfg: &PeerConfig) -> Vec<Payload> {
+    cfg.local_certs
+        .iter()
+        .map(|der| {
+            Payload::Cert(Cert {
+                encoding: CertEncoding::X509_CERT_SIG,
+                data: der.clone(),
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn cert_request(cfg: &PeerConfig) -> Option<Payload> {
+    (!cfg.cert_requests.is_empty()).then(|| {
+        Payload::CertReq(CertReq {
+            encoding: CertEncoding::X509_CERT_SIG,
+            data: cfg.cert_requests.concat(),
+        })
+    })
+}
+
+/// ESP proposals as IKE_AUTH uses them: no PFS groups, since the first
+/// CHILD_SA's keys come from the IKE SA's key exchange (RFC 7296 §1.2).
+/// Proposal numbers stay aligned with the configuration.
+fn esp_without_ke(cfg: &PeerConfig) -> Vec<crate::policy::proposal::ProposalSpec> {
+    cfg.esp_proposals
+        .iter()
+        .map(crate::policy::proposal::ProposalSpec::without_ke)
+        .collect()
+}
+
+/// A fresh inbound ESP SPI; 1..=255 are reserved (RFC 4303 §2.1).
+pub(crate) fn new_esp_spi(shared: &Shared) -> Result<u32, Error> {
+    loop {
+        let spi = shared.random_u32()?;
+        if spi > 255 {
+            return Ok(spi);
+        }
+    }
+}
+
+fn notify(t: NotifyType) -> Payload {
+    Payload::Notify(Notify::new(t, Vec::new()))
+}
+
+/// Initiator: sends IKE_AUTH right after IKE_SA_INIT.
+pub(crate) fn start(
+    sa: &mut IkeSa,
+    init: InitDone,
+    now: Instant,
+    shared: &mut Shared,
+) -> Result<(), Rejected> {
+    let fatal = |e: Error| Rejected::Fatal {
+        respond: None,
+        error: e,
+    };
+    let cfg = sa.cfg.clone();
+    let auth = our_auth(&cfg, &init.keys, Role::Initiator, &init).map_err(fatal)?;
+    let our_spi = new_esp_spi(shared).map_err(fatal)?;
+    let transport = cfg.mode == Mode::Transport;
+    let mut inner = vec![Payload::Idi(cfg.local_id.clone())];
+    // RFC 7296 §2.4: only when we hold no other IKE SA with this peer, or
+    // the peer would drop the ones we still use (as strongSwan does).
+    if sa.initial_contact {
+        inner.push(notify(NotifyType::INITIAL_CONTACT));
+    }
+    inner.extend(cert_payloads(&cfg));
+    inner.extend(cert_request(&cfg));
+    if let Some(r) = &cfg.remote_id {
+        inner.push(Payload::Idr(r.clone()));
+    }
+    inner.push(Payload::Auth(auth));
+    if transport {
+        inner.push(notify(NotifyType::USE_TRANSPORT_MODE));
+    }
+    // The ESP data plane adds no TFC padding (RFC 7296 §1.3.1).
+    inner.push(notify(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED));
+    inner.push(Payload::Sa(proposal::offer(
+        &esp_without_ke(&cfg),
+        &our_spi.to_be_bytes(),
+    )));
+    inner.push(Payload::Tsi(Ts {
+        selectors: cfg.local_ts.clone(),
+    }));
+    inner.push(Payload::Tsr(Ts {
+        selectors: cfg.remote_ts.clone(),
+    }));
+    let child = ChildRequest {
+        our_spi,
+        ts_i: cfg.local_ts.clone(),
+        ts_r: cfg.remote_ts.clone(),
+        transport,
+    };
+    sa.state = State::AwaitAuthResponse(Box::new(AwaitAuthResponse { init, child }));
+    sa.send_request(now, shared, ExchangeType::IKE_AUTH, &inner)
+        .map_err(fatal)
+}
+
+fn missing(payload: PayloadType) -> Error {
+    PeerMisbehaved::MissingPayload {
+        exchange: ExchangeType::IKE_AUTH,
+        payload,
+    }
+    .into()
+}
+
+fn find_id(p: &[Payload], initiator: bool) -> Option<&Id> {
+    p.iter().find_map(|x| match (x, initiator) {
+        (Payload::Idi(i), true) | (Payload::Idr(i), false) => Some(i),
+        _ => None,
+    })
+}
+
+fn find_auth(p: &[Payload]) -> Option<&Auth> {
+    p.iter().find_map(|x| {
+        if let Payload::Auth(a) = x {
+            Some(a)
+        } else {
+            None
+        }
+    })
+}
+
+fn find_sa(p: &[Payload]) -> Option<&Sa> {
+    p.iter().find_map(|x| {
+        if let Payload::Sa(s) = x {
+            Some(s)
+        } else {
+            None
+        }
+    })
+}
+
+fn find_ts(p: &[Payload], initiator: bool) -> Option<&Ts> {
+    p.iter().find_map(|x| match (x, initiator) {
+        (Payload::Tsi(t), true) | (Payload::Tsr(t), false) => Some(t),
+        _ => None,
+    })
+}
+
+/// Responder: verifies the initiator, answers with our AUTH and the
+/// (narrowed) first CHILD_SA.
+pub(crate) fn handle_request(
+    sa: &mut IkeSa,
+    s: AwaitAuthRequest,
+    now: Instant,
+    shared: &mut Shared,
+    msg_id: u32,
+    p: &[Payload],
+) -> Result<(), Rejected> {
+    // On failure the state goes back so the endpoint can still send the
+    // protected error notify; then it closes the SA.
+    let verified = verify_initiator(shared, &s.init, p);
+    let peer = match verified {
+        Ok(peer) => peer,
+        Err(e) => {
+            sa.state = State::AwaitAuthRequest(Box::new(s));
+            return Err(Rejected::Fatal {
+                respond: Some((msg_id, ExchangeType::IKE_AUTH)),
+                error: e,
+            });
+        }
+    };
+    let Some(cfg) = shared.config.peers.get(peer).cloned() else {
+        sa.state = State::AwaitAuthRequest(Box::new(s));
+        return Err(Rejected::Fatal {
+            respond: Some((msg_id, ExchangeType::IKE_AUTH)),
+            error: AuthFailure::UnknownPeer(String::new()).into(),
+        });
+    };
+    sa.peer = peer;
+    sa.cfg = cfg.clone();
+    let init = s.init;
+    let auth = match our_auth(&cfg, &init.keys, Role::Responder, &init) {
+        Ok(a) => a,
+        Err(e) => {
+            sa.state = State::AwaitAuthRequest(Box::new(AwaitAuthRequest { init }));
+            return Err(Rejected::Fatal {
+                respond: Some((msg_id, ExchangeType::IKE_AUTH)),
+                error: e,
+            });
+        }
+    };
+    let mut out = vec![Payload::Idr(cfg.local_id.clone())];
+    out.extend(cert_payloads(&cfg));
+    out.push(Payload::Auth(auth));
+    // The first CHILD_SA; its failure does not fail the IKE SA (RFC 7296 §1.2).
+    let child = respond_child(sa, shared, &init, p);
+    let mut install = None;
+    match child {
+        Ok(Some((chosen, our_spi, peer_spi, tsi, tsr, mode))) => {
+            let built = NewChild {
+                ike_sa: sa.id,
+                role: Role::Responder,
+                path: sa.path,
+                nat: sa.nat,
+                keys: &init.keys,
+                chosen: chosen.clone(),
+                our_spi,
+                peer_spi,
+                ni: &init.ni,
+                nr: &init.nr,
+                mode,
+                local_ts: tsr.clone(),
+                remote_ts: tsi.clone(),
+                lifetimes: cfg.lifetimes,
+            }
+            .build();
+            match built {
+                Ok(b) => {
+                    if mode == Mode::Transport {
+                        out.push(notify(NotifyType::USE_TRANSPORT_MODE));
+                    }
+                    out.push(notify(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED));
+                    out.push(Payload::Sa(Sa {
+                        proposals: vec![chosen.to_wire(our_spi.to_be_bytes().to_vec())],
+                    }));
+                    out.push(Payload::Tsi(Ts { selectors: tsi }));
+                    out.push(Payload::Tsr(Ts { selectors: tsr }));
+                    install = Some(b);
+                }
+                Err(e) => {
+                    out.push(notify(NotifyType::NO_PROPOSAL_CHOSEN));
+                    shared.events.push_back(Event::ChildFailed {
+                        ike_sa: sa.id,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            out.push(notify(e.notify().unwrap_or(NotifyType::NO_PROPOSAL_CHOSEN)));
+            shared.events.push_back(Event::ChildFailed {
+                ike_sa: sa.id,
+                reason: e.to_string(),
+            });
+        }
+    }
+    let keys = init.keys;
+    sa.state = State::Established(Box::new(Established {
+        keys,
+        pending: None,
+    }));
+    if let Err(e) = sa.send_response(shared, ExchangeType::IKE_AUTH, msg_id, &out) {
+        return Err(Rejected::Fatal {
+            respond: None,
+            error: e,
+        });
+    }
+    established(
+        sa,
+        now,
+        shared,
+        find_id(p, true)
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    );
+    if find_notify(p, NotifyType::INITIAL_CONTACT).is_some() {
+        shared.initial_contacts.push(sa.id);
+    }
+    if let Some((child, req)) = install {
+        install_child(sa, shared, child, req);
+    }
+    Ok(())
+}
+
+fn verify_initiator(shared: &Shared, init: &InitDone, p: &[Payload]) -> Result<usize, Error> {
+    let idi = find_id(p, true).ok_or_else(|| missing(PayloadType::IDI))?;
+    let auth = find_auth(p).ok_or_else(|| missing(PayloadType::AUTH))?;
+    // Exact identity first, then a configuration that accepts anyone.
+    let peers = &shared.config.peers;
+    let peer = peers
+        .iter()
+        .position(|c| c.remote_id.as_ref() == Some(idi))
+        .or_else(|| peers.iter().position(|c| c.remote_id.is_none()))
+        .ok_or_else(|| AuthFailure::UnknownPeer(idi.to_string()))?;
+    let cfg = peers
+        .get(peer)
+        .ok_or_else(|| AuthFailure::UnknownPeer(idi.to_string()))?;
+    verify_peer(cfg, &init.keys, Role::Initiator, init, idi, auth, p)?;
+    Ok(peer)
+}
+
+type ChildOk = (
+    Chosen,
+    u32,
+    u32,
+    Vec<TrafficSelector>,
+    Vec<TrafficSelector>,
+    Mode,
+);
+
+fn respond_child(
+    sa: &IkeSa,
+    shared: &Shared,
+    _init: &InitDone,
+    p: &[Payload],
+) -> Result<Option<ChildOk>, Error> {
+    let (Some(sa_p), Some(tsi), Some(tsr)) = (find_sa(p), find_ts(p, true), find_ts(p, false))
+    else {
+        // Childless IKE_AUTH (RFC 6023) or a broken request: no CHILD_SA.
+        return Ok(None);
+    };
+    let cfg = &sa.cfg;
+    let chosen = proposal::select(
+        &esp_without_ke(cfg),
+        &proposal::strip_ke(&sa_p.proposals),
+        None,
+    )?;
+    let peer_spi = <[u8; 4]>::try_from(chosen.peer_spi.as_slice())
+        .map(u32::from_be_bytes)
+        .map_err(|_| {
+            PeerMisbehaved::BadProposalResponse(proposal::ResponseError::BadSpi(
+                chosen.peer_spi.len(),
+            ))
+        })?;
+    if chosen.protocol != ProtocolId::ESP {
+        return Err(PeerMisbehaved::UnexpectedExchange(ExchangeType::IKE_AUTH).into());
+    }
+    // TSi is the initiator's side: our remote; TSr ours (RFC 7296 §2.9).
+    let ni = ts::narrow(&tsi.selectors, &cfg.remote_ts);
+    let nr = ts::narrow(&tsr.selectors, &cfg.local_ts);
+    if ni.is_empty() || nr.is_empty() {
+        let proposed = format!("{} === {}", TsList(&tsi.selectors), TsList(&tsr.selectors));
+        let allowed = format!("{} === {}", TsList(&cfg.remote_ts), TsList(&cfg.local_ts));
+        return Err(PeerIncompatible::TsUnacceptable { proposed, allowed }.into());
+    }
+    let wants_transport = find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
+    // Transport only when both want it; otherwise tunnel, which RFC 7296
+    // §1.3.1 lets a responder fall back to.
+    let mode = if wants_transport && cfg.mode == Mode::Transport {
+        Mode::Transport
+    } else {
+        Mode::Tunnel
+    };
+    let our_spi = new_esp_spi(shared)?;
+    Ok(Some((chosen, our_spi, peer_spi, ni, nr, mode)))
+}
+
+fn established(sa: &mut IkeSa, now: Instant, shared: &mut Shared, remote_id: String) {
+    let suite = sa.keys().map(|k| k.chosen.to_string()).unwrap_or_default();
+    sa.remote_id = Some(remote_id.clone());
+    arm_ike_rekey(sa, now, shared);
+    if sa.behind_nat {
+        sa.timers
+            .set(Timer::Keepalive, now + shared.config.keepalive_interval);
+    }
+    shared.events.push_back(Event::Established {
+        ike_sa: sa.id,
+        peer: sa.peer,
+        path: sa.path,
+        suite,
+        remote_id,
+        nat: sa.nat,
+    });
+    if let Some(d) = sa.cfg.dpd_delay {
+        sa.timers.set(Timer::Dpd, now + d);
+    }
+}
+
+/// Arms the IKE rekey timer with jitter (see `PeerConfig::ike_rekey_time`).
+pub(crate) fn arm_ike_rekey(sa: &mut IkeSa, now: Instant, shared: &Shared) {
+    let Some(t) = sa.cfg.ike_rekey_time else {
+        return;
+    };
+    let tenth = u64::try_from(t.as_millis() / 10).unwrap_or(u64::MAX);
+    let jitter = match shared.random_u64() {
+        Ok(r) if tenth > 0 => r % tenth,
+        _ => 0,
+    };
+    sa.timers.set(
+        Timer::IkeRekey,
+        now + t - std::time::Duration::from_millis(jitter),
+    );
+}
+
+pub(crate) fn install_child(
+    sa: &mut IkeSa,
+    shared: &mut Shared,
+    child: crate::sa::child_sa::ChildSa,
+    req: crate::io::KernelRequest,
+) {
+    shared.events.push_back(Event::ChildInstalled {
+        ike_sa: sa.id,
+        inbound_spi: child.inbound_spi,
+        outbound_spi: child.outbound_spi,
+        suite: child.chosen.to_string(),
+        local_ts: child.local_ts.clone(),
+        remote_ts: child.remote_ts.clone(),
+    });
+    shared.kernel_request(req);
+    sa.children.push(child);
+}
+
+/// Initiator: the IKE_AUTH response.
+pub(crate) fn handle_response(
+    sa: &mut IkeSa,
+    s: AwaitAuthResponse,
+    now: Instant,
+    shared: &mut Shared,
+    p: &[Payload],
+) -> Result<(), Rejected> {
+    let fatal = |e: Error| Rejected::Fatal {
+        respond: None,
+        error: e,
+    };
+    let idr = find_id(p, false);
+    let auth = find_auth(p);
+    let (Some(idr), Some(auth)) = (idr, auth) else {
+        // No AUTH: the responder refused us (RFC 7296 §2.21.2).
+        let e = match error_notify(p) {
+            Some(t) => PeerIncompatible::PeerRejected(t).into(),
+            None => missing(PayloadType::AUTH),
+        };
+        return Err(fatal(e));
+    };
+    let cfg = sa.cfg.clone();
+    if let Some(expected) = &cfg.remote_id {
+        if expected != idr {
+            return Err(fatal(
+                AuthFailure::IdMismatch {
+                    expected: expected.to_string(),
+                    got: idr.to_string(),
+                }
+                .into(),
+            ));
+        }
+    }
+    let init = s.init;
+    verify_peer(&cfg, &init.keys, Role::Responder, &init, idr, auth, p).map_err(fatal)?;
+    let child = accept_child(sa, &init, &s.child, p);
+    let remote_id = idr.to_string();
+    let built = child.and_then(|(chosen, peer_spi, tsi, tsr, mode)| {
+        NewChild {
+            ike_sa: sa.id,
+            role: Role::Initiator,
+            path: sa.path,
+            nat: sa.nat,
+            keys: &init.keys,
+            chosen,
+            our_spi: s.child.our_spi,
+            peer_spi,
+            ni: &init.ni,
+            nr: &init.nr,
+            mode,
+            local_ts: tsi,
+            remote_ts: tsr,
+            lifetimes: cfg.lifetimes,
+        }
+        .build()
+    });
+    sa.state = State::Established(Box::new(Established {
+        keys: init.keys,
+        pending: None,
+    }));
+    established(sa, now, shared, remote_id);
+    match built {
+        Ok((child, req)) => install_child(sa, shared, child, req),
+        Err(e) => shared.events.push_back(Event::ChildFailed {
+            ike_sa: sa.id,
+            reason: e.to_string(),
+        }),
+    }
+    Ok(())
+}
+
+type AcceptedChild = (
+    Chosen,
+    u32,
+    Vec<TrafficSelector>,
+    Vec<TrafficSelector>,
+    Mode,
+);
+
+fn accept_child(
+    sa: &IkeSa,
+    _init: &InitDone,
+    req: &ChildRequest,
+    p: &[Payload],
+) -> Result<AcceptedChild, Error> {
+    if let Some(t) = error_notify(p) {
+        return Err(PeerIncompatible::PeerRejected(t).into());
+    }
+    let sa_p = find_sa(p).ok_or_else(|| missing(PayloadType::SA))?;
+    let tsi = find_ts(p, true).ok_or_else(|| missing(PayloadType::TSI))?;
+    let tsr = find_ts(p, false).ok_or_else(|| missing(PayloadType::TSR))?;
+    let chosen = proposal::validate_response(&esp_without_ke(&sa.cfg), &sa_p.proposals)?;
+    let peer_spi = <[u8; 4]>::try_from(chosen.peer_spi.as_slice())
+        .map(u32::from_be_bytes)
+        .map_err(|_| proposal::ResponseError::BadSpi(chosen.peer_spi.len()))?;
+    if !ts::check_narrowed(&tsi.selectors, &req.ts_i)
+        || !ts::check_narrowed(&tsr.selectors, &req.ts_r)
+    {
+        return Err(PeerMisbehaved::TsWidened.into());
+    }
+    let transport = req.transport && find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
+    let mode = if transport {
+        Mode::Transport
+    } else {
+        Mode::Tunnel
+    };
+    Ok((
+        chosen,
+        peer_spi,
+        tsi.selectors.clone(),
+        tsr.selectors.clone(),
+        mode,
+    ))
+}

@@ -1,0 +1,41 @@
+//! The sans-IO IKE SA core (RFC 7296 §1, §2).
+//!
+//! [`Endpoint`] owns every IKE SA of one gateway. It never touches a socket,
+//! the clock or a global random number generator: datagrams, commands,
+//! kernel events and the current [`Instant`](std::time::Instant) come in
+//! through `handle_*`; datagrams, kernel requests and events go out through
+//! `poll_*`, and [`Endpoint::poll_timeout`] names the next deadline
+//! (STYLE §7, after quinn-proto's `Endpoint`/`Connection`).
+//!
+//! Layout: `endpoint` routes datagrams by SPI and answers before any state
+//! exists (COOKIE, INVALID_KE_PAYLOAD, NO_PROPOSAL_CHOSEN); `ike_sa` holds
+//! one IKE SA (state enum, message-ID windows, retransmission, SK
+//! protection); `exchange/*` has one file per exchange; `child_sa` turns
+//! negotiated CHILD_SAs into kernel requests; `timer` is the deadline table.
+//!
+//! Handshake state is an enum of per-state structs; a transition consumes
+//! the old state, so a stale key or transcript cannot be reused.
+//!
+//! Implemented: IKE_SA_INIT (proposal selection, NAT detection, COOKIE,
+//! INVALID_KE_PAYLOAD retry, fragmentation and signature-hash
+//! negotiation), IKE_AUTH with PSK or signatures (pinned key or a
+//! [`CertVerifier`]) and the first CHILD_SA (TS narrowing, transport mode),
+//! NAT-T floating and keepalives, retransmission with strongSwan's schedule
+//! and response caching, INFORMATIONAL (Delete, liveness), CREATE_CHILD_SA
+//! (CHILD_SA and IKE SA rekeying, PFS, collision handling), RFC 7383
+//! fragmentation, half-open limits and INITIAL_CONTACT.
+//!
+//! Not implemented: EAP, configuration payloads (virtual IPs), MOBIKE,
+//! kernel-assigned SPIs
+//! (SADB_GETSPI): inbound SPIs are drawn from the [`Random`](crate::crypto::Random).
+
+mod child_sa;
+mod config;
+mod endpoint;
+mod exchange;
+mod ike_sa;
+mod timer;
+
+pub use config::{CertVerifier, EndpointConfig, PeerAuth, PeerConfig, RetransmitConfig};
+pub use endpoint::Endpoint;
+pub use timer::Timer;

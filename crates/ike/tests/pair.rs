@@ -1,0 +1,2783 @@
+//! Deterministic two-peer simulator for the sans-IO core (STYLE §8):
+//! two `Endpoint`s, a virtual clock, seeded randomness everywhere, and a
+//! link that can drop, duplicate, reorder and delay datagrams, with an
+//! optional NAT in front of the initiator.
+
+// Helpers outside #[test] fns are test code too (clippy.toml allows these in tests).
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ike::crypto::{ring_provider, HmacDrbg, SecretBytes};
+use ike::io::{
+    ChildSaInstall, Command, Event, IkeSaId, KernelRequest, Lifetimes, Mode, Path, Transmit,
+};
+use ike::policy::proposal::{parse_list, ProposalSpec};
+use ike::policy::ts::parse_ts;
+use ike::sa::{Endpoint, EndpointConfig, PeerAuth, PeerConfig};
+use ike::wire::{ExchangeType, HeaderPacket, Id, IdType, ProtocolId};
+
+const A_IP: &str = "192.0.2.1";
+const B_IP: &str = "198.51.100.1";
+/// The public side of the NAT in front of A.
+const NAT_IP: &str = "203.0.113.5";
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// SplitMix64: the link's own deterministic randomness.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p && p > 0.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct LinkConfig {
+    loss: f64,
+    dup: f64,
+    /// Extra random delay up to this many ms (reorders datagrams).
+    jitter_ms: u64,
+    base_delay_ms: u64,
+    nat: bool,
+    /// Drop everything (the peer vanished).
+    cut: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+enum Side {
+    A,
+    B,
+}
+
+struct Peer {
+    ep: Endpoint,
+    events: Vec<Event>,
+    kernel: Vec<KernelRequest>,
+    sent: Vec<Transmit>,
+}
+
+struct Pair {
+    a: Peer,
+    b: Peer,
+    now: Instant,
+    start: Instant,
+    link: LinkConfig,
+    rng: Rng,
+    /// (deliver_at, seq) -> (to, path as the receiver sees it, bytes)
+    queue: BTreeMap<(Instant, u64), (Side, Path, Vec<u8>)>,
+    seq: u64,
+    delivered: u64,
+    dropped: u64,
+    /// Rewrites (or drops, by returning false) datagrams sent by a side.
+    tamper: Option<Box<Tamper>>,
+}
+
+type Tamper = dyn FnMut(Side, &mut Vec<u8>) -> bool;
+
+fn id_fqdn(s: &str) -> Id {
+    Id {
+        id_type: IdType::ID_FQDN,
+        data: s.as_bytes().to_vec(),
+    }
+}
+
+struct PeerOpts {
+    ike: &'static str,
+    esp: &'static str,
+    psk: &'static str,
+    local_ts: &'static str,
+    remote_ts: &'static str,
+    mode: Mode,
+    force_encap: bool,
+    dpd: Option<Duration>,
+    remote_id: Option<&'static str>,
+    signer: Option<Arc<dyn ike::crypto::Signer>>,
+    local_certs: Vec<Vec<u8>>,
+    peer_auth: Option<PeerAuth>,
+    ike_rekey: Option<Duration>,
+}
+
+impl Default for PeerOpts {
+    fn default() -> Self {
+        Self {
+            ike: "aes256gcm16-prfsha384-x25519",
+            esp: "aes256gcm16",
+            psk: "correct horse battery staple",
+            local_ts: "",
+            remote_ts: "",
+            mode: Mode::Tunnel,
+            force_encap: false,
+            dpd: None,
+            remote_id: None,
+            signer: None,
+            local_certs: Vec::new(),
+            peer_auth: None,
+            ike_rekey: None,
+        }
+    }
+}
+
+fn peer_config(
+    local_ip: &str,
+    remote_ip: &str,
+    me: &str,
+    them: &str,
+    o: &PeerOpts,
+    default_local_ts: &str,
+    default_remote_ts: &str,
+) -> Arc<PeerConfig> {
+    let lts = if o.local_ts.is_empty() {
+        default_local_ts
+    } else {
+        o.local_ts
+    };
+    let rts = if o.remote_ts.is_empty() {
+        default_remote_ts
+    } else {
+        o.remote_ts
+    };
+    Arc::new(PeerConfig {
+        name: me.into(),
+        local: sa(&format!("{local_ip}:500")),
+        remote: sa(&format!("{remote_ip}:500")),
+        local_id: id_fqdn(me),
+        remote_id: Some(id_fqdn(o.remote_id.unwrap_or(them))),
+        psk: Some(SecretBytes::from_slice(o.psk.as_bytes())),
+        signer: o.signer.clone(),
+        local_certs: o.local_certs.clone(),
+        cert_requests: if o.local_certs.is_empty() {
+            Vec::new()
+        } else {
+            vec![vec![0xca; 20]]
+        },
+        peer_auth: o.peer_auth.clone().unwrap_or(PeerAuth::Psk),
+        ike_rekey_time: o.ike_rekey,
+        ike_proposals: parse_list(ProtocolId::IKE, o.ike).unwrap(),
+        esp_proposals: parse_list(ProtocolId::ESP, o.esp).unwrap(),
+        local_ts: lts.split(',').map(|t| parse_ts(t).unwrap()).collect(),
+        remote_ts: rts.split(',').map(|t| parse_ts(t).unwrap()).collect(),
+        mode: o.mode,
+        force_encap: o.force_encap,
+        dpd_delay: o.dpd,
+        lifetimes: Lifetimes {
+            soft: Some(Duration::from_secs(3000)),
+            hard: Some(Duration::from_secs(3600)),
+        },
+    })
+}
+
+impl Pair {
+    fn new(seed: u64, link: LinkConfig, a: PeerOpts, b: PeerOpts) -> Self {
+        Self::with(seed, link, a, b, |_| {}, |_| {})
+    }
+
+    fn with(
+        seed: u64,
+        link: LinkConfig,
+        a: PeerOpts,
+        b: PeerOpts,
+        fa: impl FnOnce(&mut EndpointConfig),
+        fb: impl FnOnce(&mut EndpointConfig),
+    ) -> Self {
+        let start = Instant::now();
+        let ca = peer_config(
+            A_IP,
+            B_IP,
+            "a.example",
+            "b.example",
+            &a,
+            "10.1.0.0/16",
+            "10.2.0.0/16",
+        );
+        let cb = peer_config(
+            B_IP,
+            A_IP,
+            "b.example",
+            "a.example",
+            &b,
+            "10.2.0.0/16",
+            "10.1.0.0/16",
+        );
+        let mut ea = EndpointConfig::new(vec![ca], ring_provider());
+        fa(&mut ea);
+        let mut eb = EndpointConfig::new(vec![cb], ring_provider());
+        fb(&mut eb);
+        let mk = |cfg, s: u64| Peer {
+            ep: Endpoint::new(cfg, Box::new(HmacDrbg::from_u64(s)), start).unwrap(),
+            events: Vec::new(),
+            kernel: Vec::new(),
+            sent: Vec::new(),
+        };
+        Self {
+            a: mk(ea, seed.wrapping_mul(2)),
+            b: mk(eb, seed.wrapping_mul(2).wrapping_add(1)),
+            now: start,
+            start,
+            link,
+            rng: Rng(seed ^ 0x5eed),
+            queue: BTreeMap::new(),
+            seq: 0,
+            delivered: 0,
+            dropped: 0,
+            tamper: None,
+        }
+    }
+
+    fn peer(&mut self, s: Side) -> &mut Peer {
+        match s {
+            Side::A => &mut self.a,
+            Side::B => &mut self.b,
+        }
+    }
+
+    /// NAT in front of A: A's private ports map to public ones.
+    fn nat_out(&self, from: SocketAddr) -> SocketAddr {
+        if !self.link.nat {
+            return from;
+        }
+        sa(&format!(
+            "{NAT_IP}:{}",
+            40000 + u32::from(from.port() == 4500)
+        ))
+    }
+
+    fn nat_in(&self, to: SocketAddr) -> Option<SocketAddr> {
+        if !self.link.nat {
+            return Some(to);
+        }
+        match to.port() {
+            40000 => Some(sa(&format!("{A_IP}:500"))),
+            40001 => Some(sa(&format!("{A_IP}:4500"))),
+            _ => None,
+        }
+    }
+
+    fn drain(&mut self) {
+        for side in [Side::A, Side::B] {
+            loop {
+                let p = self.peer(side);
+                while let Some(k) = p.ep.poll_kernel() {
+                    p.kernel.push(k);
+                }
+                while let Some(e) = p.ep.poll_event() {
+                    p.events.push(e);
+                }
+                let Some(t) = p.ep.poll_transmit() else { break };
+                p.sent.push(t.clone());
+                self.send(side, t);
+            }
+        }
+    }
+
+    fn send(&mut self, from: Side, mut t: Transmit) {
+        if let Some(f) = &mut self.tamper {
+            if !f(from, &mut t.bytes) {
+                self.dropped += 1;
+                return;
+            }
+        }
+        let (to, path) = match from {
+            Side::A => (
+                Side::B,
+                Path {
+                    local: t.path.remote,
+                    remote: self.nat_out(t.path.local),
+                },
+            ),
+            Side::B => match self.nat_in(t.path.remote) {
+                Some(r) => (
+                    Side::A,
+                    Path {
+                        local: r,
+                        remote: t.path.local,
+                    },
+                ),
+                None => {
+                    self.dropped += 1;
+                    return;
+                }
+            },
+        };
+        // Only deliver to the address the peer actually has.
+        let ok = match to {
+            Side::A => path.local.ip().to_string() == A_IP,
+            Side::B => path.local.ip().to_string() == B_IP,
+        };
+        if !ok || self.link.cut || self.rng.chance(self.link.loss) {
+            self.dropped += 1;
+            return;
+        }
+        let copies = if self.rng.chance(self.link.dup) { 2 } else { 1 };
+        for _ in 0..copies {
+            let delay = self.link.base_delay_ms + self.rng.below(self.link.jitter_ms + 1);
+            let at = self.now + Duration::from_millis(delay);
+            self.seq += 1;
+            self.queue
+                .insert((at, self.seq), (to, path, t.bytes.clone()));
+        }
+    }
+
+    /// Advances to the next delivery or deadline; false when idle.
+    fn step(&mut self) -> bool {
+        self.drain();
+        let next_pkt = self.queue.keys().next().map(|k| k.0);
+        let next = [next_pkt, self.a.ep.poll_timeout(), self.b.ep.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(next) = next else { return false };
+        self.now = self.now.max(next);
+        let due: Vec<_> = self
+            .queue
+            .range(..=(self.now, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in due {
+            if let Some((to, path, bytes)) = self.queue.remove(&k) {
+                self.delivered += 1;
+                let now = self.now;
+                self.peer(to).ep.handle_datagram(now, path, &bytes);
+                self.drain();
+            }
+        }
+        let now = self.now;
+        self.a.ep.handle_timeout(now);
+        self.b.ep.handle_timeout(now);
+        self.drain();
+        true
+    }
+
+    /// Runs until `done` or the virtual time limit; returns whether `done`.
+    fn drive_until(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
+        let end = self.start + limit;
+        for _ in 0..100_000 {
+            if done(self) {
+                return true;
+            }
+            if self.now > end || !self.step() {
+                return done(self);
+            }
+        }
+        panic!("simulation never went idle");
+    }
+
+    fn drive_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            // Commands leave datagrams in the endpoints; put them on the link first.
+            self.drain();
+            let next = [
+                self.queue.keys().next().map(|k| k.0),
+                self.a.ep.poll_timeout(),
+                self.b.ep.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            match next {
+                Some(n) if n <= end => {
+                    self.step();
+                }
+                _ => {
+                    self.now = end;
+                    self.drain();
+                }
+            }
+        }
+    }
+
+    fn initiate(&mut self) -> IkeSaId {
+        let now = self.now;
+        let id = self
+            .a
+            .ep
+            .handle_command(now, Command::Initiate { peer: 0 })
+            .unwrap();
+        self.drain();
+        id
+    }
+
+    fn established(p: &Peer) -> bool {
+        p.events
+            .iter()
+            .any(|e| matches!(e, Event::Established { .. }))
+    }
+
+    fn failed(p: &Peer) -> Option<String> {
+        p.events.iter().find_map(|e| match e {
+            Event::Failed { reason, .. } | Event::Deleted { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+    }
+
+    fn both_established(&self) -> bool {
+        Self::established(&self.a) && Self::established(&self.b)
+    }
+
+    fn installs(p: &Peer) -> Vec<&ChildSaInstall> {
+        p.kernel
+            .iter()
+            .filter_map(|k| {
+                if let KernelRequest::Install(i) = k {
+                    Some(&**i)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn dropped_reasons(p: &Peer) -> Vec<String> {
+        p.events
+            .iter()
+            .filter_map(|e| {
+                if let Event::Dropped { reason, .. } = e {
+                    Some(reason.clone())
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn child_failed(p: &Peer) -> Option<String> {
+        p.events.iter().find_map(|e| {
+            if let Event::ChildFailed { reason, .. } = e {
+                Some(reason.clone())
+            } else {
+                None
+            }
+        })
+    }
+
+    fn sent_exchanges(p: &Peer, ex: ExchangeType, response: bool) -> usize {
+        p.sent
+            .iter()
+            .filter(|t| {
+                let b = if t.path.local.port() == 4500 {
+                    &t.bytes[4..]
+                } else {
+                    &t.bytes[..]
+                };
+                let h = HeaderPacket::new_checked(b).unwrap();
+                h.exchange_type() == ex && h.is_response() == response
+            })
+            .count()
+    }
+}
+
+/// Our inbound keys are the peer's outbound keys and vice versa.
+fn assert_keys_agree(a: &ChildSaInstall, b: &ChildSaInstall) {
+    assert_eq!(a.inbound.spi, b.outbound.spi);
+    assert_eq!(a.outbound.spi, b.inbound.spi);
+    assert_eq!(
+        a.inbound.encr_key.secret_bytes(),
+        b.outbound.encr_key.secret_bytes()
+    );
+    assert_eq!(
+        a.outbound.encr_key.secret_bytes(),
+        b.inbound.encr_key.secret_bytes()
+    );
+    assert_eq!(
+        a.inbound.integ_key.secret_bytes(),
+        b.outbound.integ_key.secret_bytes()
+    );
+    assert_eq!(
+        a.outbound.integ_key.secret_bytes(),
+        b.inbound.integ_key.secret_bytes()
+    );
+    assert_ne!(
+        a.inbound.encr_key.secret_bytes(),
+        a.outbound.encr_key.secret_bytes()
+    );
+    assert!(!a.inbound.encr_key.is_empty());
+    assert_eq!(
+        (a.encr, a.encr_key_bits, a.integ, a.esn, a.mode),
+        (b.encr, b.encr_key_bits, b.integ, b.esn, b.mode)
+    );
+    assert_eq!(a.local_ts, b.remote_ts);
+    assert_eq!(a.remote_ts, b.local_ts);
+}
+
+fn handshake(p: &mut Pair) {
+    p.initiate();
+    assert!(
+        p.drive_until(Duration::from_secs(60), Pair::both_established),
+        "a: {:?}\nb: {:?}",
+        p.a.events,
+        p.b.events
+    );
+}
+
+#[test]
+fn psk_handshake_establishes_and_both_sides_agree_on_keys() {
+    let mut p = Pair::new(
+        1,
+        LinkConfig {
+            base_delay_ms: 10,
+            ..Default::default()
+        },
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    handshake(&mut p);
+    let (ia, ib) = (Pair::installs(&p.a), Pair::installs(&p.b));
+    assert_eq!((ia.len(), ib.len()), (1, 1));
+    assert_keys_agree(ia[0], ib[0]);
+    assert_eq!(ia[0].encr, ike::wire::EncrId::AES_GCM_16);
+    assert_eq!(
+        ia[0].inbound.encr_key.len(),
+        36,
+        "AES-256 key + 4-byte salt"
+    );
+    assert_eq!(ia[0].encap, None, "no NAT, nothing forced");
+    assert_eq!(ia[0].mode, Mode::Tunnel);
+    assert_eq!(ia[0].local_ts[0].to_string(), "10.1.0.0/16");
+    // One SA_INIT and one AUTH each way, message IDs 0 and 1 as strongSwan expects.
+    assert_eq!(
+        Pair::sent_exchanges(&p.a, ExchangeType::IKE_SA_INIT, false),
+        1
+    );
+    assert_eq!(Pair::sent_exchanges(&p.a, ExchangeType::IKE_AUTH, false), 1);
+    let auth =
+        p.a.sent
+            .iter()
+            .find(|t| {
+                HeaderPacket::new_checked(&t.bytes[..])
+                    .unwrap()
+                    .exchange_type()
+                    == ExchangeType::IKE_AUTH
+            })
+            .unwrap();
+    assert_eq!(
+        HeaderPacket::new_checked(&auth.bytes[..])
+            .unwrap()
+            .message_id(),
+        1
+    );
+    let ev = p.a.events.iter().find_map(|e| {
+        if let Event::Established {
+            suite,
+            remote_id,
+            nat,
+            ..
+        } = e
+        {
+            Some((suite.clone(), remote_id.clone(), *nat))
+        } else {
+            None
+        }
+    });
+    assert_eq!(
+        ev,
+        Some((
+            "AES_GCM_16_256/PRF_HMAC_SHA2_384/CURVE_25519".into(),
+            "b.example".into(),
+            false
+        ))
+    );
+}
+
+#[test]
+fn same_seed_gives_the_same_run() {
+    let run = |seed| {
+        let mut p = Pair::new(
+            seed,
+            LinkConfig {
+                loss: 0.2,
+                jitter_ms: 50,
+                ..Default::default()
+            },
+            PeerOpts::default(),
+            PeerOpts::default(),
+        );
+        p.initiate();
+        p.drive_until(Duration::from_secs(200), Pair::both_established);
+        p.a.sent
+            .iter()
+            .chain(p.b.sent.iter())
+            .map(|t| t.bytes.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(7), run(7));
+    assert_ne!(run(7), run(8));
+}
+
+/// Many seeds over a bad link: 30 % loss, 10 % duplication, reordering.
+/// Every run ends either with both sides established on agreeing keys, or
+/// with the initiator giving up after strongSwan's retransmission schedule.
+#[test]
+fn handshake_survives_loss_duplication_and_reordering() {
+    let seeds = 300u64;
+    let mut ok = 0;
+    for seed in 0..seeds {
+        let link = LinkConfig {
+            loss: 0.3,
+            dup: 0.1,
+            jitter_ms: 300,
+            base_delay_ms: 5,
+            ..Default::default()
+        };
+        let mut p = Pair::new(seed, link, PeerOpts::default(), PeerOpts::default());
+        p.initiate();
+        p.drive_until(Duration::from_secs(400), |p| {
+            p.both_established() || Pair::failed(&p.a).is_some()
+        });
+        if p.both_established() {
+            ok += 1;
+            let (ia, ib) = (Pair::installs(&p.a), Pair::installs(&p.b));
+            assert_eq!(
+                (ia.len(), ib.len()),
+                (1, 1),
+                "seed {seed}: duplicates must not install twice"
+            );
+            assert_keys_agree(ia[0], ib[0]);
+        } else {
+            let r = Pair::failed(&p.a).unwrap();
+            assert!(r.contains("did not answer"), "seed {seed}: {r}");
+        }
+    }
+    eprintln!("loss 30%/dup 10%/reorder: {ok}/{seeds} seeds established");
+    assert!(ok * 100 >= seeds * 90, "{ok}/{seeds}");
+}
+
+#[test]
+fn lossless_runs_always_establish() {
+    for seed in 100..150 {
+        let link = LinkConfig {
+            dup: 0.3,
+            jitter_ms: 200,
+            ..Default::default()
+        };
+        let mut p = Pair::new(seed, link, PeerOpts::default(), PeerOpts::default());
+        handshake(&mut p);
+        assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
+    }
+}
+
+#[test]
+fn retransmits_on_strongswan_schedule_then_gives_up() {
+    let link = LinkConfig {
+        cut: true,
+        ..Default::default()
+    };
+    let mut p = Pair::new(3, link, PeerOpts::default(), PeerOpts::default());
+    let t0 = p.now;
+    p.initiate();
+    p.drive_until(Duration::from_secs(400), |p| Pair::failed(&p.a).is_some());
+    let reason = Pair::failed(&p.a).unwrap();
+    assert_eq!(
+        reason,
+        "local error: peer did not answer after 6 transmissions"
+    );
+    assert_eq!(
+        Pair::sent_exchanges(&p.a, ExchangeType::IKE_SA_INIT, false),
+        6
+    );
+    // 4 + 7.2 + 12.96 + 23.328 + 41.99 + 75.58 s = 165.06 s (strongSwan's defaults).
+    let took = p.now - t0;
+    assert!(
+        took > Duration::from_secs(165) && took < Duration::from_secs(166),
+        "{took:?}"
+    );
+    assert_eq!(p.a.ep.ike_sa_count(), 0);
+}
+
+#[test]
+fn cookie_round_trip_when_responder_is_loaded() {
+    let mut p = Pair::with(
+        4,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        |_| {},
+        |b| b.cookie_threshold = 0,
+    );
+    handshake(&mut p);
+    assert_eq!(
+        Pair::sent_exchanges(&p.a, ExchangeType::IKE_SA_INIT, false),
+        2
+    );
+    assert!(Pair::dropped_reasons(&p.b)
+        .iter()
+        .any(|r| r == "COOKIE required"));
+    assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
+}
+
+#[test]
+fn forged_cookie_is_refused() {
+    let mut p = Pair::with(
+        5,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        |_| {},
+        |b| b.cookie_threshold = 0,
+    );
+    p.initiate();
+    p.step();
+    // Replay A's first request with a bogus cookie prepended: B must still ask.
+    let first = p.a.sent[0].bytes.clone();
+    let mut m = ike::wire::Message::parse(&first).unwrap();
+    m.payloads.insert(
+        0,
+        ike::wire::Payload::Notify(ike::wire::Notify::new(
+            ike::wire::NotifyType::COOKIE,
+            vec![0; 33],
+        )),
+    );
+    m.header.spi_i ^= 1;
+    let before = Pair::dropped_reasons(&p.b)
+        .iter()
+        .filter(|r| *r == "COOKIE required")
+        .count();
+    let now = p.now;
+    p.b.ep.handle_datagram(
+        now,
+        Path {
+            local: sa(&format!("{B_IP}:500")),
+            remote: sa(&format!("{A_IP}:500")),
+        },
+        &m.to_vec(),
+    );
+    p.drain();
+    let after = Pair::dropped_reasons(&p.b)
+        .iter()
+        .filter(|r| *r == "COOKIE required")
+        .count();
+    assert_eq!(after, before + 1);
+    assert_eq!(p.b.ep.half_open_count(), 0);
+}
+
+#[test]
+fn invalid_ke_payload_makes_the_initiator_retry_with_the_right_group() {
+    let a = PeerOpts {
+        ike: "aes256gcm16-prfsha384-x25519-ecp256",
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        ike: "aes256gcm16-prfsha384-ecp256",
+        ..Default::default()
+    };
+    let mut p = Pair::new(6, LinkConfig::default(), a, b);
+    handshake(&mut p);
+    assert_eq!(
+        Pair::sent_exchanges(&p.a, ExchangeType::IKE_SA_INIT, false),
+        2
+    );
+    assert!(Pair::dropped_reasons(&p.b)
+        .iter()
+        .any(|r| r.contains("asking for ECP_256")));
+    let suite = p.b.events.iter().find_map(|e| {
+        if let Event::Established { suite, .. } = e {
+            Some(suite.clone())
+        } else {
+            None
+        }
+    });
+    assert_eq!(suite.unwrap(), "AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_256");
+}
+
+#[test]
+fn no_common_ike_proposal_fails_with_a_readable_reason() {
+    let a = PeerOpts {
+        ike: "aes128gcm16-prfsha256-ecp384",
+        ..Default::default()
+    };
+    let mut p = Pair::new(7, LinkConfig::default(), a, PeerOpts::default());
+    p.initiate();
+    p.drive_until(Duration::from_secs(30), |p| Pair::failed(&p.a).is_some());
+    assert_eq!(Pair::failed(&p.a).unwrap(), "peer sent NO_PROPOSAL_CHOSEN");
+    assert!(Pair::dropped_reasons(&p.b).contains(
+        &"no proposal chosen: peer offered AES_GCM_16_128/PRF_HMAC_SHA2_256/ECP_384, we accept AES_GCM_16_256/PRF_HMAC_SHA2_384/CURVE_25519".to_string()
+    ));
+    assert_eq!(p.b.ep.ike_sa_count(), 0);
+}
+
+#[test]
+fn wrong_psk_fails_authentication_on_both_sides() {
+    let a = PeerOpts {
+        psk: "wrong",
+        ..Default::default()
+    };
+    let mut p = Pair::new(8, LinkConfig::default(), a, PeerOpts::default());
+    p.initiate();
+    p.drive_until(Duration::from_secs(30), |p| {
+        Pair::failed(&p.a).is_some() && Pair::failed(&p.b).is_some()
+    });
+    assert_eq!(
+        Pair::failed(&p.a).unwrap(),
+        "peer sent AUTHENTICATION_FAILED"
+    );
+    assert_eq!(
+        Pair::failed(&p.b).unwrap(),
+        "authentication failed: AUTH payload of a.example does not verify"
+    );
+    assert!(Pair::installs(&p.a).is_empty() && Pair::installs(&p.b).is_empty());
+    assert_eq!((p.a.ep.ike_sa_count(), p.b.ep.ike_sa_count()), (0, 0));
+}
+
+#[test]
+fn responder_rejects_an_unknown_identity() {
+    let b = PeerOpts {
+        remote_id: Some("someone.else"),
+        ..Default::default()
+    };
+    let mut p = Pair::new(9, LinkConfig::default(), PeerOpts::default(), b);
+    p.initiate();
+    p.drive_until(Duration::from_secs(30), |p| Pair::failed(&p.a).is_some());
+    assert_eq!(
+        Pair::failed(&p.a).unwrap(),
+        "peer sent AUTHENTICATION_FAILED"
+    );
+    assert_eq!(
+        Pair::failed(&p.b).unwrap(),
+        "authentication failed: no configuration for peer identity a.example"
+    );
+}
+
+#[test]
+fn initiator_rejects_an_unexpected_responder_identity() {
+    let a = PeerOpts {
+        remote_id: Some("not-b.example"),
+        ..Default::default()
+    };
+    let mut p = Pair::new(10, LinkConfig::default(), a, PeerOpts::default());
+    p.initiate();
+    p.drive_until(Duration::from_secs(30), |p| Pair::failed(&p.a).is_some());
+    assert_eq!(
+        Pair::failed(&p.a).unwrap(),
+        "authentication failed: peer identity b.example is not the expected not-b.example"
+    );
+    assert!(Pair::installs(&p.a).is_empty());
+}
+
+#[test]
+fn traffic_selectors_are_narrowed_by_the_responder() {
+    let a = PeerOpts {
+        local_ts: "10.1.0.0/16",
+        remote_ts: "10.0.0.0/8",
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        local_ts: "10.2.3.0/24[tcp/443]",
+        remote_ts: "10.1.0.0/16",
+        ..Default::default()
+    };
+    let mut p = Pair::new(11, LinkConfig::default(), a, b);
+    handshake(&mut p);
+    let ia = Pair::installs(&p.a)[0];
+    assert_eq!(ia.remote_ts[0].to_string(), "10.2.3.0/24[tcp/443]");
+    assert_keys_agree(ia, Pair::installs(&p.b)[0]);
+}
+
+#[test]
+fn disjoint_selectors_give_ts_unacceptable_but_keep_the_ike_sa() {
+    let b = PeerOpts {
+        remote_ts: "172.16.0.0/12",
+        ..Default::default()
+    };
+    let mut p = Pair::new(12, LinkConfig::default(), PeerOpts::default(), b);
+    handshake(&mut p);
+    assert_eq!(
+        Pair::child_failed(&p.a).unwrap(),
+        "peer sent TS_UNACCEPTABLE"
+    );
+    assert!(Pair::child_failed(&p.b)
+        .unwrap()
+        .starts_with("traffic selectors unacceptable: peer proposed 10.1.0.0/16 === 10.2.0.0/16"));
+    assert!(Pair::installs(&p.a).is_empty() && Pair::installs(&p.b).is_empty());
+}
+
+#[test]
+fn no_common_esp_proposal_fails_only_the_child() {
+    let b = PeerOpts {
+        esp: "aes128gcm16-x25519",
+        ..Default::default()
+    };
+    let mut p = Pair::new(13, LinkConfig::default(), PeerOpts::default(), b);
+    handshake(&mut p);
+    assert_eq!(
+        Pair::child_failed(&p.a).unwrap(),
+        "peer sent NO_PROPOSAL_CHOSEN"
+    );
+    assert_eq!(
+        Pair::child_failed(&p.b).unwrap(),
+        "no proposal chosen: peer offered AES_GCM_16_256/NO_EXT_SEQ, we accept AES_GCM_16_128/NO_EXT_SEQ"
+    );
+}
+
+#[test]
+fn esp_cbc_with_esn_and_transport_mode() {
+    let o = || PeerOpts {
+        esp: "aes128-sha256-esn",
+        mode: Mode::Transport,
+        ..Default::default()
+    };
+    let mut p = Pair::new(14, LinkConfig::default(), o(), o());
+    handshake(&mut p);
+    let (ia, ib) = (Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
+    assert_keys_agree(ia, ib);
+    assert_eq!(ia.mode, Mode::Transport);
+    assert!(ia.esn);
+    assert_eq!(
+        (ia.inbound.encr_key.len(), ia.inbound.integ_key.len()),
+        (16, 32)
+    );
+}
+
+#[test]
+fn transport_request_falls_back_to_tunnel_when_responder_wants_tunnel() {
+    let a = PeerOpts {
+        mode: Mode::Transport,
+        ..Default::default()
+    };
+    let mut p = Pair::new(15, LinkConfig::default(), a, PeerOpts::default());
+    handshake(&mut p);
+    assert_eq!(Pair::installs(&p.a)[0].mode, Mode::Tunnel);
+    assert_eq!(Pair::installs(&p.b)[0].mode, Mode::Tunnel);
+}
+
+#[test]
+fn nat_is_detected_and_both_float_to_4500() {
+    let mut p = Pair::new(
+        16,
+        LinkConfig {
+            nat: true,
+            ..Default::default()
+        },
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    handshake(&mut p);
+    let (ia, ib) = (Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
+    assert_keys_agree(ia, ib);
+    assert_eq!(
+        ia.encap,
+        Some(ike::io::UdpEncap {
+            local_port: 4500,
+            remote_port: 4500
+        })
+    );
+    // B sees A's NAT mapping of 4500.
+    assert_eq!(
+        ib.encap,
+        Some(ike::io::UdpEncap {
+            local_port: 4500,
+            remote_port: 40001
+        })
+    );
+    assert_eq!(ib.remote, sa(&format!("{NAT_IP}:40001")));
+    // IKE_AUTH went over 4500 with the non-ESP marker.
+    let auth =
+        p.a.sent
+            .iter()
+            .find(|t| t.path.local.port() == 4500)
+            .unwrap();
+    assert_eq!(&auth.bytes[..4], &[0, 0, 0, 0]);
+    assert!(p
+        .a
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Established { nat: true, .. })));
+}
+
+#[test]
+fn forced_encapsulation_floats_without_a_nat() {
+    let a = PeerOpts {
+        force_encap: true,
+        ..Default::default()
+    };
+    let mut p = Pair::new(17, LinkConfig::default(), a, PeerOpts::default());
+    handshake(&mut p);
+    let (ia, ib) = (Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
+    assert_eq!(
+        ia.encap,
+        Some(ike::io::UdpEncap {
+            local_port: 4500,
+            remote_port: 4500
+        })
+    );
+    assert_eq!(
+        ib.encap,
+        Some(ike::io::UdpEncap {
+            local_port: 4500,
+            remote_port: 4500
+        })
+    );
+}
+
+#[test]
+fn terminate_deletes_the_ike_sa_on_both_sides() {
+    let mut p = Pair::new(
+        18,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    let id = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let now = p.now;
+    p.a.ep
+        .handle_command(now, Command::Terminate { ike_sa: id })
+        .unwrap();
+    p.drive_until(Duration::from_secs(120), |p| {
+        Pair::failed(&p.a).is_some() && Pair::failed(&p.b).is_some()
+    });
+    assert_eq!(Pair::failed(&p.a).unwrap(), "deleted by us");
+    assert_eq!(Pair::failed(&p.b).unwrap(), "deleted by peer");
+    for peer in [&p.a, &p.b] {
+        assert!(peer
+            .kernel
+            .iter()
+            .any(|k| matches!(k, KernelRequest::Delete { .. })));
+        assert_eq!(peer.ep.ike_sa_count(), 0);
+    }
+}
+
+#[test]
+fn terminate_child_deletes_it_on_both_sides() {
+    let mut p = Pair::new(
+        19,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    let id = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let spi = Pair::installs(&p.a)[0].inbound.spi;
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::TerminateChild {
+                ike_sa: id,
+                inbound_spi: spi,
+            },
+        )
+        .unwrap();
+    let gone = |p: &Pair| {
+        [&p.a, &p.b].iter().all(|x| {
+            x.events
+                .iter()
+                .any(|e| matches!(e, Event::ChildDeleted { .. }))
+        })
+    };
+    assert!(p.drive_until(Duration::from_secs(120), gone));
+    assert_eq!(p.a.ep.child_count(id), 0);
+    assert!(p.a.ep.is_established(id));
+    let b_del = p.b.kernel.iter().find_map(|k| {
+        if let KernelRequest::Delete { inbound_spi, .. } = k {
+            Some(*inbound_spi)
+        } else {
+            None
+        }
+    });
+    assert_eq!(b_del, Some(Pair::installs(&p.b)[0].inbound.spi));
+}
+
+#[test]
+fn dpd_keeps_a_live_peer_and_detects_a_dead_one() {
+    let o = || PeerOpts {
+        dpd: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(20, LinkConfig::default(), o(), o());
+    let id = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    p.drive_for(Duration::from_secs(100));
+    assert!(Pair::sent_exchanges(&p.a, ExchangeType::INFORMATIONAL, false) >= 2);
+    assert!(p.a.ep.is_established(id));
+    p.link.cut = true;
+    p.drive_for(Duration::from_secs(300));
+    assert_eq!(
+        Pair::failed(&p.a).unwrap(),
+        "local error: peer did not answer after 6 transmissions"
+    );
+    assert!(p
+        .a
+        .kernel
+        .iter()
+        .any(|k| matches!(k, KernelRequest::Delete { .. })));
+}
+
+#[test]
+fn half_open_sa_expires_when_ike_auth_never_comes() {
+    let mut p = Pair::new(
+        21,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    p.initiate();
+    p.step(); // SA_INIT request reaches B
+    p.link.cut = true;
+    assert_eq!(p.b.ep.half_open_count(), 1);
+    p.drive_for(Duration::from_secs(31));
+    assert_eq!(p.b.ep.half_open_count(), 0);
+    assert_eq!(
+        Pair::failed(&p.b).unwrap(),
+        "no IKE_AUTH within the half-open timeout"
+    );
+}
+
+#[test]
+fn half_open_limit_drops_new_requests() {
+    let mut p = Pair::with(
+        22,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        |_| {},
+        |b| {
+            b.half_open_limit = 1;
+            b.cookie_threshold = 100;
+        },
+    );
+    // A first half-open SA from elsewhere.
+    p.initiate();
+    p.step();
+    p.link.cut = true;
+    assert_eq!(p.b.ep.half_open_count(), 1);
+    let req = p.a.sent[0].bytes.clone();
+    let mut m = ike::wire::Message::parse(&req).unwrap();
+    m.header.spi_i ^= 0xff;
+    let now = p.now;
+    p.b.ep.handle_datagram(
+        now,
+        Path {
+            local: sa(&format!("{B_IP}:500")),
+            remote: sa("192.0.2.99:500"),
+        },
+        &m.to_vec(),
+    );
+    p.drain();
+    assert_eq!(p.b.ep.half_open_count(), 1);
+    assert!(Pair::dropped_reasons(&p.b)
+        .iter()
+        .any(|r| r.starts_with("half-open limit")));
+}
+
+#[test]
+fn retransmitted_requests_get_the_cached_response() {
+    let mut p = Pair::new(
+        23,
+        LinkConfig {
+            dup: 1.0,
+            ..Default::default()
+        },
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    handshake(&mut p);
+    p.drive_for(Duration::from_secs(1));
+    // Every request arrived twice; B answered each twice, byte-identical.
+    let auth_resps: Vec<_> =
+        p.b.sent
+            .iter()
+            .filter(|t| {
+                let h = HeaderPacket::new_checked(&t.bytes[..]).unwrap();
+                h.exchange_type() == ExchangeType::IKE_AUTH
+            })
+            .collect();
+    assert_eq!(auth_resps.len(), 2);
+    assert_eq!(auth_resps[0].bytes, auth_resps[1].bytes);
+    assert_eq!(
+        (Pair::installs(&p.a).len(), Pair::installs(&p.b).len()),
+        (1, 1)
+    );
+}
+
+#[test]
+fn garbage_and_forged_messages_are_dropped_without_harm() {
+    let mut p = Pair::new(
+        24,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    let id = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let path = Path {
+        local: sa(&format!("{B_IP}:500")),
+        remote: sa(&format!("{A_IP}:500")),
+    };
+    let now = p.now;
+    for junk in [&[][..], &[1, 2, 3][..], &[0u8; 28][..], &[0xff; 100][..]] {
+        p.b.ep.handle_datagram(now, path, junk);
+    }
+    // A correctly framed INFORMATIONAL with a corrupted ICV.
+    let auth =
+        p.a.sent
+            .iter()
+            .find(|t| {
+                HeaderPacket::new_checked(&t.bytes[..])
+                    .unwrap()
+                    .exchange_type()
+                    == ExchangeType::IKE_AUTH
+            })
+            .unwrap();
+    let mut forged = auth.bytes.clone();
+    forged[18] = ExchangeType::INFORMATIONAL.0;
+    forged[23] = 2;
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    p.b.ep.handle_datagram(now, path, &forged);
+    p.drain();
+    assert_eq!(Pair::dropped_reasons(&p.b).len(), 5);
+    // The SA still works: delete it cleanly.
+    p.a.ep
+        .handle_command(now, Command::Terminate { ike_sa: id })
+        .unwrap();
+    p.drive_until(Duration::from_secs(120), |p| Pair::failed(&p.b).is_some());
+    assert_eq!(Pair::failed(&p.b).unwrap(), "deleted by peer");
+}
+
+#[test]
+fn many_proposals_pick_the_responders_preference() {
+    let a = PeerOpts {
+        ike: "aes128gcm16-prfsha256-ecp256, aes256gcm16-prfsha384-x25519",
+        esp: "aes128gcm16, aes256gcm16",
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        ike: "aes256gcm16-prfsha384-x25519, aes128gcm16-prfsha256-ecp256",
+        esp: "aes256gcm16, aes128gcm16",
+        ..Default::default()
+    };
+    let mut p = Pair::new(25, LinkConfig::default(), a, b);
+    handshake(&mut p);
+    // B prefers proposal 2 of A's; A's KE guess (ECP_256 from its first
+    // proposal) does not fit it, so B asks for CURVE_25519 first.
+    assert_eq!(
+        Pair::sent_exchanges(&p.a, ExchangeType::IKE_SA_INIT, false),
+        2
+    );
+    assert_eq!(Pair::installs(&p.a)[0].encr_key_bits, Some(256));
+}
+
+#[test]
+fn configured_proposals_are_usable_strings() {
+    // The configs this simulator builds parse exactly as operators write them.
+    let p = ProposalSpec::parse(ProtocolId::IKE, "aes256gcm16-prfsha384-x25519").unwrap();
+    assert_eq!(
+        p.to_string(),
+        "AES_GCM_16_256/PRF_HMAC_SHA2_384/CURVE_25519"
+    );
+}
+
+fn installs_count(p: &Peer) -> usize {
+    Pair::installs(p).len()
+}
+
+fn rekey_child_test(seed: u64, esp: &'static str, link: LinkConfig) -> Pair {
+    let o = || PeerOpts {
+        esp,
+        ..Default::default()
+    };
+    let mut p = Pair::new(seed, link, o(), o());
+    let id = p.initiate();
+    assert!(p.drive_until(Duration::from_secs(200), Pair::both_established));
+    let old = Pair::installs(&p.a)[0].inbound.spi;
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::RekeyChild {
+                ike_sa: id,
+                inbound_spi: old,
+            },
+        )
+        .unwrap();
+    // New CHILD_SA on both sides, old one deleted on both sides.
+    let done = |p: &Pair| {
+        installs_count(&p.a) == 2
+            && installs_count(&p.b) == 2
+            && [&p.a, &p.b].iter().all(|x| {
+                x.kernel
+                    .iter()
+                    .any(|k| matches!(k, KernelRequest::Delete { .. }))
+            })
+    };
+    assert!(
+        p.drive_until(Duration::from_secs(600), done),
+        "a: {:?}\nb: {:?}",
+        p.a.events,
+        p.b.events
+    );
+    let (ia, ib) = (Pair::installs(&p.a), Pair::installs(&p.b));
+    assert_keys_agree(ia[1], ib[1]);
+    assert_ne!(
+        ia[1].inbound.encr_key.secret_bytes(),
+        ia[0].inbound.encr_key.secret_bytes()
+    );
+    assert_eq!(p.a.ep.child_count(id), 1);
+    let a_del = p.a.kernel.iter().find_map(|k| {
+        if let KernelRequest::Delete { inbound_spi, .. } = k {
+            Some(*inbound_spi)
+        } else {
+            None
+        }
+    });
+    assert_eq!(a_del, Some(old));
+    p
+}
+
+#[test]
+fn child_sa_rekey_installs_new_keys_and_deletes_the_old_sa() {
+    rekey_child_test(30, "aes256gcm16", LinkConfig::default());
+}
+
+#[test]
+fn child_sa_rekey_with_pfs() {
+    let cc_len = |p: &Pair| {
+        let t = p.a.sent.iter().find(|t| {
+            HeaderPacket::new_checked(&t.bytes[..])
+                .unwrap()
+                .exchange_type()
+                == ExchangeType::CREATE_CHILD_SA
+        });
+        t.unwrap().bytes.len()
+    };
+    let pfs = rekey_child_test(31, "aes256gcm16-x25519", LinkConfig::default());
+    let plain = rekey_child_test(31, "aes256gcm16", LinkConfig::default());
+    // The PFS request carries a KE payload (8 bytes of headers + 32 of
+    // X25519) and its proposal a KE transform (8 bytes).
+    assert_eq!(cc_len(&pfs), cc_len(&plain) + 48);
+    // IKE_AUTH's CHILD_SA takes its keys from the IKE SA's exchange, so its
+    // proposal has no group (RFC 7296 §1.2, as strongSwan insists); the
+    // rekey adds the configured PFS group.
+    let suites: Vec<&str> = pfs
+        .a
+        .events
+        .iter()
+        .filter_map(|e| {
+            if let Event::ChildInstalled { suite, .. } = e {
+                Some(suite.as_str())
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        suites,
+        [
+            "AES_GCM_16_256/NO_EXT_SEQ",
+            "AES_GCM_16_256/CURVE_25519/NO_EXT_SEQ"
+        ]
+    );
+    assert!(pfs.a.events.iter().any(|e| matches!(e, Event::ChildInstalled { suite, .. } if suite == "AES_GCM_16_256/CURVE_25519/NO_EXT_SEQ")));
+}
+
+#[test]
+fn child_sa_rekey_survives_a_lossy_link() {
+    let mut ok = 0;
+    for seed in 40..60 {
+        let o = || PeerOpts::default();
+        let mut p = Pair::new(
+            seed,
+            LinkConfig {
+                loss: 0.2,
+                dup: 0.1,
+                jitter_ms: 200,
+                ..Default::default()
+            },
+            o(),
+            o(),
+        );
+        let id = p.initiate();
+        if !p.drive_until(Duration::from_secs(200), Pair::both_established) {
+            continue;
+        }
+        let old = Pair::installs(&p.a)[0].inbound.spi;
+        let now = p.now;
+        p.a.ep
+            .handle_command(
+                now,
+                Command::RekeyChild {
+                    ike_sa: id,
+                    inbound_spi: old,
+                },
+            )
+            .unwrap();
+        if p.drive_until(Duration::from_secs(800), |p| {
+            installs_count(&p.a) == 2 && installs_count(&p.b) == 2
+        }) {
+            assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+            ok += 1;
+        }
+    }
+    assert!(ok >= 15, "{ok}/20");
+}
+
+#[test]
+fn kernel_soft_expire_triggers_a_child_rekey() {
+    let mut p = Pair::new(
+        32,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let spi = Pair::installs(&p.b)[0].inbound.spi;
+    let now = p.now;
+    p.b.ep
+        .handle_kernel(now, ike::io::KernelEvent::Expire { spi, hard: false });
+    assert!(
+        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 2
+            && installs_count(&p.b) == 2)
+    );
+    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+}
+
+#[test]
+fn rekey_of_an_unknown_child_gets_child_sa_not_found() {
+    let mut p = Pair::new(
+        33,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    let id = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let spi = Pair::installs(&p.a)[0].inbound.spi;
+    let b_id =
+        p.b.events
+            .iter()
+            .find_map(|e| {
+                if let Event::Established { ike_sa, .. } = e {
+                    Some(*ike_sa)
+                } else {
+                    None
+                }
+            })
+            .unwrap();
+    // B's kernel drops the CHILD_SA while B has a request outstanding, so
+    // B forgets it locally and A never hears of it.
+    p.link.cut = true;
+    let now = p.now;
+    p.b.ep
+        .handle_command(now, Command::Dpd { ike_sa: b_id })
+        .unwrap();
+    p.b.ep.handle_kernel(
+        now,
+        ike::io::KernelEvent::Deleted {
+            spi: Pair::installs(&p.b)[0].inbound.spi,
+        },
+    );
+    p.drain();
+    assert_eq!(p.b.ep.child_count(b_id), 0);
+    p.link.cut = false;
+    p.drive_for(Duration::from_secs(60));
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::RekeyChild {
+                ike_sa: id,
+                inbound_spi: spi,
+            },
+        )
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(400), |p| Pair::child_failed(&p.a)
+            .is_some())
+    );
+    assert_eq!(
+        Pair::child_failed(&p.a).unwrap(),
+        "peer sent CHILD_SA_NOT_FOUND"
+    );
+    assert_eq!(
+        Pair::child_failed(&p.b).unwrap(),
+        "REKEY_SA names no CHILD_SA of ours"
+    );
+}
+
+#[test]
+fn ike_sa_rekey_moves_children_and_deletes_the_old_sa() {
+    let o = || PeerOpts {
+        dpd: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(34, LinkConfig::default(), o(), o());
+    let id = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let now = p.now;
+    p.a.ep
+        .handle_command(now, Command::RekeyIke { ike_sa: id })
+        .unwrap();
+    let rekeyed = |p: &Pair| {
+        [&p.a, &p.b].iter().all(|x| {
+            x.events
+                .iter()
+                .any(|e| matches!(e, Event::Deleted { reason, .. } if reason == "rekeyed"))
+        })
+    };
+    assert!(
+        p.drive_until(Duration::from_secs(120), rekeyed),
+        "a: {:?}\nb: {:?}",
+        p.a.events,
+        p.b.events
+    );
+    let new =
+        p.a.events
+            .iter()
+            .find_map(|e| {
+                if let Event::IkeRekeyed { new, .. } = e {
+                    Some(*new)
+                } else {
+                    None
+                }
+            })
+            .unwrap();
+    assert!(!p.a.ep.is_established(id));
+    assert!(p.a.ep.is_established(new));
+    assert_eq!(p.a.ep.child_count(new), 1);
+    assert_eq!((p.a.ep.ike_sa_count(), p.b.ep.ike_sa_count()), (1, 1));
+    // The CHILD_SA was not touched by the IKE rekey.
+    assert!(!p
+        .a
+        .kernel
+        .iter()
+        .any(|k| matches!(k, KernelRequest::Delete { .. })));
+    // The new IKE SA works: DPD runs over it, and a CHILD rekey and a delete.
+    p.drive_for(Duration::from_secs(100));
+    assert!(p.a.ep.is_established(new));
+    let spi = Pair::installs(&p.a)[0].inbound.spi;
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::RekeyChild {
+                ike_sa: new,
+                inbound_spi: spi,
+            },
+        )
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(400), |p| installs_count(&p.a) == 2
+            && installs_count(&p.b) == 2)
+    );
+    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+    p.drive_for(Duration::from_secs(5));
+    let now = p.now;
+    p.a.ep
+        .handle_command(now, Command::Terminate { ike_sa: new })
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(600), |p| p.a.ep.ike_sa_count() == 0
+            && p.b.ep.ike_sa_count() == 0)
+    );
+}
+
+#[test]
+fn responder_can_rekey_the_ike_sa_too() {
+    let mut p = Pair::new(
+        35,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let b_id =
+        p.b.events
+            .iter()
+            .find_map(|e| {
+                if let Event::Established { ike_sa, .. } = e {
+                    Some(*ike_sa)
+                } else {
+                    None
+                }
+            })
+            .unwrap();
+    let now = p.now;
+    p.b.ep
+        .handle_command(now, Command::RekeyIke { ike_sa: b_id })
+        .unwrap();
+    let rekeyed = |p: &Pair| {
+        [&p.a, &p.b].iter().all(|x| {
+            x.events
+                .iter()
+                .any(|e| matches!(e, Event::Deleted { reason, .. } if reason == "rekeyed"))
+        })
+    };
+    assert!(p.drive_until(Duration::from_secs(120), rekeyed));
+    // B initiated the rekey, so it is the new SA's original initiator;
+    // a CHILD rekey from A over the new SA still works.
+    let new_a =
+        p.a.events
+            .iter()
+            .find_map(|e| {
+                if let Event::IkeRekeyed { new, .. } = e {
+                    Some(*new)
+                } else {
+                    None
+                }
+            })
+            .unwrap();
+    let spi = Pair::installs(&p.a)[0].inbound.spi;
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::RekeyChild {
+                ike_sa: new_a,
+                inbound_spi: spi,
+            },
+        )
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(200), |p| installs_count(&p.a) == 2
+            && installs_count(&p.b) == 2)
+    );
+    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+}
+
+#[test]
+fn simultaneous_child_rekeys_keep_exactly_one_new_sa() {
+    for seed in 36..46 {
+        let link = LinkConfig {
+            base_delay_ms: 50,
+            ..Default::default()
+        };
+        let mut p = Pair::new(seed, link, PeerOpts::default(), PeerOpts::default());
+        let id = p.initiate();
+        p.drive_until(Duration::from_secs(60), Pair::both_established);
+        let b_id =
+            p.b.events
+                .iter()
+                .find_map(|e| {
+                    if let Event::Established { ike_sa, .. } = e {
+                        Some(*ike_sa)
+                    } else {
+                        None
+                    }
+                })
+                .unwrap();
+        let (sa_spi, sb_spi) = (
+            Pair::installs(&p.a)[0].inbound.spi,
+            Pair::installs(&p.b)[0].inbound.spi,
+        );
+        let now = p.now;
+        p.a.ep
+            .handle_command(
+                now,
+                Command::RekeyChild {
+                    ike_sa: id,
+                    inbound_spi: sa_spi,
+                },
+            )
+            .unwrap();
+        p.b.ep
+            .handle_command(
+                now,
+                Command::RekeyChild {
+                    ike_sa: b_id,
+                    inbound_spi: sb_spi,
+                },
+            )
+            .unwrap();
+        p.drive_for(Duration::from_secs(30));
+        // Both exchanges created a CHILD_SA; the one from the exchange with
+        // the lowest nonce and the old one are deleted (RFC 7296 §2.8.1).
+        assert_eq!(
+            (installs_count(&p.a), installs_count(&p.b)),
+            (3, 3),
+            "seed {seed}"
+        );
+        assert_eq!(
+            (p.a.ep.child_count(id), p.b.ep.child_count(b_id)),
+            (1, 1),
+            "seed {seed}"
+        );
+        let deleted = |x: &Peer| {
+            let mut v: Vec<u32> = x
+                .kernel
+                .iter()
+                .filter_map(|k| {
+                    if let KernelRequest::Delete { inbound_spi, .. } = k {
+                        Some(*inbound_spi)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(deleted(&p.a).len(), 2, "seed {seed}");
+        // The survivor is the same SA on both sides, with agreeing keys.
+        let (ia, ib) = (Pair::installs(&p.a), Pair::installs(&p.b));
+        let live_a: Vec<_> = ia
+            .iter()
+            .filter(|i| !deleted(&p.a).contains(&i.inbound.spi))
+            .collect();
+        let live_b: Vec<_> = ib
+            .iter()
+            .filter(|i| !deleted(&p.b).contains(&i.inbound.spi))
+            .collect();
+        assert_eq!((live_a.len(), live_b.len()), (1, 1), "seed {seed}");
+        assert_keys_agree(live_a[0], live_b[0]);
+    }
+}
+
+use ike::wire::{Ke, KeMethod, Message, Notify, NotifyType, Payload, UnknownPayload, VendorId};
+
+/// Rewrites B's IKE_SA_INIT responses with `f`.
+fn tamper_init_response(p: &mut Pair, mut f: impl FnMut(&mut Message) + 'static) {
+    p.tamper = Some(Box::new(move |from, bytes| {
+        if from == Side::B && bytes.len() >= 28 && bytes[18] == ExchangeType::IKE_SA_INIT.0 {
+            let mut m = Message::parse(bytes).unwrap();
+            f(&mut m);
+            *bytes = m.to_vec();
+        }
+        true
+    }));
+}
+
+fn run_to_a_failure(p: &mut Pair) -> String {
+    p.initiate();
+    p.drive_until(Duration::from_secs(400), |p| Pair::failed(&p.a).is_some());
+    Pair::failed(&p.a).unwrap()
+}
+
+fn default_pair(seed: u64) -> Pair {
+    Pair::new(
+        seed,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+    )
+}
+
+#[test]
+fn initiator_rejects_a_ke_payload_of_another_group() {
+    let mut p = default_pair(50);
+    tamper_init_response(&mut p, |m| {
+        for pl in &mut m.payloads {
+            if let Payload::Ke(k) = pl {
+                k.method = KeMethod::ECP_256;
+            }
+        }
+    });
+    assert_eq!(
+        run_to_a_failure(&mut p),
+        "peer misbehaved: KE payload uses ECP_256, the chosen proposal has CURVE_25519"
+    );
+}
+
+#[test]
+fn initiator_rejects_a_response_with_two_proposals() {
+    let mut p = default_pair(51);
+    tamper_init_response(&mut p, |m| {
+        for pl in &mut m.payloads {
+            if let Payload::Sa(sa) = pl {
+                let mut second = sa.proposals[0].clone();
+                second.number = 2;
+                sa.proposals.push(second);
+            }
+        }
+    });
+    assert_eq!(
+        run_to_a_failure(&mut p),
+        "peer misbehaved: response SA has 2 proposals, expected exactly one"
+    );
+}
+
+#[test]
+fn initiator_rejects_a_response_without_nonce() {
+    let mut p = default_pair(52);
+    tamper_init_response(&mut p, |m| {
+        m.payloads.retain(|pl| !matches!(pl, Payload::Nonce(_)))
+    });
+    assert_eq!(
+        run_to_a_failure(&mut p),
+        "peer misbehaved: IKE_SA_INIT message lacks a No payload"
+    );
+}
+
+#[test]
+fn initiator_drops_a_response_with_a_zero_responder_spi() {
+    let mut p = default_pair(53);
+    tamper_init_response(&mut p, |m| m.header.spi_r = 0);
+    assert_eq!(
+        run_to_a_failure(&mut p),
+        "local error: peer did not answer after 6 transmissions"
+    );
+    assert!(Pair::dropped_reasons(&p.a)
+        .iter()
+        .any(|r| r == "peer misbehaved: IKE_SA_INIT response has a zero responder SPI"));
+}
+
+#[test]
+fn initiator_rejects_invalid_ke_for_a_group_it_did_not_offer() {
+    let mut p = default_pair(54);
+    tamper_init_response(&mut p, |m| {
+        m.header.spi_r = 0;
+        m.payloads = vec![Payload::Notify(Notify::new(
+            NotifyType::INVALID_KE_PAYLOAD,
+            KeMethod::MODP_1024.0.to_be_bytes().to_vec(),
+        ))];
+    });
+    assert_eq!(
+        run_to_a_failure(&mut p),
+        "peer misbehaved: INVALID_KE_PAYLOAD asks for MODP_1024, which we cannot use"
+    );
+    let mut p = default_pair(55);
+    tamper_init_response(&mut p, |m| {
+        m.header.spi_r = 0;
+        m.payloads = vec![Payload::Notify(Notify::new(
+            NotifyType::INVALID_KE_PAYLOAD,
+            vec![0],
+        ))];
+    });
+    assert_eq!(
+        run_to_a_failure(&mut p),
+        "peer misbehaved: INVALID_KE_PAYLOAD notify data has the wrong length"
+    );
+}
+
+#[test]
+fn initiator_gives_up_on_endless_cookies() {
+    let mut p = default_pair(56);
+    let mut n = 0u8;
+    tamper_init_response(&mut p, move |m| {
+        n = n.wrapping_add(1);
+        m.header.spi_r = 0;
+        m.payloads = vec![Payload::Notify(Notify::new(
+            NotifyType::COOKIE,
+            vec![n; 16],
+        ))];
+    });
+    assert_eq!(
+        run_to_a_failure(&mut p),
+        "peer misbehaved: too many IKE_SA_INIT retries"
+    );
+    assert_eq!(
+        Pair::sent_exchanges(&p.a, ExchangeType::IKE_SA_INIT, false),
+        5
+    );
+}
+
+#[test]
+fn unsupported_critical_payload_is_refused() {
+    let mut p = default_pair(57);
+    p.tamper = Some(Box::new(|from, bytes| {
+        if from == Side::A && bytes[18] == ExchangeType::IKE_SA_INIT.0 {
+            let mut m = Message::parse(bytes).unwrap();
+            m.payloads.push(Payload::Unknown(UnknownPayload {
+                payload_type: ike::wire::PayloadType(200),
+                critical: true,
+                data: vec![1, 2, 3],
+            }));
+            *bytes = m.to_vec();
+        }
+        true
+    }));
+    assert_eq!(
+        run_to_a_failure(&mut p),
+        "peer sent UNSUPPORTED_CRITICAL_PAYLOAD"
+    );
+    assert!(Pair::dropped_reasons(&p.b)
+        .iter()
+        .any(|r| r == "unsupported critical payload in IKE_SA_INIT"));
+}
+
+/// strongSwan adds status notifies and vendor IDs we do not use
+/// (MOBIKE_SUPPORTED, REDIRECT_SUPPORTED, …) and unknown non-critical
+/// payloads must be skipped (RFC 7296 §2.5): both sides get through
+/// IKE_SA_INIT with them. Since they were added in flight, AUTH (which
+/// signs IKE_SA_INIT as sent, §2.15) then catches the change.
+#[test]
+fn unknown_notifies_and_payloads_pass_init_and_tampering_fails_auth() {
+    let mut p = default_pair(58);
+    p.tamper = Some(Box::new(|_, bytes| {
+        if bytes[18] == ExchangeType::IKE_SA_INIT.0 {
+            let mut m = Message::parse(bytes).unwrap();
+            m.payloads.push(Payload::Notify(Notify::new(
+                NotifyType::REDIRECT_SUPPORTED,
+                Vec::new(),
+            )));
+            m.payloads
+                .push(Payload::Notify(Notify::new(NotifyType(40000), vec![9; 5])));
+            m.payloads.push(Payload::VendorId(VendorId {
+                data: b"strongSwan".to_vec(),
+            }));
+            m.payloads.push(Payload::Unknown(UnknownPayload {
+                payload_type: ike::wire::PayloadType(200),
+                critical: false,
+                data: vec![1, 2, 3],
+            }));
+            *bytes = m.to_vec();
+        }
+        true
+    }));
+    assert_eq!(run_to_a_failure(&mut p), "peer sent AUTHENTICATION_FAILED");
+    assert_eq!(
+        Pair::failed(&p.b).unwrap(),
+        "authentication failed: AUTH payload of a.example does not verify"
+    );
+}
+
+#[test]
+fn a_forged_ike_auth_response_changes_nothing() {
+    let mut p = default_pair(59);
+    let mut first = true;
+    p.tamper = Some(Box::new(move |from, bytes| {
+        if from == Side::B && bytes.len() > 28 && bytes[18] == ExchangeType::IKE_AUTH.0 && first {
+            first = false;
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0x80;
+        }
+        true
+    }));
+    handshake(&mut p);
+    assert!(Pair::dropped_reasons(&p.a)
+        .iter()
+        .any(|r| r.contains("integrity check")));
+    // A retransmitted its request and B answered from its cache.
+    assert_eq!(Pair::sent_exchanges(&p.a, ExchangeType::IKE_AUTH, false), 2);
+    assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
+}
+
+#[test]
+fn responder_ignores_a_ke_group_it_does_not_know() {
+    // A KE payload for an unknown group in a proposal we cannot match:
+    // the responder answers NO_PROPOSAL_CHOSEN, never panics.
+    let mut p = default_pair(60);
+    p.tamper = Some(Box::new(|from, bytes| {
+        if from == Side::A && bytes[18] == ExchangeType::IKE_SA_INIT.0 {
+            let mut m = Message::parse(bytes).unwrap();
+            for pl in &mut m.payloads {
+                match pl {
+                    Payload::Ke(k) => {
+                        *k = Ke {
+                            method: KeMethod(999),
+                            data: vec![7; 3],
+                        }
+                    }
+                    Payload::Sa(sa) => {
+                        for t in &mut sa.proposals[0].transforms {
+                            if t.transform_type == ike::wire::TransformType::KE {
+                                t.id = 999;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            *bytes = m.to_vec();
+        }
+        true
+    }));
+    assert_eq!(run_to_a_failure(&mut p), "peer sent NO_PROPOSAL_CHOSEN");
+}
+
+#[test]
+fn responder_rejects_a_bad_ke_public_value() {
+    let mut p = default_pair(61);
+    p.tamper = Some(Box::new(|from, bytes| {
+        if from == Side::A && bytes[18] == ExchangeType::IKE_SA_INIT.0 {
+            let mut m = Message::parse(bytes).unwrap();
+            for pl in &mut m.payloads {
+                if let Payload::Ke(k) = pl {
+                    k.data.truncate(5);
+                }
+            }
+            *bytes = m.to_vec();
+        }
+        true
+    }));
+    p.initiate();
+    p.drive_until(Duration::from_secs(10), |p| {
+        !Pair::dropped_reasons(&p.b).is_empty()
+    });
+    assert_eq!(
+        Pair::dropped_reasons(&p.b)[0],
+        "peer misbehaved: KE data for group 31 is 5 bytes, expected 32"
+    );
+    assert_eq!(p.b.ep.ike_sa_count(), 0);
+}
+
+fn skf_count(p: &Peer, ex: ExchangeType) -> usize {
+    p.sent
+        .iter()
+        .filter(|t| {
+            let b = if t.path.local.port() == 4500 {
+                &t.bytes[4..]
+            } else {
+                &t.bytes[..]
+            };
+            let h = HeaderPacket::new_checked(b).unwrap();
+            h.exchange_type() == ex && h.next_payload() == ike::wire::PayloadType::SKF
+        })
+        .count()
+}
+
+#[test]
+fn large_messages_are_fragmented_and_reassembled() {
+    let small = |c: &mut EndpointConfig| c.fragment_size = 200;
+    let mut p = Pair::with(
+        70,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        small,
+        small,
+    );
+    handshake(&mut p);
+    assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
+    // Each IKE_AUTH message went out as several SKF fragments, each within the size.
+    assert!(skf_count(&p.a, ExchangeType::IKE_AUTH) >= 2);
+    assert!(skf_count(&p.b, ExchangeType::IKE_AUTH) >= 2);
+    assert!(p
+        .a
+        .sent
+        .iter()
+        .chain(p.b.sent.iter())
+        .all(|t| t.bytes.len() + 28 <= 200 || {
+            HeaderPacket::new_checked(&t.bytes[..])
+                .unwrap()
+                .exchange_type()
+                == ExchangeType::IKE_SA_INIT
+        }));
+}
+
+#[test]
+fn fragments_survive_loss_and_reordering() {
+    let mut ok = 0;
+    let seeds = 60u64;
+    for seed in 0..seeds {
+        let small = |c: &mut EndpointConfig| c.fragment_size = 180;
+        let link = LinkConfig {
+            loss: 0.1,
+            dup: 0.1,
+            jitter_ms: 300,
+            nat: seed % 2 == 0,
+            ..Default::default()
+        };
+        let mut p = Pair::with(
+            seed + 1000,
+            link,
+            PeerOpts::default(),
+            PeerOpts::default(),
+            small,
+            small,
+        );
+        p.initiate();
+        p.drive_until(Duration::from_secs(400), |p| {
+            p.both_established() || Pair::failed(&p.a).is_some()
+        });
+        if p.both_established() {
+            ok += 1;
+            assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
+        }
+    }
+    eprintln!("fragmented handshakes, 10% loss: {ok}/{seeds} established");
+    assert!(ok * 100 >= seeds * 90, "{ok}/{seeds}");
+}
+
+#[test]
+fn no_fragments_unless_both_support_them() {
+    let mut p = Pair::with(
+        71,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        |a| a.fragment_size = 200,
+        |b| b.fragmentation = false,
+    );
+    handshake(&mut p);
+    assert_eq!(skf_count(&p.a, ExchangeType::IKE_AUTH), 0);
+    assert_eq!(Pair::sent_exchanges(&p.a, ExchangeType::IKE_AUTH, false), 1);
+}
+
+#[test]
+fn fragmented_rekeys_and_deletes_work() {
+    let small = |c: &mut EndpointConfig| c.fragment_size = 160;
+    let o = || PeerOpts {
+        esp: "aes256gcm16-x25519",
+        ..Default::default()
+    };
+    let mut p = Pair::with(
+        72,
+        LinkConfig {
+            jitter_ms: 100,
+            ..Default::default()
+        },
+        o(),
+        o(),
+        small,
+        small,
+    );
+    let id = p.initiate();
+    assert!(p.drive_until(Duration::from_secs(60), Pair::both_established));
+    let spi = Pair::installs(&p.a)[0].inbound.spi;
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::RekeyChild {
+                ike_sa: id,
+                inbound_spi: spi,
+            },
+        )
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 2
+            && installs_count(&p.b) == 2)
+    );
+    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+    assert!(skf_count(&p.a, ExchangeType::CREATE_CHILD_SA) >= 2);
+}
+
+use ike::crypto::{AuthMethod, RingSigner, RingVerifier, SignatureScheme, Signer, Verifier};
+use ike::sa::CertVerifier;
+use ike::wire::Cert;
+
+fn p256_signer() -> Arc<RingSigner> {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &rng,
+    )
+    .unwrap();
+    Arc::new(RingSigner::new(pkcs8.as_ref(), SignatureScheme::EcdsaSha256).unwrap())
+}
+
+fn ed25519_signer() -> Arc<RingSigner> {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    Arc::new(RingSigner::new(pkcs8.as_ref(), SignatureScheme::Ed25519).unwrap())
+}
+
+fn pinned(s: &RingSigner) -> PeerAuth {
+    PeerAuth::PublicKey(Arc::new(RingVerifier::new(s.public_key())))
+}
+
+#[test]
+fn signature_authentication_with_pinned_keys() {
+    let (sa_, sb) = (p256_signer(), ed25519_signer());
+    let a = PeerOpts {
+        signer: Some(sa_.clone()),
+        peer_auth: Some(pinned(&sb)),
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        signer: Some(sb),
+        peer_auth: Some(pinned(&sa_)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(80, LinkConfig::default(), a, b);
+    handshake(&mut p);
+    assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
+    assert_eq!(sa_.auth_method(), AuthMethod::DIGITAL_SIGNATURE);
+}
+
+#[test]
+fn signature_from_the_wrong_key_fails() {
+    let (sa_, sb, other) = (p256_signer(), p256_signer(), p256_signer());
+    let a = PeerOpts {
+        signer: Some(sa_),
+        peer_auth: Some(pinned(&sb)),
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        signer: Some(sb),
+        peer_auth: Some(pinned(&other)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(81, LinkConfig::default(), a, b);
+    assert_eq!(run_to_a_failure(&mut p), "peer sent AUTHENTICATION_FAILED");
+    assert_eq!(
+        Pair::failed(&p.b).unwrap(),
+        "authentication failed: AUTH payload of a.example does not verify"
+    );
+}
+
+#[test]
+fn mixed_psk_and_signature_authentication() {
+    // A signs, B uses the PSK (RFC 7296 §2.15 lets each side choose).
+    let sa_ = p256_signer();
+    let a = PeerOpts {
+        signer: Some(sa_.clone()),
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        peer_auth: Some(pinned(&sa_)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(82, LinkConfig::default(), a, b);
+    handshake(&mut p);
+    assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
+}
+
+#[test]
+fn psk_where_a_signature_is_required_is_refused() {
+    let sa_ = p256_signer();
+    let b = PeerOpts {
+        peer_auth: Some(pinned(&sa_)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(83, LinkConfig::default(), PeerOpts::default(), b);
+    assert_eq!(run_to_a_failure(&mut p), "peer sent AUTHENTICATION_FAILED");
+    assert_eq!(
+        Pair::failed(&p.b).unwrap(),
+        "authentication failed: AUTH method SHARED_KEY_MIC not accepted"
+    );
+}
+
+/// Stands in for the `certs` crate: accepts one known "certificate" (its
+/// bytes) and returns the verifier for the key it certifies.
+struct OneCert {
+    der: Vec<u8>,
+    key: Arc<RingSigner>,
+}
+
+impl CertVerifier for OneCert {
+    fn verifier_for(&self, peer_id: &Id, certs: &[&Cert]) -> Result<Box<dyn Verifier>, String> {
+        match certs.first() {
+            Some(c) if c.data == self.der && peer_id.to_string() == "a.example" => {
+                Ok(Box::new(RingVerifier::new(self.key.public_key())))
+            }
+            Some(_) => Err("unknown issuer".into()),
+            None => Err("no certificate sent".into()),
+        }
+    }
+}
+
+#[test]
+fn certificate_authentication_goes_through_the_cert_verifier() {
+    let sa_ = p256_signer();
+    let der = b"not really DER, but the bytes the verifier knows".to_vec();
+    let cv = Arc::new(OneCert {
+        der: der.clone(),
+        key: sa_.clone(),
+    });
+    let a = PeerOpts {
+        signer: Some(sa_.clone()),
+        local_certs: vec![der],
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        peer_auth: Some(PeerAuth::Certificate(cv.clone())),
+        ..Default::default()
+    };
+    let mut p = Pair::new(84, LinkConfig::default(), a, b);
+    handshake(&mut p);
+
+    // The wrong certificate, and none at all, are rejected with the reason.
+    let a = PeerOpts {
+        signer: Some(sa_.clone()),
+        local_certs: vec![b"other".to_vec()],
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        peer_auth: Some(PeerAuth::Certificate(cv.clone())),
+        ..Default::default()
+    };
+    let mut p = Pair::new(85, LinkConfig::default(), a, b);
+    assert_eq!(run_to_a_failure(&mut p), "peer sent AUTHENTICATION_FAILED");
+    assert_eq!(
+        Pair::failed(&p.b).unwrap(),
+        "authentication failed: peer certificate rejected: unknown issuer"
+    );
+    let a = PeerOpts {
+        signer: Some(sa_),
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        peer_auth: Some(PeerAuth::Certificate(cv)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(86, LinkConfig::default(), a, b);
+    assert_eq!(run_to_a_failure(&mut p), "peer sent AUTHENTICATION_FAILED");
+    assert_eq!(
+        Pair::failed(&p.b).unwrap(),
+        "authentication failed: peer certificate rejected: no certificate sent"
+    );
+}
+
+#[test]
+fn big_certificates_are_fragmented() {
+    let sa_ = p256_signer();
+    let der = vec![0x30; 3000];
+    let cv = Arc::new(OneCert {
+        der: der.clone(),
+        key: sa_.clone(),
+    });
+    let a = PeerOpts {
+        signer: Some(sa_),
+        local_certs: vec![der],
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        peer_auth: Some(PeerAuth::Certificate(cv)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(
+        87,
+        LinkConfig {
+            jitter_ms: 100,
+            ..Default::default()
+        },
+        a,
+        b,
+    );
+    handshake(&mut p);
+    // 3 kB of certificate in 1280-byte packets.
+    assert!(skf_count(&p.a, ExchangeType::IKE_AUTH) >= 3);
+}
+
+#[test]
+fn initial_contact_replaces_the_sas_of_a_restarted_peer() {
+    let mut p = default_pair(90);
+    p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let old_b = Pair::installs(&p.b)[0].inbound.spi;
+    // A restarts with no memory and connects again.
+    let fresh = Pair::new(
+        91,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    p.a = fresh.a;
+    p.initiate();
+    let two = |p: &Pair| {
+        p.b.events
+            .iter()
+            .filter(|e| matches!(e, Event::Established { .. }))
+            .count()
+            == 2
+    };
+    assert!(p.drive_until(Duration::from_secs(120), two));
+    assert!(p.b.events.iter().any(|e| matches!(e, Event::Deleted { reason, .. } if reason == "replaced: peer sent INITIAL_CONTACT")));
+    assert_eq!(p.b.ep.ike_sa_count(), 1);
+    let b_del = p.b.kernel.iter().find_map(|k| {
+        if let KernelRequest::Delete { inbound_spi, .. } = k {
+            Some(*inbound_spi)
+        } else {
+            None
+        }
+    });
+    assert_eq!(b_del, Some(old_b));
+}
+
+#[test]
+fn nat_keepalives_are_sent_only_by_the_side_behind_the_nat() {
+    let mut p = Pair::new(
+        92,
+        LinkConfig {
+            nat: true,
+            ..Default::default()
+        },
+        PeerOpts::default(),
+        PeerOpts::default(),
+    );
+    handshake(&mut p);
+    p.drive_for(Duration::from_secs(65));
+    let ka = |x: &Peer| x.sent.iter().filter(|t| t.bytes == [0xff]).count();
+    assert_eq!(ka(&p.a), 3);
+    assert_eq!(ka(&p.b), 0);
+    assert!(
+        Pair::dropped_reasons(&p.b).is_empty(),
+        "{:?}",
+        Pair::dropped_reasons(&p.b)
+    );
+}
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Mutated copies of real messages (and raw junk), thrown at both
+        /// sides after the handshake, never panic and never break the SA:
+        /// a liveness check still completes afterwards.
+        #[test]
+        fn mutated_messages_never_break_an_established_sa(
+            picks in proptest::collection::vec((any::<prop::sample::Index>(), any::<usize>(), any::<u8>(), any::<bool>()), 1..40),
+            junk in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut p = default_pair(95);
+            let id = p.initiate();
+            p.drive_until(Duration::from_secs(60), Pair::both_established);
+            let corpus: Vec<Transmit> = p.a.sent.iter().chain(p.b.sent.iter()).cloned().collect();
+            let now = p.now;
+            for (pick, pos, val, to_a) in picks {
+                let t = pick.get(&corpus);
+                let mut bytes = t.bytes.clone();
+                let at = pos % bytes.len();
+                bytes[at] ^= val | 1;
+                let path = Path { local: t.path.remote, remote: t.path.local };
+                let ep = if to_a { &mut p.a.ep } else { &mut p.b.ep };
+                ep.handle_datagram(now, path, &bytes);
+                ep.handle_datagram(now, path, &junk);
+            }
+            p.drain();
+            prop_assert!(p.a.ep.is_established(id));
+            let before = Pair::sent_exchanges(&p.b, ExchangeType::INFORMATIONAL, true);
+            let now = p.now;
+            p.a.ep.handle_command(now, Command::Dpd { ike_sa: id }).unwrap();
+            prop_assert!(p.drive_until(Duration::from_secs(200), |p| Pair::sent_exchanges(&p.b, ExchangeType::INFORMATIONAL, true) > before));
+            prop_assert!(p.a.ep.is_established(id));
+        }
+    }
+}
+
+#[test]
+fn ike_sa_is_rekeyed_on_its_timer() {
+    let a = PeerOpts {
+        ike_rekey: Some(Duration::from_secs(100)),
+        dpd: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(100, LinkConfig::default(), a, PeerOpts::default());
+    p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    p.drive_for(Duration::from_secs(250));
+    let rekeys =
+        p.a.events
+            .iter()
+            .filter(|e| matches!(e, Event::IkeRekeyed { .. }))
+            .count();
+    assert_eq!(rekeys, 2, "rekeyed after 90-100 s, twice in 250 s");
+    assert_eq!((p.a.ep.ike_sa_count(), p.b.ep.ike_sa_count()), (1, 1));
+    let new =
+        p.a.events
+            .iter()
+            .rev()
+            .find_map(|e| {
+                if let Event::IkeRekeyed { new, .. } = e {
+                    Some(*new)
+                } else {
+                    None
+                }
+            })
+            .unwrap();
+    assert_eq!(p.a.ep.child_count(new), 1);
+    assert!(!p
+        .a
+        .kernel
+        .iter()
+        .any(|k| matches!(k, KernelRequest::Delete { .. })));
+}
+
+#[test]
+fn kernel_replies_are_matched_by_sequence_number() {
+    let mut p = default_pair(101);
+    let id = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let seq = Pair::installs(&p.a)[0].seq;
+    let spi = Pair::installs(&p.a)[0].inbound.spi;
+    assert_ne!(seq, 0);
+    let now = p.now;
+    // An unknown sequence number and a success change nothing.
+    p.a.ep.handle_kernel(
+        now,
+        ike::io::KernelEvent::Reply {
+            seq: seq + 100,
+            errno: 17,
+        },
+    );
+    p.a.ep
+        .handle_kernel(now, ike::io::KernelEvent::Reply { seq, errno: 0 });
+    p.drain();
+    assert_eq!(p.a.ep.child_count(id), 1);
+    assert!(Pair::child_failed(&p.a).is_none());
+    // A refused install is reported and the CHILD_SA is deleted with the peer.
+    let mut p = default_pair(102);
+    let id = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let seq = Pair::installs(&p.a)[0].seq;
+    let spi2 = Pair::installs(&p.a)[0].inbound.spi;
+    let now = p.now;
+    p.a.ep
+        .handle_kernel(now, ike::io::KernelEvent::Reply { seq, errno: 22 });
+    p.drive_for(Duration::from_secs(5));
+    assert_eq!(
+        Pair::child_failed(&p.a).unwrap(),
+        format!("kernel refused to install SA {spi2:08x}: errno 22")
+    );
+    assert_eq!(p.a.ep.child_count(id), 0);
+    assert!(p
+        .b
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::ChildDeleted { .. })));
+    let _ = spi;
+}
+
+#[test]
+fn a_superseded_ike_sa_refuses_new_work() {
+    let mut p = default_pair(103);
+    let id = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let b_id =
+        p.b.events
+            .iter()
+            .find_map(|e| {
+                if let Event::Established { ike_sa, .. } = e {
+                    Some(*ike_sa)
+                } else {
+                    None
+                }
+            })
+            .unwrap();
+    // A rekeys the IKE SA; its Delete of the old SA is held back, so B can
+    // still send on the old SA, which A has marked superseded.
+    p.tamper = Some(Box::new(|from, bytes| {
+        !(from == Side::A && bytes[18] == ExchangeType::INFORMATIONAL.0)
+    }));
+    let now = p.now;
+    p.a.ep
+        .handle_command(now, Command::RekeyIke { ike_sa: id })
+        .unwrap();
+    p.drive_for(Duration::from_secs(1));
+    let now = p.now;
+    p.b.ep
+        .handle_command(now, Command::RekeyIke { ike_sa: b_id })
+        .unwrap();
+    p.drive_for(Duration::from_secs(1));
+    assert_eq!(
+        Pair::child_failed(&p.b).unwrap(),
+        "IKE rekey: peer sent TEMPORARY_FAILURE"
+    );
+}
+
+fn survivor(p: &Peer) -> IkeSaId {
+    let mut ids: Vec<IkeSaId> = p
+        .events
+        .iter()
+        .filter_map(|e| {
+            if let Event::IkeRekeyed { new, .. } = e {
+                Some(*new)
+            } else {
+                None
+            }
+        })
+        .filter(|id| p.ep.is_established(*id))
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "exactly one IKE SA survives: {:?}", p.events);
+    ids[0]
+}
+
+#[test]
+fn simultaneous_ike_rekeys_converge_on_one_ike_sa() {
+    for seed in 110..120 {
+        let link = LinkConfig {
+            base_delay_ms: 50,
+            ..Default::default()
+        };
+        let mut p = Pair::new(seed, link, PeerOpts::default(), PeerOpts::default());
+        let id = p.initiate();
+        p.drive_until(Duration::from_secs(60), Pair::both_established);
+        let b_id =
+            p.b.events
+                .iter()
+                .find_map(|e| {
+                    if let Event::Established { ike_sa, .. } = e {
+                        Some(*ike_sa)
+                    } else {
+                        None
+                    }
+                })
+                .unwrap();
+        let now = p.now;
+        p.a.ep
+            .handle_command(now, Command::RekeyIke { ike_sa: id })
+            .unwrap();
+        p.b.ep
+            .handle_command(now, Command::RekeyIke { ike_sa: b_id })
+            .unwrap();
+        p.drive_for(Duration::from_secs(30));
+        assert_eq!(
+            (p.a.ep.ike_sa_count(), p.b.ep.ike_sa_count()),
+            (1, 1),
+            "seed {seed}"
+        );
+        let (sa_, sb) = (survivor(&p.a), survivor(&p.b));
+        assert_eq!(
+            (p.a.ep.child_count(sa_), p.b.ep.child_count(sb)),
+            (1, 1),
+            "seed {seed}"
+        );
+        // No CHILD_SA was lost on the way, and the survivor carries traffic.
+        assert!(
+            !p.a.kernel
+                .iter()
+                .any(|k| matches!(k, KernelRequest::Delete { .. })),
+            "seed {seed}"
+        );
+        let spi = Pair::installs(&p.a)[0].inbound.spi;
+        let now = p.now;
+        p.a.ep
+            .handle_command(
+                now,
+                Command::RekeyChild {
+                    ike_sa: sa_,
+                    inbound_spi: spi,
+                },
+            )
+            .unwrap();
+        assert!(
+            p.drive_until(Duration::from_secs(200), |p| installs_count(&p.a) == 2
+                && installs_count(&p.b) == 2),
+            "seed {seed}: {:?}",
+            p.a.events
+        );
+        assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+    }
+}
+
+#[test]
+fn a_second_ike_sa_to_the_same_peer_does_not_claim_initial_contact() {
+    let mut p = default_pair(120);
+    let first = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let second = p.initiate();
+    let count = |x: &Peer| {
+        x.events
+            .iter()
+            .filter(|e| matches!(e, Event::Established { .. }))
+            .count()
+    };
+    let two = move |p: &Pair| count(&p.a) == 2 && count(&p.b) == 2;
+    assert!(p.drive_until(Duration::from_secs(60), two));
+    assert!(p.a.ep.is_established(first) && p.a.ep.is_established(second));
+    assert_eq!(p.b.ep.ike_sa_count(), 2);
+    assert!(!p
+        .b
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Deleted { .. })));
+}
+
+#[test]
+fn additional_child_sa_on_command_and_on_acquire() {
+    let o = || PeerOpts {
+        esp: "aes256gcm16-x25519",
+        ..Default::default()
+    };
+    let mut p = Pair::new(130, LinkConfig::default(), o(), o());
+    let id = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let now = p.now;
+    p.a.ep
+        .handle_command(now, Command::CreateChild { ike_sa: id })
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 2
+            && installs_count(&p.b) == 2)
+    );
+    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+    assert_eq!(p.a.ep.child_count(id), 2, "the first CHILD_SA stays");
+    // Delete both; an acquire for the peer then brings one back.
+    for spi in [
+        Pair::installs(&p.a)[0].inbound.spi,
+        Pair::installs(&p.a)[1].inbound.spi,
+    ] {
+        let now = p.now;
+        p.a.ep
+            .handle_command(
+                now,
+                Command::TerminateChild {
+                    ike_sa: id,
+                    inbound_spi: spi,
+                },
+            )
+            .unwrap();
+        p.drive_for(Duration::from_secs(2));
+    }
+    assert_eq!(p.a.ep.child_count(id), 0);
+    let now = p.now;
+    p.a.ep.handle_kernel(
+        now,
+        ike::io::KernelEvent::Acquire {
+            remote: sa(&format!("{B_IP}:500")),
+        },
+    );
+    assert!(
+        p.drive_until(Duration::from_secs(200), |p| installs_count(&p.a) == 3
+            && installs_count(&p.b) == 3)
+    );
+    assert_keys_agree(Pair::installs(&p.a)[2], Pair::installs(&p.b)[2]);
+    assert_eq!(p.a.ep.child_count(id), 1);
+}
+
+#[test]
+fn cbc_hmac_and_modp_suites_work_end_to_end() {
+    // The suite older native clients use: AES-CBC + HMAC-SHA2 + MODP-2048,
+    // so SK carries block padding and a separate ICV; fragmented too.
+    let o = || PeerOpts {
+        ike: "aes256-sha256-modp2048",
+        esp: "aes128-sha256",
+        ..Default::default()
+    };
+    let native = |c: &mut EndpointConfig| {
+        c.crypto = ike::crypto::native_client_provider();
+        c.fragment_size = 200;
+    };
+    let mut p = Pair::with(140, LinkConfig::default(), o(), o(), native, native);
+    let id = p.initiate();
+    assert!(
+        p.drive_until(Duration::from_secs(60), Pair::both_established),
+        "{:?}",
+        p.a.events
+    );
+    assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
+    let suite = p.a.events.iter().find_map(|e| {
+        if let Event::Established { suite, .. } = e {
+            Some(suite.clone())
+        } else {
+            None
+        }
+    });
+    assert_eq!(
+        suite.unwrap(),
+        "AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048"
+    );
+    assert!(skf_count(&p.a, ExchangeType::IKE_AUTH) >= 2);
+    let spi = Pair::installs(&p.a)[0].inbound.spi;
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::RekeyChild {
+                ike_sa: id,
+                inbound_spi: spi,
+            },
+        )
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 2
+            && installs_count(&p.b) == 2)
+    );
+    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+}
