@@ -201,7 +201,20 @@ impl Error {
             Self::InvalidMessage(_) => Some(NotifyType::INVALID_SYNTAX),
             // A failed ICV means we cannot know who sent it: drop silently
             // (RFC 7296 §2.21.2).
-            Self::PeerMisbehaved(PeerMisbehaved::Crypto(CryptoError::IntegrityCheckFailed)) => None,
+            // An SK payload too short or misaligned to carry an ICV cannot be
+            // authenticated either: also silent.
+            Self::PeerMisbehaved(PeerMisbehaved::Crypto(
+                CryptoError::IntegrityCheckFailed
+                | CryptoError::SkTooShort { .. }
+                | CryptoError::SkNotBlockAligned { .. },
+            )) => None,
+            // A verified message whose AUTH does not check out (§2.15, RFC 7427).
+            Self::PeerMisbehaved(PeerMisbehaved::Crypto(
+                CryptoError::AuthMismatch
+                | CryptoError::SignatureInvalid
+                | CryptoError::AuthDataMalformed(_)
+                | CryptoError::UnsupportedSignature(_),
+            )) => Some(NotifyType::AUTHENTICATION_FAILED),
             Self::PeerMisbehaved(PeerMisbehaved::Crypto(_)) => Some(NotifyType::INVALID_SYNTAX),
             Self::PeerMisbehaved(PeerMisbehaved::TsWidened) => Some(NotifyType::TS_UNACCEPTABLE),
             Self::PeerMisbehaved(PeerMisbehaved::BadProposalResponse(_)) => {
@@ -384,8 +397,29 @@ mod tests {
                 None,
             ),
             (
+                PeerMisbehaved::Crypto(CryptoError::SkTooShort { actual: 3, min: 24 }).into(),
+                None,
+            ),
+            (
+                PeerMisbehaved::Crypto(CryptoError::SkNotBlockAligned { len: 17, block: 16 })
+                    .into(),
+                None,
+            ),
+            (
                 PeerMisbehaved::Crypto(CryptoError::SignatureInvalid).into(),
-                n(NotifyType::INVALID_SYNTAX),
+                n(NotifyType::AUTHENTICATION_FAILED),
+            ),
+            (
+                PeerMisbehaved::Crypto(CryptoError::AuthMismatch).into(),
+                n(NotifyType::AUTHENTICATION_FAILED),
+            ),
+            (
+                PeerMisbehaved::Crypto(CryptoError::AuthDataMalformed("short")).into(),
+                n(NotifyType::AUTHENTICATION_FAILED),
+            ),
+            (
+                PeerMisbehaved::Crypto(CryptoError::UnsupportedSignature("x")).into(),
+                n(NotifyType::AUTHENTICATION_FAILED),
             ),
             (
                 PeerMisbehaved::UnexpectedExchange(ExchangeType::CREATE_CHILD_SA).into(),
