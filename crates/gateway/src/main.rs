@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod decode;
+mod pfkey_cmd;
+mod pki;
 
 use std::process::ExitCode;
 
@@ -19,12 +21,18 @@ struct Cli {
 enum Command {
     /// Decode IKEv2 messages from a pcap/pcapng capture or a hex dump.
     Decode(decode::Args),
+    /// Make a CA, issue, revoke, show and verify certificates.
+    Pki(pki::Args),
+    /// Decode PF_KEY/PF_POLICY messages, monitor a PF_KEY backend, run the userland engine.
+    Pfkey(pfkey_cmd::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
+        Command::Pki(args) => pki::run(&args),
+        Command::Pfkey(args) => pfkey_cmd::run(&args),
     };
     match result {
         Ok(code) => code,
