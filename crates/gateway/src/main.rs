@@ -1,9 +1,15 @@
 //! `ikegw`: the command-line entry point.
 #![forbid(unsafe_code)]
 
+mod config;
 mod decode;
 mod pfkey_cmd;
 mod pki;
+mod provision;
+mod site;
+// Address pools (#10): consumed by the daemon; until then only its tests use it.
+#[allow(dead_code)]
+mod pool;
 
 use std::process::ExitCode;
 
@@ -25,6 +31,10 @@ enum Command {
     Pki(pki::Args),
     /// Decode PF_KEY/PF_POLICY messages, monitor a PF_KEY backend, run the userland engine.
     Pfkey(pfkey_cmd::Args),
+    /// Validate a configuration file and print every problem as file:line:col.
+    Check(config::check::Args),
+    /// Realise the [site] section (zones, vNICs, NAT, firewall) on illumos, or as a Linux lab.
+    Provision(provision::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,7 +42,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
         Command::Pki(args) => pki::run(&args),
+        Command::Provision(args) => provision::run(&args),
         Command::Pfkey(args) => pfkey_cmd::run(&args),
+        Command::Check(args) => config::check::run(&args),
     };
     match result {
         Ok(code) => code,
