@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod control;
+mod daemon;
 mod decode;
 mod pfkey_cmd;
 mod pki;
@@ -33,6 +35,28 @@ enum Command {
     Pfkey(pfkey_cmd::Args),
     /// Validate a configuration file and print every problem as file:line:col.
     Check(config::check::Args),
+    /// Run the gateway daemon (IKE on UDP 500/4500, SAs into the key engine).
+    Run(daemon::RunArgs),
+    /// Show the running daemon's summary.
+    Status(control::client::Common),
+    /// List IKE and CHILD SAs (like swanctl --list-sas).
+    ListSas(control::client::Common),
+    /// List loaded connections (like swanctl --list-conns).
+    ListConns(control::client::Common),
+    /// Start a CHILD_SA (and its IKE SA).
+    Initiate(control::client::InitiateArgs),
+    /// Delete an IKE SA and its CHILD_SAs.
+    Terminate(control::client::TerminateArgs),
+    /// Rekey an IKE SA or one of its CHILD_SAs.
+    Rekey(control::client::RekeyArgs),
+    /// Make the daemon re-read its configuration file.
+    Reload(control::client::Common),
+    /// Show the daemon's counters.
+    Stats(control::client::Common),
+    /// Stream the daemon's log.
+    Log(control::client::Common),
+    /// Site-to-site demo in network namespaces (Linux, root).
+    Demo(daemon::demo::DemoArgs),
     /// Realise the [site] section (zones, vNICs, NAT, firewall) on illumos, or as a Linux lab.
     Provision(provision::Args),
 }
@@ -45,6 +69,28 @@ fn main() -> ExitCode {
         Command::Provision(args) => provision::run(&args),
         Command::Pfkey(args) => pfkey_cmd::run(&args),
         Command::Check(args) => config::check::run(&args),
+        Command::Run(args) => daemon::run(&args),
+        Command::Status(c) => control::client::run(&c, control::proto::Request::Status),
+        Command::ListSas(c) => control::client::run(&c, control::proto::Request::ListSas),
+        Command::ListConns(c) => control::client::run(&c, control::proto::Request::ListConns),
+        Command::Initiate(a) => control::client::run(
+            &a.common,
+            control::proto::Request::Initiate { child: a.child },
+        ),
+        Command::Terminate(a) => {
+            control::client::run(&a.common, control::proto::Request::Terminate { ike: a.ike })
+        }
+        Command::Rekey(a) => control::client::run(
+            &a.common,
+            control::proto::Request::Rekey {
+                ike: a.ike,
+                child: a.child,
+            },
+        ),
+        Command::Reload(c) => control::client::run(&c, control::proto::Request::Reload),
+        Command::Stats(c) => control::client::run(&c, control::proto::Request::Stats),
+        Command::Log(c) => control::client::run(&c, control::proto::Request::Log),
+        Command::Demo(a) => daemon::demo::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,990 @@
+//! The one task that owns the IKE core (STYLE §7, after quinn's
+//! `ConnectionDriver`): it selects over datagrams, key-engine messages,
+//! control requests, the core's next deadline and shutdown; after every
+//! input it drains `poll_transmit` → sockets, `poll_kernel` → PF_KEY,
+//! `poll_event` → logs and the `list-sas` view, and re-arms the timer only
+//! when the deadline changed.
+//!
+//! Nothing else touches the [`Endpoint`]: socket readers and the control
+//! server talk to this task over bounded channels, with oneshot replies.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ike::io::{Command, Event, IkeSaId, Path};
+use ike::sa::{Endpoint, EndpointConfig};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, error, info, info_span, warn};
+use zeroize::Zeroizing;
+
+use super::kernel::Kernel;
+use super::net::{demux, Kind, Received, Sockets, MAX_DATAGRAM};
+use super::setup::{self, ConnInfo, Peers};
+use crate::config::Config;
+use crate::control::proto::{
+    ChildSaInfo, ControlError, IkeSaInfo, Request, Response, Stats, Status,
+};
+
+/// How long shutdown waits for peers to answer our Delete (RFC 7296
+/// §1.4.1); after that the SAs are removed locally anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Depth of the channels into the driver.
+const CHANNEL_DEPTH: usize = 256;
+
+/// A control request with its reply slot.
+pub(crate) struct CtlMsg {
+    pub(crate) req: Request,
+    pub(crate) reply: oneshot::Sender<Response>,
+}
+
+/// Something a reader task read.
+enum Input {
+    Udp {
+        natt: bool,
+        rx: Received,
+        bytes: Vec<u8>,
+    },
+    PfKey(Zeroizing<Vec<u8>>),
+    Policy(Vec<u8>),
+    /// A reader stopped (socket error); the string says which.
+    Closed(&'static str, std::io::Error),
+}
+
+struct ChildView {
+    spi_out: u32,
+    suite: String,
+    local_ts: Vec<String>,
+    remote_ts: Vec<String>,
+    installed: Instant,
+}
+
+struct SaView {
+    peer: Option<usize>,
+    established: Option<Instant>,
+    path: Option<Path>,
+    suite: String,
+    remote_id: String,
+    nat: bool,
+    children: BTreeMap<u32, ChildView>,
+}
+
+/// Everything the driver owns.
+pub(crate) struct Driver {
+    ep: Endpoint,
+    socks: Arc<Sockets>,
+    kernel: Kernel,
+    config: Config,
+    info: Vec<ConnInfo>,
+    pending_config: Option<(Config, Peers)>,
+    views: BTreeMap<IkeSaId, SaView>,
+    stats: Stats,
+    started: Instant,
+    natt_port: u16,
+    /// ESP datagrams go to the data plane, if one runs.
+    #[cfg(target_os = "linux")]
+    esp_tx: Option<mpsc::Sender<super::dataplane::EspIn>>,
+    #[cfg(target_os = "linux")]
+    dataplane: Option<(
+        super::dataplane::DataPlane,
+        mpsc::Receiver<super::dataplane::EspIn>,
+    )>,
+    #[cfg(target_os = "linux")]
+    counters: Arc<super::dataplane::Counters>,
+}
+
+/// Ports and paths a started daemon reports (tests read them).
+#[derive(Debug, Clone)]
+pub(crate) struct Started {
+    /// Bound sockets.
+    pub(crate) sockets: Vec<SocketAddr>,
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    /// Binding the UDP sockets.
+    #[error("cannot open the IKE sockets")]
+    Sockets(#[source] std::io::Error),
+    /// The key engine.
+    #[error("key engine")]
+    Kernel(#[from] super::kernel::KernelError),
+    /// Connections the daemon cannot run.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Setup(Vec<setup::SetupError>),
+    /// The core refused its configuration.
+    #[error("IKE core")]
+    Core(#[from] ike::Error),
+    /// The ESP data plane could not start.
+    #[error("ESP data plane")]
+    DataPlane(#[source] std::io::Error),
+}
+
+fn new_endpoint(peers: Peers, natt_port: u16) -> Result<(Endpoint, Vec<ConnInfo>), ike::Error> {
+    let mut cfg = EndpointConfig::new(peers.peers, ike::crypto::ring_provider());
+    cfg.natt_port = natt_port;
+    let ep = Endpoint::new(
+        cfg,
+        Box::new(ike::crypto::SystemRandom::new()),
+        Instant::now(),
+    )?;
+    Ok((ep, peers.info))
+}
+
+impl Driver {
+    /// Binds sockets, opens the key engine (REGISTER + cleanup of a
+    /// previous run) and builds the core.
+    pub(crate) async fn start(
+        config: Config,
+        tun: Option<String>,
+    ) -> Result<(Self, Started), StartError> {
+        let d = &config.daemon;
+        let socks = Sockets::bind(&d.listen, d.port, d.port_nat_t).map_err(StartError::Sockets)?;
+        let ike_port = socks
+            .port_of(false, true)
+            .or_else(|| socks.port_of(false, false))
+            .unwrap_or(d.port);
+        let natt_port = socks
+            .port_of(true, true)
+            .or_else(|| socks.port_of(true, false))
+            .unwrap_or(d.port_nat_t);
+        let backend = match d.backend {
+            crate::config::Backend::Userland => super::kernel::BackendKind::Userland,
+            crate::config::Backend::Illumos => super::kernel::BackendKind::Illumos,
+        };
+        let mut kernel = Kernel::open(backend, d.listen.clone())?;
+        let flushed = kernel.start().await?;
+        if flushed.is_empty() {
+            info!(
+                backend = backend.name(),
+                "key engine ready; nothing left from a previous run"
+            );
+        } else {
+            let spis: Vec<String> = flushed.iter().map(|s| format!("{s:08x}")).collect();
+            warn!(
+                backend = backend.name(),
+                "deleted {} SAs a previous ikegw run left: {}",
+                spis.len(),
+                spis.join(" ")
+            );
+        }
+        let peers = setup::peers(&config, ike_port).map_err(StartError::Setup)?;
+        let (ep, info) = new_endpoint(peers, natt_port)?;
+        let started = Started {
+            sockets: socks.all.iter().map(|s| s.local_addr()).collect(),
+        };
+        let socks = Arc::new(socks);
+        #[cfg(target_os = "linux")]
+        let counters = Arc::new(super::dataplane::Counters::default());
+        #[cfg(target_os = "linux")]
+        let (esp_tx, dataplane) =
+            match tun {
+                None => (None, None),
+                Some(name) => {
+                    let client = kernel.engine_client().ok_or(StartError::DataPlane(
+                        std::io::Error::other("the data plane needs backend = \"userland\""),
+                    ))?;
+                    let client = client.map_err(StartError::DataPlane)?;
+                    let dp = super::dataplane::DataPlane::new(
+                        client,
+                        socks.clone(),
+                        &name,
+                        natt_port,
+                        counters.clone(),
+                    )
+                    .map_err(StartError::DataPlane)?;
+                    let (tx, rx) = mpsc::channel(1024);
+                    (Some(tx), Some((dp, rx)))
+                }
+            };
+        #[cfg(not(target_os = "linux"))]
+        if tun.is_some() {
+            return Err(StartError::DataPlane(std::io::Error::other(
+                "the userland data plane needs Linux TUN",
+            )));
+        }
+        for s in &started.sockets {
+            info!("listening on UDP {s}");
+        }
+        Ok((
+            Self {
+                ep,
+                socks,
+                kernel,
+                config,
+                info,
+                pending_config: None,
+                views: BTreeMap::new(),
+                stats: Stats::default(),
+                started: Instant::now(),
+                natt_port,
+                #[cfg(target_os = "linux")]
+                esp_tx,
+                #[cfg(target_os = "linux")]
+                dataplane,
+                #[cfg(target_os = "linux")]
+                counters,
+            },
+            started,
+        ))
+    }
+
+    fn spawn_readers(&self, tx: mpsc::Sender<Input>) {
+        for i in 0..self.socks.all.len() {
+            let socks = self.socks.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let Some(s) = socks.all.get(i) else { return };
+                let mut buf = vec![0u8; MAX_DATAGRAM];
+                loop {
+                    match s.recv(&mut buf).await {
+                        Ok(rx) => {
+                            let bytes = buf.get(..rx.len).unwrap_or(&[]).to_vec();
+                            let msg = Input::Udp {
+                                natt: s.natt,
+                                rx,
+                                bytes,
+                            };
+                            if tx.send(msg).await.is_err() {
+                                return;
+                            }
+                        }
+                        // ICMP errors (port unreachable) surface on the
+                        // next recv on Linux; they say nothing about us.
+                        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                        Err(e) => {
+                            let _ = tx.send(Input::Closed("UDP socket", e)).await;
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+        let pf = self.kernel.pfkey.clone();
+        let tx2 = tx.clone();
+        tokio::spawn(async move {
+            let mut buf = Zeroizing::new(vec![0u8; pfkey::wire::MAX_MSG_LEN]);
+            loop {
+                match pf.recv(&mut buf).await {
+                    Ok(n) => {
+                        let m = Zeroizing::new(buf.get(..n).unwrap_or(&[]).to_vec());
+                        if tx2.send(Input::PfKey(m)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx2.send(Input::Closed("PF_KEY socket", e)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        let pol = self.kernel.policy.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; pfkey::wire::MAX_MSG_LEN];
+            loop {
+                match pol.recv(&mut buf).await {
+                    Ok(n) => {
+                        let m = buf.get(..n).unwrap_or(&[]).to_vec();
+                        if tx.send(Input::Policy(m)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Input::Closed("PF_POLICY socket", e)).await;
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Runs until `shutdown` turns true (or a reader dies), then deletes
+    /// our IKE SAs (bounded wait) and removes what we installed.
+    pub(crate) async fn run(
+        mut self,
+        mut ctl_rx: mpsc::Receiver<CtlMsg>,
+        mut shutdown: watch::Receiver<bool>,
+        mut hup: mpsc::Receiver<()>,
+    ) -> Kernel {
+        let (tx, mut rx) = mpsc::channel(CHANNEL_DEPTH);
+        self.spawn_readers(tx);
+        #[cfg(target_os = "linux")]
+        let dp_task = self
+            .dataplane
+            .take()
+            .map(|(dp, esp_rx)| tokio::spawn(dp.run(esp_rx, shutdown.clone())));
+        self.auto_start();
+        self.drain().await;
+        let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
+        let mut deadline = self.ep.poll_timeout();
+        let sleep =
+            tokio::time::sleep_until(deadline.map_or_else(far, tokio::time::Instant::from_std));
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                Some(inp) = rx.recv() => {
+                    if !self.on_input(inp) {
+                        break;
+                    }
+                }
+                Some(msg) = ctl_rx.recv() => {
+                    let resp = self.on_control(msg.req);
+                    let _ = msg.reply.send(resp);
+                }
+                () = &mut sleep, if deadline.is_some() => {
+                    self.ep.handle_timeout(Instant::now());
+                    // Force a re-arm: a completed Sleep would fire again at once.
+                    deadline = None;
+                }
+                Some(()) = hup.recv() => {
+                    let r = self.reload();
+                    if let Response::Error(e) = r {
+                        warn!("SIGHUP: {e}");
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+            self.drain().await;
+            self.apply_pending();
+            let next = self.ep.poll_timeout();
+            if next != deadline {
+                deadline = next;
+                sleep
+                    .as_mut()
+                    .reset(next.map_or_else(far, tokio::time::Instant::from_std));
+            }
+        }
+        self.shutdown(&mut rx).await;
+        #[cfg(target_os = "linux")]
+        if let Some(t) = dp_task {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        self.kernel
+    }
+
+    async fn shutdown(&mut self, rx: &mut mpsc::Receiver<Input>) {
+        let live: Vec<IkeSaId> = self
+            .views
+            .iter()
+            .filter(|(_, v)| v.established.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        info!("shutting down: deleting {} IKE SAs", live.len());
+        for id in live {
+            if let Err(e) = self
+                .ep
+                .handle_command(Instant::now(), Command::Terminate { ike_sa: id })
+            {
+                debug!(ike_sa = %id, "terminate at shutdown: {e}");
+            }
+        }
+        self.drain().await;
+        let until = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while self.views.values().any(|v| v.established.is_some()) {
+            let next = self
+                .ep
+                .poll_timeout()
+                .map_or(until, tokio::time::Instant::from_std)
+                .min(until);
+            tokio::select! {
+                Some(inp) = rx.recv() => { self.on_input(inp); }
+                () = tokio::time::sleep_until(next) => {
+                    if tokio::time::Instant::now() >= until {
+                        break;
+                    }
+                    self.ep.handle_timeout(Instant::now());
+                }
+            }
+            self.drain().await;
+        }
+        let left = self
+            .views
+            .values()
+            .filter(|v| v.established.is_some())
+            .count();
+        if left > 0 {
+            warn!("{left} peers did not answer Delete within {SHUTDOWN_GRACE:?}; removing their SAs anyway");
+        }
+        match self.kernel.remove_all().await {
+            Ok(n) => info!("removed {n} CHILD_SAs and their policies from the key engine"),
+            Err(e) => error!("removing SAs at shutdown: {}", crate::error_chain(&e)),
+        }
+        // Read the replies briefly, so refusals are logged, not lost.
+        let until = tokio::time::Instant::now() + Duration::from_millis(300);
+        while let Ok(Some(inp)) = tokio::time::timeout_at(until, rx.recv()).await {
+            self.on_input(inp);
+        }
+    }
+
+    fn auto_start(&mut self) {
+        let starts: Vec<usize> = self
+            .info
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.start)
+            .map(|(n, _)| n)
+            .collect();
+        for peer in starts {
+            self.initiate(peer);
+        }
+    }
+
+    fn initiate(&mut self, peer: usize) -> Response {
+        match self
+            .ep
+            .handle_command(Instant::now(), Command::Initiate { peer })
+        {
+            Ok(id) => {
+                let name = self.peer_name(Some(peer));
+                info!(ike_sa = %id, "initiating {name}");
+                self.views.insert(
+                    id,
+                    SaView {
+                        peer: Some(peer),
+                        established: None,
+                        path: None,
+                        suite: String::new(),
+                        remote_id: String::new(),
+                        nat: false,
+                        children: BTreeMap::new(),
+                    },
+                );
+                Response::Initiated {
+                    ike: id.to_string(),
+                }
+            }
+            Err(e) => Response::Error(ControlError::Refused {
+                message: crate::error_chain(&e),
+            }),
+        }
+    }
+
+    fn peer_name(&self, peer: Option<usize>) -> String {
+        peer.and_then(|p| self.info.get(p))
+            .map_or_else(|| "?".into(), |i| format!("{}/{}", i.conn, i.child))
+    }
+
+    /// Returns false when the driver must stop.
+    fn on_input(&mut self, inp: Input) -> bool {
+        let now = Instant::now();
+        match inp {
+            Input::Udp { natt, rx, bytes } => match demux(natt, &bytes) {
+                Kind::Ike(b) => {
+                    self.stats.ike_in = self.stats.ike_in.saturating_add(1);
+                    let path = Path {
+                        local: rx.local,
+                        remote: rx.remote,
+                    };
+                    self.ep.handle_datagram(now, path, b);
+                }
+                Kind::Esp(packet) => {
+                    self.stats.esp_in = self.stats.esp_in.saturating_add(1);
+                    #[cfg(target_os = "linux")]
+                    if let Some(tx) = &self.esp_tx {
+                        // A full queue drops the packet, as a busy router would.
+                        let _ = tx.try_send(super::dataplane::EspIn {
+                            packet: packet.to_vec(),
+                            from: rx.remote,
+                        });
+                    }
+                    #[cfg(not(target_os = "linux"))]
+                    let _ = packet;
+                }
+                Kind::Keepalive => {
+                    self.stats.keepalives_in = self.stats.keepalives_in.saturating_add(1);
+                }
+                Kind::Junk(why) => debug!(from = %rx.remote, "dropped datagram: {why}"),
+            },
+            Input::PfKey(m) => {
+                if let Some(ev) = self.kernel.on_pfkey(&m) {
+                    debug!(?ev, "key engine event");
+                    self.ep.handle_kernel(now, ev);
+                }
+                self.stats.kernel_errors = self.kernel.errors;
+            }
+            Input::Policy(m) => {
+                if let Err(e) = self.kernel.on_policy(&m) {
+                    self.stats.kernel_errors = self.kernel.errors;
+                    error!("key engine: {}", crate::error_chain(&e));
+                }
+            }
+            Input::Closed(what, e) => {
+                error!("{what} failed, stopping: {e}");
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn transmit(&mut self, t: ike::io::Transmit) {
+        {
+            let sock = self
+                .socks
+                .for_local(t.path.local)
+                .or_else(|| self.socks.natt_for(t.path.local.ip()));
+            let Some(sock) = sock else {
+                warn!(local = %t.path.local, "no socket to send from");
+                return;
+            };
+            match sock.send(&t.bytes, t.path.remote, t.path.local.ip()).await {
+                Ok(()) => self.stats.ike_out = self.stats.ike_out.saturating_add(1),
+                Err(e) => {
+                    self.stats.send_errors = self.stats.send_errors.saturating_add(1);
+                    warn!(to = %t.path.remote, "send failed: {e}");
+                }
+            }
+        }
+    }
+
+    async fn drain(&mut self) {
+        while let Some(t) = self.ep.poll_transmit() {
+            self.transmit(t).await;
+        }
+        // Kernel refusals found while translating go straight back to the
+        // core, which may queue more output: loop until all is quiet.
+        loop {
+            let mut busy = false;
+            while let Some(k) = self.ep.poll_kernel() {
+                busy = true;
+                if let Some(ev) = self.kernel.submit(k).await {
+                    self.ep.handle_kernel(Instant::now(), ev);
+                }
+            }
+            self.stats.kernel_errors = self.kernel.errors;
+            while let Some(ev) = self.ep.poll_event() {
+                busy = true;
+                self.on_event(ev);
+            }
+            while let Some(t) = self.ep.poll_transmit() {
+                busy = true;
+                self.transmit(t).await;
+            }
+            if !busy {
+                break;
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        let now = Instant::now();
+        match ev {
+            Event::Established {
+                ike_sa,
+                peer,
+                path,
+                suite,
+                remote_id,
+                nat,
+            } => {
+                let name = self.peer_name(Some(peer));
+                let _g = info_span!("ike_sa", id = %ike_sa, peer = %path.remote).entered();
+                info!(
+                    "IKE SA {name} established: {} <-> {}, {remote_id}, {suite}{}",
+                    path.local,
+                    path.remote,
+                    if nat { ", NAT-T" } else { "" }
+                );
+                self.stats.established = self.stats.established.saturating_add(1);
+                let v = self.views.entry(ike_sa).or_insert_with(|| SaView {
+                    peer: Some(peer),
+                    established: None,
+                    path: None,
+                    suite: String::new(),
+                    remote_id: String::new(),
+                    nat: false,
+                    children: BTreeMap::new(),
+                });
+                v.peer = Some(peer);
+                v.established = Some(now);
+                v.path = Some(path);
+                v.suite = suite;
+                v.remote_id = remote_id;
+                v.nat = nat;
+            }
+            Event::Failed { ike_sa, reason } => {
+                let name = match self.views.get(&ike_sa).and_then(|v| v.peer) {
+                    Some(p) => self.peer_name(Some(p)),
+                    None => "(as responder)".into(),
+                };
+                let _g = info_span!("ike_sa", id = %ike_sa).entered();
+                match hint(&reason) {
+                    Some(h) => warn!("IKE SA {name} failed: {reason}; {h}"),
+                    None => warn!("IKE SA {name} failed: {reason}"),
+                }
+                self.stats.failed = self.stats.failed.saturating_add(1);
+                self.views.remove(&ike_sa);
+            }
+            Event::Deleted { ike_sa, reason } => {
+                let _g = info_span!("ike_sa", id = %ike_sa).entered();
+                info!("IKE SA deleted: {reason}");
+                self.views.remove(&ike_sa);
+            }
+            Event::IkeRekeyed { old, new } => {
+                let _g = info_span!("ike_sa", id = %old).entered();
+                info!("IKE SA rekeyed, successor {new}");
+                if let Some(mut v) = self.views.remove(&old) {
+                    v.established = Some(now);
+                    self.views.insert(new, v);
+                }
+            }
+            Event::ChildInstalled {
+                ike_sa,
+                inbound_spi,
+                outbound_spi,
+                suite,
+                local_ts,
+                remote_ts,
+            } => {
+                let _g = info_span!("ike_sa", id = %ike_sa).entered();
+                let l: Vec<String> = local_ts.iter().map(setup::ts_text).collect();
+                let r: Vec<String> = remote_ts.iter().map(setup::ts_text).collect();
+                info!(
+                    "CHILD SA installed: SPIs {inbound_spi:08x}_i {outbound_spi:08x}_o, {suite}, {} === {}",
+                    l.join(" "),
+                    r.join(" ")
+                );
+                self.stats.children_installed = self.stats.children_installed.saturating_add(1);
+                if let Some(v) = self.views.get_mut(&ike_sa) {
+                    v.children.insert(
+                        inbound_spi,
+                        ChildView {
+                            spi_out: outbound_spi,
+                            suite,
+                            local_ts: l,
+                            remote_ts: r,
+                            installed: now,
+                        },
+                    );
+                }
+            }
+            Event::ChildFailed { ike_sa, reason } => {
+                let _g = info_span!("ike_sa", id = %ike_sa).entered();
+                warn!("CHILD SA failed: {reason}");
+            }
+            Event::ChildDeleted {
+                ike_sa,
+                inbound_spi,
+            } => {
+                let _g = info_span!("ike_sa", id = %ike_sa).entered();
+                info!("CHILD SA {inbound_spi:08x}_i deleted");
+                if let Some(v) = self.views.get_mut(&ike_sa) {
+                    v.children.remove(&inbound_spi);
+                }
+            }
+            Event::Dropped { path, reason } => {
+                self.stats.dropped = self.stats.dropped.saturating_add(1);
+                debug!(from = %path.remote, "dropped: {reason}");
+            }
+        }
+    }
+
+    fn find_ike(&self, key: &str) -> Vec<IkeSaId> {
+        let by_id = u64::from_str_radix(key, 16).ok();
+        self.views
+            .iter()
+            .filter(|(id, v)| {
+                Some(id.0) == by_id
+                    || v.peer.and_then(|p| self.info.get(p)).is_some_and(|i| {
+                        i.conn == key || i.child == key || format!("{}/{}", i.conn, i.child) == key
+                    })
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn on_control(&mut self, req: Request) -> Response {
+        let now = Instant::now();
+        match req {
+            Request::Status => Response::Status(Status {
+                version: env!("CARGO_PKG_VERSION").into(),
+                pid: std::process::id(),
+                uptime_secs: self.started.elapsed().as_secs(),
+                backend: self.kernel.kind.name().into(),
+                config: self.config.path.display().to_string(),
+                sockets: self
+                    .socks
+                    .all
+                    .iter()
+                    .map(|s| s.local_addr().to_string())
+                    .collect(),
+                ike_sas: self.ep.ike_sa_count(),
+                half_open: self.ep.half_open_count(),
+                child_sas: self.kernel.installed_count(),
+                connections: self.info.len(),
+            }),
+            Request::ListSas => Response::Sas {
+                sas: self.list_sas(now),
+            },
+            Request::ListConns => Response::Conns {
+                conns: self.info.clone(),
+            },
+            Request::Initiate { child } => {
+                let idx = self
+                    .info
+                    .iter()
+                    .position(|i| i.child == child || format!("{}/{}", i.conn, i.child) == child);
+                match idx {
+                    Some(peer) => self.initiate(peer),
+                    None => Response::Error(ControlError::NoSuchChild { name: child }),
+                }
+            }
+            Request::Terminate { ike } => {
+                let ids = self.find_ike(&ike);
+                if ids.is_empty() {
+                    return Response::Error(ControlError::NoSuchIkeSa { name: ike });
+                }
+                let mut done = Vec::new();
+                for id in ids {
+                    match self
+                        .ep
+                        .handle_command(now, Command::Terminate { ike_sa: id })
+                    {
+                        Ok(_) => done.push(id.to_string()),
+                        Err(e) => {
+                            return Response::Error(ControlError::Refused {
+                                message: crate::error_chain(&e),
+                            })
+                        }
+                    }
+                }
+                Response::Terminating { ike: done }
+            }
+            Request::Rekey { ike, child } => {
+                let Some(id) = self.find_ike(&ike).into_iter().next() else {
+                    return Response::Error(ControlError::NoSuchIkeSa { name: ike });
+                };
+                let cmd = match child {
+                    Some(c) => match u32::from_str_radix(c.trim_end_matches("_i"), 16) {
+                        Ok(inbound_spi) => Command::RekeyChild {
+                            ike_sa: id,
+                            inbound_spi,
+                        },
+                        Err(e) => {
+                            return Response::Error(ControlError::BadRequest {
+                                message: format!("child SPI '{c}': {e}"),
+                            })
+                        }
+                    },
+                    None => Command::RekeyIke { ike_sa: id },
+                };
+                match self.ep.handle_command(now, cmd) {
+                    Ok(_) => Response::Rekeying {
+                        ike: id.to_string(),
+                    },
+                    Err(e) => Response::Error(ControlError::Refused {
+                        message: crate::error_chain(&e),
+                    }),
+                }
+            }
+            Request::Reload => self.reload(),
+            Request::Stats => {
+                let mut s = self.stats.clone();
+                s.kernel_errors = s.kernel_errors.max(self.kernel.errors);
+                Response::Stats(s)
+            }
+            // Streaming is done by the control server itself.
+            Request::Log => Response::Error(ControlError::BadRequest {
+                message: "log is streamed by the server".into(),
+            }),
+        }
+    }
+
+    fn list_sas(&self, now: Instant) -> Vec<IkeSaInfo> {
+        self.views
+            .iter()
+            .map(|(id, v)| {
+                let info = v.peer.and_then(|p| self.info.get(p));
+                IkeSaInfo {
+                    id: id.to_string(),
+                    name: self.peer_name(v.peer),
+                    state: if v.established.is_some() {
+                        "ESTABLISHED".into()
+                    } else {
+                        "CONNECTING".into()
+                    },
+                    local: v.path.map_or_else(
+                        || info.map_or_else(String::new, |i| i.local.clone()),
+                        |p| p.local.to_string(),
+                    ),
+                    remote: v.path.map_or_else(
+                        || info.map_or_else(String::new, |i| i.remote.clone()),
+                        |p| p.remote.to_string(),
+                    ),
+                    local_id: info.map_or_else(String::new, |i| i.local_id.clone()),
+                    remote_id: v.remote_id.clone(),
+                    suite: v.suite.clone(),
+                    nat: v.nat,
+                    established_secs: v
+                        .established
+                        .map(|t| now.saturating_duration_since(t).as_secs()),
+                    children: v
+                        .children
+                        .iter()
+                        .map(|(spi_in, c)| ChildSaInfo {
+                            name: info.map_or_else(String::new, |i| i.child.clone()),
+                            spi_in: format!("{spi_in:08x}"),
+                            spi_out: format!("{:08x}", c.spi_out),
+                            suite: c.suite.clone(),
+                            local_ts: c.local_ts.clone(),
+                            remote_ts: c.remote_ts.clone(),
+                            installed_secs: now.saturating_duration_since(c.installed).as_secs(),
+                            bytes_in: self.counter(*spi_in).0,
+                            packets_in: self.counter(*spi_in).1,
+                            bytes_out: self.counter(c.spi_out).0,
+                            packets_out: self.counter(c.spi_out).1,
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// (bytes, packets) the data plane counted for an SPI.
+    fn counter(&self, spi: u32) -> (u64, u64) {
+        #[cfg(target_os = "linux")]
+        return self.counters.get(spi);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = spi;
+            (0, 0)
+        }
+    }
+
+    /// Re-reads the config file. An invalid file changes nothing.
+    fn reload(&mut self) -> Response {
+        let path: PathBuf = self.config.path.clone();
+        let new = match Config::load(&path) {
+            Ok(c) => c,
+            Err(diags) => {
+                let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+                for l in &lines {
+                    warn!("reload: {l}");
+                }
+                warn!(
+                    "reload of {} failed; keeping the running configuration",
+                    path.display()
+                );
+                return Response::Error(ControlError::ConfigInvalid { diagnostics: lines });
+            }
+        };
+        let ike_port = self
+            .socks
+            .port_of(false, true)
+            .or_else(|| self.socks.port_of(false, false))
+            .unwrap_or(new.daemon.port);
+        let peers = match setup::peers(&new, ike_port) {
+            Ok(p) => p,
+            Err(errs) => {
+                let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
+                for l in &lines {
+                    warn!("reload: {l}");
+                }
+                return Response::Error(ControlError::ConfigInvalid { diagnostics: lines });
+            }
+        };
+        if new.daemon != self.config.daemon {
+            warn!(
+                "reload: [daemon] changes (sockets, backend, logging) take effect after a restart"
+            );
+        }
+        let connections = peers.info.len();
+        self.pending_config = Some((new, peers));
+        let applied = self.apply_pending();
+        if applied {
+            info!(
+                "reloaded {}: {connections} peer configurations",
+                path.display()
+            );
+        } else {
+            info!(
+                "reloaded {}: {connections} peer configurations, in force once the {} live IKE SAs close",
+                path.display(),
+                self.ep.ike_sa_count()
+            );
+        }
+        Response::Reloaded {
+            connections,
+            applied,
+        }
+    }
+
+    /// Swaps in a pending configuration when no IKE SA depends on the
+    /// old one (the core's peer table is fixed per `Endpoint`).
+    fn apply_pending(&mut self) -> bool {
+        if self.pending_config.is_none() || self.ep.ike_sa_count() != 0 {
+            return false;
+        }
+        let Some((cfg, peers)) = self.pending_config.take() else {
+            return false;
+        };
+        match new_endpoint(peers, self.natt_port) {
+            Ok((ep, info)) => {
+                self.ep = ep;
+                self.info = info;
+                self.config = cfg;
+                self.views.clear();
+                self.auto_start();
+                true
+            }
+            Err(e) => {
+                error!(
+                    "reload: the core refused the new configuration: {}",
+                    crate::error_chain(&e)
+                );
+                false
+            }
+        }
+    }
+}
+
+/// What to change, for the failures an operator can fix in the config
+/// (matched on the core's reason text and the Notify names it carries).
+fn hint(reason: &str) -> Option<&'static str> {
+    let r = reason.to_ascii_lowercase();
+    let any = |words: &[&str]| words.iter().any(|w| r.contains(w));
+    if any(&[
+        "did not answer",
+        "no response",
+        "retransmi",
+        "timed out",
+        "gave up",
+    ]) {
+        Some("check that the peer is reachable on its IKE port (remote_addrs, remote_port) and that a firewall passes UDP 500/4500")
+    } else if any(&["authentication_failed", "does not verify"])
+        || (r.contains("auth") && r.contains("fail"))
+    {
+        Some("check that both sides have the same shared key in [secrets.ike.*] and that local.id / remote.id match the peer's")
+    } else if any(&["no_proposal_chosen", "proposal"]) {
+        Some("make `proposals` (IKE) and `esp_proposals` (CHILD) share at least one algorithm set with the peer")
+    } else if any(&["ts_unacceptable", "selector"]) {
+        Some("make local_ts / remote_ts mirror the peer's remote_ts / local_ts")
+    } else if any(&["invalid_ke", "key exchange"]) {
+        Some("put a key exchange group the peer accepts first in `proposals`")
+    } else if r.contains("identity") {
+        Some("check remote.id against the identity the peer sends")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hint;
+
+    #[test]
+    fn failures_an_operator_can_fix_come_with_what_to_change() {
+        let auth = hint("peer sent AUTHENTICATION_FAILED").unwrap();
+        assert!(auth.contains("shared key"), "{auth}");
+        let prop = hint("peer sent NO_PROPOSAL_CHOSEN").unwrap();
+        assert!(prop.contains("proposals"), "{prop}");
+        let ts = hint("peer sent TS_UNACCEPTABLE").unwrap();
+        assert!(ts.contains("local_ts"), "{ts}");
+        let gone = hint("peer did not answer after 6 transmissions").unwrap();
+        assert!(gone.contains("reachable"), "{gone}");
+        assert_eq!(hint("IKE SPI collision on rekey"), None);
+    }
+}

@@ -1,0 +1,1170 @@
+//! Kernel glue: turns the core's [`KernelRequest`]s into PF_KEY v2 and
+//! PF_POLICY messages and talks to a backend through one async socket each.
+//!
+//! Backends (config `daemon.backend`):
+//! - `userland`: the in-process key engine (`pfkey::engine`) reached over a
+//!   `SOCK_SEQPACKET` socketpair, so it receives exactly the bytes the
+//!   illumos kernel would;
+//! - `illumos`: the kernel's PF_KEY (`socket(PF_KEY, SOCK_RAW,
+//!   PF_KEY_V2)`) and PF_POLICY sockets; opening them fails elsewhere with
+//!   a clear error.
+//!
+//! Requests are not awaited inline: the driver sends them and keeps
+//! serving peers. Each carries its own `seq`; replies are matched by
+//! (seq, pid) and a non-zero errno is surfaced with the request it answers
+//! and the kernel's diagnostic (STYLE §5: a failure is never success).
+//! Messages that are not replies (ACQUIRE, EXPIRE, other daemons' DELETE)
+//! become [`KernelEvent`]s for the core.
+//!
+//! Every SA we add carries a KM cookie (IKEv2, our IKE SPI), so a restart
+//! finds and deletes what a previous run left behind, and nobody else's.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use ike::io::{ChildSaInstall, KernelEvent, KernelRequest, Mode};
+use ike::wire::{EncrId, IntegId, TrafficSelector};
+use pfkey::build::{self, SaSpec};
+use pfkey::registry::{
+    Errno, SadbAalg, SadbDiagnostic, SadbEalg, SadbKmp, SadbMsgType, SadbSaFlags, SadbSaType,
+    SpdDiagnostic, SpdId, SpdMsgType,
+};
+use pfkey::wire::{
+    ActionAlt, AddressExt, AddressKind, KeyExt, KmCookie, Lifetime, PolicyRule, SadbMsg, SockAddr,
+    SpdMsg, MAX_MSG_LEN,
+};
+use socket2::Socket;
+use zeroize::Zeroizing;
+
+/// What can go wrong talking to the key engine.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum KernelError {
+    /// The backend could not be opened.
+    #[error("cannot open the {backend} key engine")]
+    Open {
+        /// `userland` or `illumos`.
+        backend: &'static str,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Socket I/O failed.
+    #[error("PF_KEY socket I/O")]
+    Io(#[from] io::Error),
+    /// A message could not be built.
+    #[error("cannot build a PF_KEY message")]
+    Emit(#[from] pfkey::wire::EmitError),
+    /// A reply did not decode.
+    #[error("undecodable reply from the key engine")]
+    Decode(#[from] pfkey::wire::DecodeError),
+    /// The engine refused a request.
+    #[error("{what}: {msg_type} failed with {errno} (diagnostic {diagnostic})")]
+    Refused {
+        /// What we asked for, in words.
+        what: String,
+        /// Request type.
+        msg_type: SadbMsgType,
+        /// errno of the reply.
+        errno: Errno,
+        /// `sadb_x_msg_diagnostic`.
+        diagnostic: SadbDiagnostic,
+    },
+    /// PF_POLICY refused a rule.
+    #[error("{what}: PF_POLICY {msg_type} failed with {errno} (diagnostic {diagnostic})")]
+    PolicyRefused {
+        /// What we asked for.
+        what: String,
+        /// Request type.
+        msg_type: SpdMsgType,
+        /// errno.
+        errno: Errno,
+        /// `spd_msg_diagnostic`.
+        diagnostic: SpdDiagnostic,
+    },
+    /// The negotiated algorithm has no PF_KEY number.
+    #[error("{0} has no PF_KEY algorithm number; configure an ESP proposal with aes*gcm16 or aes*-sha256/384/512")]
+    Algorithm(String),
+    /// A reply did not arrive in time.
+    #[error("no reply from the key engine to {0} within {1:?}")]
+    Timeout(&'static str, Duration),
+}
+
+/// Which key engine (config `daemon.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BackendKind {
+    /// In-process userland engine.
+    Userland,
+    /// illumos PF_KEY.
+    Illumos,
+}
+
+impl BackendKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Userland => "userland",
+            Self::Illumos => "illumos",
+        }
+    }
+}
+
+/// One message-oriented socket (PF_KEY, PF_POLICY, or the engine's
+/// seqpacket end) driven by tokio.
+///
+/// It is wrapped as a tokio `UnixDatagram` only to get readiness-driven
+/// `send`/`recv` without `unsafe` fd registration: those calls are plain
+/// send(2)/recv(2), which keep message boundaries on SOCK_SEQPACKET and
+/// SOCK_RAW sockets exactly as on datagram sockets.
+pub(crate) struct MsgSocket {
+    sock: tokio::net::UnixDatagram,
+}
+
+impl MsgSocket {
+    pub(crate) fn new(sock: Socket) -> io::Result<Self> {
+        sock.set_nonblocking(true)?;
+        let std: std::os::unix::net::UnixDatagram = sock.into();
+        Ok(Self {
+            sock: tokio::net::UnixDatagram::from_std(std)?,
+        })
+    }
+
+    pub(crate) async fn send(&self, msg: &[u8]) -> io::Result<()> {
+        let n = self.sock.send(msg).await?;
+        if n != msg.len() {
+            // One complete message per write: keysock never reassembles.
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "short write"));
+        }
+        Ok(())
+    }
+
+    /// One whole message into `buf`.
+    pub(crate) async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.sock.recv(buf).await? {
+            0 => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "key engine closed the socket",
+            )),
+            n => Ok(n),
+        }
+    }
+}
+
+/// What a pending request was for, to name it in errors.
+#[derive(Debug, Clone)]
+struct Pending {
+    msg_type: SadbMsgType,
+    what: String,
+    /// The core's request seq this message belongs to.
+    core: Option<u32>,
+}
+
+/// One direction of an SA we added, to delete it at shutdown.
+#[derive(Debug, Clone)]
+struct AddedSa {
+    spi: u32,
+    src: SocketAddr,
+    dst: SocketAddr,
+}
+
+/// Policies and SAs installed for one CHILD_SA.
+#[derive(Debug, Clone, Default)]
+struct Installed {
+    sas: Vec<AddedSa>,
+    rules: Vec<PolicyRule>,
+}
+
+/// The kernel side of the daemon.
+pub(crate) struct Kernel {
+    pub(crate) kind: BackendKind,
+    pub(crate) pfkey: std::sync::Arc<MsgSocket>,
+    pub(crate) policy: std::sync::Arc<MsgSocket>,
+    pid: u32,
+    seq: u32,
+    pending: HashMap<u32, Pending>,
+    /// By our inbound SPI.
+    installed: BTreeMap<u32, Installed>,
+    /// Keeps the userland engine's thread alive.
+    server: Option<pfkey::engine::server::Server>,
+    /// Requests refused so far (for `ikegw stats`).
+    pub(crate) errors: u64,
+    /// Policy rules we added, with the number of CHILD_SAs using each.
+    policies: HashMap<RuleKey, usize>,
+    /// PF_POLICY seq → what it was for.
+    policy_pending: HashMap<u32, String>,
+    /// Core request seq → PF_KEY messages still unanswered.
+    core_waiting: HashMap<u32, usize>,
+    /// The core request being translated (set during [`Self::submit`]).
+    current_core: Option<u32>,
+}
+
+/// How long startup waits for each reply.
+const STARTUP_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Kernel {
+    /// Opens the backend. `local_addrs` tells the userland engine which
+    /// addresses are ours (it uses them to place SAs).
+    pub(crate) fn open(kind: BackendKind, local_addrs: Vec<IpAddr>) -> Result<Self, KernelError> {
+        let open_err = |source| KernelError::Open {
+            backend: kind.name(),
+            source,
+        };
+        let (pfkey, policy, server) = match kind {
+            BackendKind::Userland => {
+                let cfg = pfkey::engine::EngineConfig {
+                    local_addrs,
+                    ..Default::default()
+                };
+                let server = pfkey::engine::server::Server::start(cfg);
+                let k = server.connect().map_err(open_err)?;
+                let p = server.connect_policy().map_err(open_err)?;
+                (k, p, Some(server))
+            }
+            BackendKind::Illumos => {
+                let raw = |args: (i32, i32, i32), what: &str| {
+                    Socket::new(
+                        socket2::Domain::from(args.0),
+                        socket2::Type::from(args.1),
+                        Some(socket2::Protocol::from(args.2)),
+                    )
+                    .map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!(
+                                "{what} exists only on illumos ({e}); use backend = \"userland\" elsewhere"
+                            ),
+                        )
+                    })
+                };
+                let k = raw(pfkey::sys::pfkey_socket_args(), "PF_KEY").map_err(open_err)?;
+                let p = raw(pfkey::sys::pfpolicy_socket_args(), "PF_POLICY").map_err(open_err)?;
+                (k, p, None)
+            }
+        };
+        Ok(Self {
+            kind,
+            pfkey: std::sync::Arc::new(MsgSocket::new(pfkey).map_err(open_err)?),
+            policy: std::sync::Arc::new(MsgSocket::new(policy).map_err(open_err)?),
+            pid: std::process::id(),
+            seq: 0,
+            pending: HashMap::new(),
+            installed: BTreeMap::new(),
+            server,
+            errors: 0,
+            core_waiting: HashMap::new(),
+            current_core: None,
+            policies: HashMap::new(),
+            policy_pending: HashMap::new(),
+        })
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        // Bit 31 clear: the kernel's own ACQUIRE seqs have it set.
+        self.seq = (self.seq % 0x7fff_ffff).saturating_add(1);
+        self.seq
+    }
+
+    fn track(&mut self, seq: u32, msg_type: SadbMsgType, what: String) {
+        let core = self.current_core;
+        if let Some(c) = core {
+            let n = self.core_waiting.entry(c).or_insert(0);
+            *n = n.saturating_add(1);
+        }
+        self.pending.insert(
+            seq,
+            Pending {
+                msg_type,
+                what,
+                core,
+            },
+        );
+    }
+
+    /// Sends `bytes` and waits for the reply to (`msg_type`, `seq`),
+    /// handing everything else to `other`. For startup only.
+    async fn request_wait(
+        &mut self,
+        bytes: &[u8],
+        msg_type: SadbMsgType,
+        seq: u32,
+        what: &str,
+        mut other: impl FnMut(SadbMsg),
+    ) -> Result<SadbMsg, KernelError> {
+        self.pfkey.send(bytes).await?;
+        let mut buf = Zeroizing::new(vec![0u8; MAX_MSG_LEN]);
+        let deadline = tokio::time::Instant::now() + STARTUP_REPLY_TIMEOUT;
+        loop {
+            let n = tokio::time::timeout_at(deadline, self.pfkey.recv(&mut buf))
+                .await
+                .map_err(|_| KernelError::Timeout("REGISTER/DUMP", STARTUP_REPLY_TIMEOUT))??;
+            let m = SadbMsg::parse(buf.get(..n).unwrap_or(&[]))?;
+            let h = m.header;
+            if h.seq == seq && h.pid == self.pid && h.msg_type == msg_type {
+                if h.errno != Errno::OK {
+                    return Err(KernelError::Refused {
+                        what: what.to_string(),
+                        msg_type,
+                        errno: h.errno,
+                        diagnostic: h.diagnostic,
+                    });
+                }
+                return Ok(m);
+            }
+            other(m);
+        }
+    }
+
+    /// REGISTER for ESP, then delete the SAs a previous run of ikegw left
+    /// (those with our KM cookie protocol). Returns the SPIs deleted.
+    pub(crate) async fn start(&mut self) -> Result<Vec<u32>, KernelError> {
+        let seq = self.next_seq();
+        let reg = build::register(SadbSaType::SADB_SATYPE_ESP, seq, self.pid).to_bytes()?;
+        self.request_wait(&reg, SadbMsgType::SADB_REGISTER, seq, "REGISTER ESP", drop)
+            .await?;
+        // DUMP: records share our seq, the last one has seq 0 (RFC 2367 §3.1.10).
+        let seq = self.next_seq();
+        let dump = build::dump(SadbSaType::SADB_SATYPE_ESP, seq, self.pid).to_bytes()?;
+        self.pfkey.send(&dump).await?;
+        let mut left = Vec::new();
+        let mut buf = Zeroizing::new(vec![0u8; MAX_MSG_LEN]);
+        let deadline = tokio::time::Instant::now() + STARTUP_REPLY_TIMEOUT;
+        loop {
+            let n = tokio::time::timeout_at(deadline, self.pfkey.recv(&mut buf))
+                .await
+                .map_err(|_| KernelError::Timeout("DUMP", STARTUP_REPLY_TIMEOUT))??;
+            let m = SadbMsg::parse(buf.get(..n).unwrap_or(&[]))?;
+            let h = m.header;
+            if h.msg_type != SadbMsgType::SADB_DUMP || h.pid != self.pid {
+                continue;
+            }
+            // ENOENT on an empty table is how keysock says "nothing".
+            if h.errno != Errno::OK && h.errno != Errno::ENOENT {
+                return Err(KernelError::Refused {
+                    what: "DUMP ESP".into(),
+                    msg_type: h.msg_type,
+                    errno: h.errno,
+                    diagnostic: h.diagnostic,
+                });
+            }
+            if h.seq == 0 || h.errno == Errno::ENOENT {
+                if let (Some(sa), Some(dst)) = (m.sa().copied(), m.address(AddressKind::Dst)) {
+                    if m.km_cookie()
+                        .is_some_and(|k| k.proto == SadbKmp::SADB_X_KMP_IKEV2)
+                    {
+                        left.push((
+                            sa.spi,
+                            sa.flags,
+                            m.address(AddressKind::Src).cloned(),
+                            dst.clone(),
+                        ));
+                    }
+                }
+                break;
+            }
+            if let (Some(sa), Some(dst)) = (m.sa().copied(), m.address(AddressKind::Dst)) {
+                if m.km_cookie()
+                    .is_some_and(|k| k.proto == SadbKmp::SADB_X_KMP_IKEV2)
+                {
+                    left.push((
+                        sa.spi,
+                        sa.flags,
+                        m.address(AddressKind::Src).cloned(),
+                        dst.clone(),
+                    ));
+                }
+            }
+        }
+        let mut deleted = Vec::new();
+        for (spi, flags, src, dst) in left {
+            let seq = self.next_seq();
+            let del = build::sa_op(
+                SadbMsgType::SADB_DELETE,
+                SadbSaType::SADB_SATYPE_ESP,
+                spi,
+                flags,
+                src,
+                dst,
+                seq,
+                self.pid,
+            )
+            .to_bytes()?;
+            match self
+                .request_wait(&del, SadbMsgType::SADB_DELETE, seq, "DELETE stale SA", drop)
+                .await
+            {
+                Ok(_) => deleted.push(spi),
+                Err(KernelError::Refused {
+                    errno: Errno::ESRCH,
+                    ..
+                }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Turns one core request into messages and sends them. The core
+    /// hears the outcome as a [`KernelEvent::Reply`] with its own seq once
+    /// every message is answered (or at the first refusal); a request that
+    /// cannot even be built is refused at once with EINVAL.
+    pub(crate) async fn submit(&mut self, req: KernelRequest) -> Option<KernelEvent> {
+        let core_seq = match &req {
+            KernelRequest::Install(i) => i.seq,
+            KernelRequest::Delete { seq, .. } => *seq,
+        };
+        self.current_core = Some(core_seq);
+        self.core_waiting.insert(core_seq, 0);
+        let r = match req {
+            KernelRequest::Install(inst) => self.install(*inst).await,
+            KernelRequest::Delete {
+                inbound_spi,
+                outbound_spi,
+                local,
+                remote,
+                ..
+            } => {
+                let entry = self
+                    .installed
+                    .remove(&inbound_spi)
+                    .unwrap_or_else(|| Installed {
+                        sas: vec![
+                            AddedSa {
+                                spi: inbound_spi,
+                                src: remote,
+                                dst: local,
+                            },
+                            AddedSa {
+                                spi: outbound_spi,
+                                src: local,
+                                dst: remote,
+                            },
+                        ],
+                        rules: Vec::new(),
+                    });
+                self.remove(entry).await
+            }
+        };
+        self.current_core = None;
+        match r {
+            Err(e) => {
+                self.core_waiting.remove(&core_seq);
+                self.errors = self.errors.saturating_add(1);
+                tracing::error!("key engine: {}", crate::error_chain(&e));
+                Some(KernelEvent::Reply {
+                    seq: core_seq,
+                    errno: libc::EINVAL,
+                })
+            }
+            Ok(()) if self.core_waiting.get(&core_seq) == Some(&0) => {
+                self.core_waiting.remove(&core_seq);
+                Some(KernelEvent::Reply {
+                    seq: core_seq,
+                    errno: 0,
+                })
+            }
+            Ok(()) => None,
+        }
+    }
+
+    async fn remove(&mut self, entry: Installed) -> Result<(), KernelError> {
+        for sa in entry.sas {
+            let seq = self.next_seq();
+            let m = build::sa_op(
+                SadbMsgType::SADB_DELETE,
+                SadbSaType::SADB_SATYPE_ESP,
+                sa.spi,
+                SadbSaFlags::default(),
+                Some(build::addr(SockAddr::from_ip(sa.src.ip()))),
+                build::addr(SockAddr::from_ip(sa.dst.ip())),
+                seq,
+                self.pid,
+            );
+            self.track(
+                seq,
+                SadbMsgType::SADB_DELETE,
+                format!(
+                    "delete SA {:08x} {} -> {}",
+                    sa.spi,
+                    sa.src.ip(),
+                    sa.dst.ip()
+                ),
+            );
+            self.pfkey.send(&m.to_bytes()?).await?;
+        }
+        for rule in entry.rules {
+            // Policies belong to selectors, not SAs: a rekeyed CHILD_SA's
+            // successor shares them, so only the last user removes them.
+            let key = rule_key(&rule);
+            let left = self
+                .policies
+                .get(&key)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(1);
+            if left > 0 {
+                self.policies.insert(key, left);
+                continue;
+            }
+            self.policies.remove(&key);
+            let seq = self.next_seq();
+            self.policy_pending
+                .insert(seq, format!("delete policy {}", rule_text(&rule)));
+            let m = SpdMsg::rule(
+                SpdMsgType::SPD_DELETERULE,
+                SpdId::SPD_ACTIVE,
+                &rule,
+                seq,
+                self.pid,
+            )?;
+            self.policy.send(&m.to_bytes()?).await?;
+        }
+        Ok(())
+    }
+
+    async fn install(&mut self, inst: ChildSaInstall) -> Result<(), KernelError> {
+        let encrypt = ealg(inst.encr)?;
+        let auth = aalg(inst.integ)?;
+        let tunnel = inst.mode == Mode::Tunnel;
+        let kmc = KmCookie {
+            proto: SadbKmp::SADB_X_KMP_IKEV2,
+            cookie: inst.ike_sa.0,
+        };
+        let lifetime = |d: Option<Duration>| {
+            d.map(|d| Lifetime {
+                addtime: d.as_secs(),
+                ..Lifetime::default()
+            })
+        };
+        let local_sel = ts_prefix(&inst.local_ts);
+        let remote_sel = ts_prefix(&inst.remote_ts);
+        let mut entry = Installed::default();
+        // Inbound first, then outbound: traffic may start flowing the
+        // moment the outbound SA exists (RFC 7296 §2.17 gives no order,
+        // but an inbound SA that is late drops the peer's first packets).
+        for (dir, keys, src, dst) in [
+            (
+                SadbSaFlags::SADB_X_SAFLAGS_INBOUND,
+                &inst.inbound,
+                inst.remote,
+                inst.local,
+            ),
+            (
+                SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND,
+                &inst.outbound,
+                inst.local,
+                inst.remote,
+            ),
+        ] {
+            let mut spec = SaSpec::esp(
+                keys.spi,
+                encrypt,
+                build::addr(SockAddr::from_ip(src.ip())),
+                build::addr(SockAddr::from_ip(dst.ip())),
+            );
+            spec.replay = 64;
+            spec.auth = auth;
+            spec.flags = dir;
+            if tunnel {
+                spec.flags = spec.flags.union(SadbSaFlags::SADB_X_SAFLAGS_TUNNEL);
+                let (isrc, idst) = if dir == SadbSaFlags::SADB_X_SAFLAGS_INBOUND {
+                    (remote_sel, local_sel)
+                } else {
+                    (local_sel, remote_sel)
+                };
+                if let (Some(s), Some(d)) = (isrc, idst) {
+                    let proto = if s.0.is_ipv4() { 4 } else { 41 };
+                    spec.inner = Some((
+                        AddressExt {
+                            proto,
+                            prefixlen: s.1,
+                            addr: SockAddr::from_ip(s.0),
+                        },
+                        AddressExt {
+                            proto,
+                            prefixlen: d.1,
+                            addr: SockAddr::from_ip(d.0),
+                        },
+                    ));
+                }
+            }
+            if let (Some(encap), IpAddr::V4(_)) = (inst.encap, dst.ip()) {
+                // RFC 3948 on illumos (reference §7.10): the flags say the
+                // SA is UDP-encapsulated; the extensions carry the ports.
+                // NATT_LOC must not be a local address, so it is 0.0.0.0
+                // ("only the port"); NATT_REM is 0.0.0.0 in tunnel mode
+                // and the peer's address in transport mode (used there to
+                // fix inbound checksums). NAT-T is IPv4-only on illumos.
+                let unspec = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+                let (lport, rport) = (encap.local_port, encap.remote_port);
+                let peer = if dir == SadbSaFlags::SADB_X_SAFLAGS_INBOUND {
+                    src.ip()
+                } else {
+                    dst.ip()
+                };
+                spec.natt_loc = Some(AddressExt {
+                    proto: 17,
+                    prefixlen: 0,
+                    addr: SockAddr::from_socket(SocketAddr::new(unspec, lport)),
+                });
+                spec.natt_rem = Some(AddressExt {
+                    proto: 17,
+                    prefixlen: 0,
+                    addr: SockAddr::from_socket(SocketAddr::new(
+                        if tunnel { unspec } else { peer },
+                        rport,
+                    )),
+                });
+                spec.flags = spec.flags.union(SadbSaFlags(
+                    SadbSaFlags::SADB_X_SAFLAGS_NATT_LOC.0 | SadbSaFlags::SADB_X_SAFLAGS_NATT_REM.0,
+                ));
+            }
+            spec.hard = lifetime(inst.lifetimes.hard);
+            spec.soft = lifetime(inst.lifetimes.soft);
+            spec.encr_key = Some(KeyExt::from_material(keys.encr_key.secret_bytes())?);
+            if auth != SadbAalg::SADB_AALG_NONE {
+                spec.auth_key = Some(KeyExt::from_material(keys.integ_key.secret_bytes())?);
+            }
+            spec.kmc = Some(kmc);
+            let seq = self.next_seq();
+            let bytes = build::add(spec, seq, self.pid)?;
+            self.track(
+                seq,
+                SadbMsgType::SADB_ADD,
+                format!(
+                    "add {} SA {:08x} {} -> {}",
+                    if dir == SadbSaFlags::SADB_X_SAFLAGS_INBOUND {
+                        "inbound"
+                    } else {
+                        "outbound"
+                    },
+                    keys.spi,
+                    src.ip(),
+                    dst.ip()
+                ),
+            );
+            self.pfkey.send(&bytes).await?;
+            entry.sas.push(AddedSa {
+                spi: keys.spi,
+                src,
+                dst,
+            });
+        }
+        // Policies: one rule per direction for the first selector pair
+        // (PF_POLICY rules are address/prefix based; RFC 4301 §4.4.1).
+        if let (Some(l), Some(r)) = (local_sel, remote_sel) {
+            let alt = ActionAlt::esp(
+                encrypt.0,
+                inst.encr_key_bits.map(u32::from),
+                (auth != SadbAalg::SADB_AALG_NONE).then_some(auth.0),
+            );
+            let tflag = if tunnel {
+                pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_TUNNEL
+            } else {
+                0
+            };
+            for dir in [
+                pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_OUTBOUND,
+                pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_INBOUND,
+            ] {
+                let rule = PolicyRule {
+                    priority: 0,
+                    flags: dir | tflag,
+                    local: Some(l),
+                    remote: Some(r),
+                    actions: vec![alt],
+                    ..PolicyRule::default()
+                };
+                let n = self.policies.entry(rule_key(&rule)).or_insert(0);
+                *n = n.saturating_add(1);
+                if *n == 1 {
+                    let seq = self.next_seq();
+                    self.policy_pending
+                        .insert(seq, format!("add policy {}", rule_text(&rule)));
+                    let m = SpdMsg::rule(
+                        SpdMsgType::SPD_ADDRULE,
+                        SpdId::SPD_ACTIVE,
+                        &rule,
+                        seq,
+                        self.pid,
+                    )?;
+                    self.policy.send(&m.to_bytes()?).await?;
+                }
+                entry.rules.push(rule);
+            }
+        }
+        self.installed.insert(inst.inbound.spi, entry);
+        Ok(())
+    }
+
+    /// Handles one PF_KEY message read from the backend: a reply to one of
+    /// our requests (a refusal is logged with what it was for, the errno
+    /// and the diagnostic, and reported to the core), or an event for the
+    /// core (EXPIRE, ACQUIRE, someone else's DELETE).
+    pub(crate) fn on_pfkey(&mut self, bytes: &[u8]) -> Option<KernelEvent> {
+        let m = match SadbMsg::parse(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!("undecodable PF_KEY message from the key engine: {e}");
+                return None;
+            }
+        };
+        let h = m.header;
+        if h.pid == self.pid {
+            if let Some(p) = self.pending.remove(&h.seq) {
+                if h.errno != Errno::OK {
+                    self.errors = self.errors.saturating_add(1);
+                    let e = KernelError::Refused {
+                        what: p.what,
+                        msg_type: p.msg_type,
+                        errno: h.errno,
+                        diagnostic: h.diagnostic,
+                    };
+                    tracing::error!("key engine: {e}");
+                    let core = p.core?;
+                    self.core_waiting.remove(&core)?;
+                    return Some(KernelEvent::Reply {
+                        seq: core,
+                        errno: i32::from(h.errno.0),
+                    });
+                }
+                tracing::debug!(seq = h.seq, "{} done", p.what);
+                let core = p.core?;
+                let n = self.core_waiting.get_mut(&core)?;
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.core_waiting.remove(&core);
+                    return Some(KernelEvent::Reply {
+                        seq: core,
+                        errno: 0,
+                    });
+                }
+                return None;
+            }
+        }
+        let spi = m.sa().map(|s| s.spi);
+        match (h.msg_type, spi) {
+            (SadbMsgType::SADB_EXPIRE, Some(spi)) => {
+                let hard = m.lifetime(pfkey::wire::LifetimeKind::Hard).is_some();
+                Some(KernelEvent::Expire { spi, hard })
+            }
+            // Someone else deleted an SA of ours.
+            (SadbMsgType::SADB_DELETE, Some(spi)) if h.pid != self.pid && h.errno == Errno::OK => {
+                self.installed
+                    .values()
+                    .any(|i| i.sas.iter().any(|s| s.spi == spi))
+                    .then_some(KernelEvent::Deleted { spi })
+            }
+            (SadbMsgType::SADB_ACQUIRE, _) if h.errno == Errno::OK => m
+                .address(AddressKind::Dst)
+                .and_then(|a| a.addr.ip())
+                .map(|ip| KernelEvent::Acquire {
+                    remote: SocketAddr::new(ip, 500),
+                }),
+            _ => None,
+        }
+    }
+
+    /// Handles one PF_POLICY reply; errors are surfaced.
+    pub(crate) fn on_policy(&mut self, bytes: &[u8]) -> Result<(), KernelError> {
+        let m = SpdMsg::parse(bytes)?;
+        let what = self.policy_pending.remove(&m.header.seq);
+        if m.header.errno != Errno::OK {
+            self.errors = self.errors.saturating_add(1);
+            return Err(KernelError::PolicyRefused {
+                what: what.unwrap_or_else(|| "policy rule".into()),
+                msg_type: m.header.msg_type,
+                errno: m.header.errno,
+                diagnostic: m.header.diagnostic,
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes every SA and policy we installed (shutdown).
+    pub(crate) async fn remove_all(&mut self) -> Result<usize, KernelError> {
+        let all = std::mem::take(&mut self.installed);
+        let n = all.len();
+        for (_, entry) in all {
+            self.remove(entry).await?;
+        }
+        Ok(n)
+    }
+
+    /// Another PF_KEY client of the userland engine (for the data plane);
+    /// `None` with the illumos backend.
+    pub(crate) fn engine_client(&self) -> Option<io::Result<MsgSocket>> {
+        self.server
+            .as_ref()
+            .map(|s| s.connect().and_then(MsgSocket::new))
+    }
+
+    /// Number of CHILD_SAs installed through us.
+    pub(crate) fn installed_count(&self) -> usize {
+        self.installed.len()
+    }
+
+    /// Stops the userland engine thread.
+    pub(crate) fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
+    }
+}
+
+/// What makes two policy rules the same rule: direction flags and
+/// selectors.
+type RuleKey = (u32, Option<(IpAddr, u8)>, Option<(IpAddr, u8)>);
+
+fn rule_key(r: &PolicyRule) -> RuleKey {
+    (r.flags, r.local, r.remote)
+}
+
+fn rule_text(r: &PolicyRule) -> String {
+    let net = |n: Option<(IpAddr, u8)>| n.map_or_else(|| "any".into(), |(a, p)| format!("{a}/{p}"));
+    let dir = if r.flags & pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_OUTBOUND != 0 {
+        "outbound"
+    } else {
+        "inbound"
+    };
+    format!("{dir} {} -> {}", net(r.local), net(r.remote))
+}
+
+/// PF_KEY encryption number for an IKEv2 ENCR id (pfkeyv2.h: the ids
+/// coincide with the IKEv2 registry for the ciphers illumos has).
+fn ealg(e: EncrId) -> Result<SadbEalg, KernelError> {
+    match e {
+        EncrId::AES_CBC
+        | EncrId::AES_CCM_8
+        | EncrId::AES_CCM_12
+        | EncrId::AES_CCM_16
+        | EncrId::AES_GCM_8
+        | EncrId::AES_GCM_12
+        | EncrId::AES_GCM_16
+        | EncrId::NULL
+        | EncrId::ENCR_3DES => u8::try_from(e.0)
+            .map(SadbEalg)
+            .map_err(|_| KernelError::Algorithm(e.to_string())),
+        _ => Err(KernelError::Algorithm(e.to_string())),
+    }
+}
+
+/// PF_KEY authentication number for an IKEv2 INTEG id (these differ:
+/// PF_KEY uses the IPsec DOI numbers).
+fn aalg(i: IntegId) -> Result<SadbAalg, KernelError> {
+    Ok(match i {
+        IntegId::AUTH_NONE => SadbAalg::SADB_AALG_NONE,
+        IntegId::AUTH_HMAC_SHA1_96 => SadbAalg::SADB_AALG_SHA1HMAC,
+        IntegId::AUTH_HMAC_SHA2_256_128 => SadbAalg::SADB_AALG_SHA256HMAC,
+        IntegId::AUTH_HMAC_SHA2_384_192 => SadbAalg::SADB_AALG_SHA384HMAC,
+        IntegId::AUTH_HMAC_SHA2_512_256 => SadbAalg::SADB_AALG_SHA512HMAC,
+        other => return Err(KernelError::Algorithm(other.to_string())),
+    })
+}
+
+/// The first selector as (address, prefix), when its address range is a
+/// CIDR block (what PF_KEY inner addresses and PF_POLICY rules can say).
+pub(crate) fn ts_prefix(ts: &[TrafficSelector]) -> Option<(IpAddr, u8)> {
+    ts.iter().find_map(|t| match t {
+        TrafficSelector::Ipv4 { start, end, .. } => cidr(
+            u128::from(u32::from(*start)),
+            u128::from(u32::from(*end)),
+            32,
+        )
+        .map(|p| (IpAddr::V4(*start), p)),
+        TrafficSelector::Ipv6 { start, end, .. } => {
+            cidr(u128::from(*start), u128::from(*end), 128).map(|p| (IpAddr::V6(*start), p))
+        }
+        TrafficSelector::Other { .. } => None,
+    })
+}
+
+fn cidr(start: u128, end: u128, bits: u8) -> Option<u8> {
+    let span = end.checked_sub(start)?;
+    // span + 1 must be a power of two and start aligned to it.
+    let size = span.checked_add(1);
+    let host_bits = match size {
+        Some(s) if s.is_power_of_two() => u8::try_from(s.trailing_zeros()).ok()?,
+        None if bits == 128 && start == 0 => 128, // ::/0
+        _ => return None,
+    };
+    if host_bits > bits {
+        return None;
+    }
+    let mask = if host_bits == 0 {
+        0
+    } else {
+        (1u128 << host_bits) - 1
+    };
+    (start & mask == 0).then(|| bits - host_bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn v4(a: [u8; 4], b: [u8; 4]) -> TrafficSelector {
+        TrafficSelector::Ipv4 {
+            ip_protocol: 0,
+            start_port: 0,
+            end_port: 65535,
+            start: Ipv4Addr::from(a),
+            end: Ipv4Addr::from(b),
+        }
+    }
+
+    #[test]
+    fn cidr_ranges_become_prefixes_and_others_do_not() {
+        assert_eq!(
+            ts_prefix(&[v4([10, 1, 0, 0], [10, 1, 255, 255])]),
+            Some(("10.1.0.0".parse().unwrap(), 16))
+        );
+        assert_eq!(
+            ts_prefix(&[v4([10, 1, 0, 5], [10, 1, 0, 5])]),
+            Some(("10.1.0.5".parse().unwrap(), 32))
+        );
+        assert_eq!(
+            ts_prefix(&[v4([0, 0, 0, 0], [255, 255, 255, 255])]),
+            Some(("0.0.0.0".parse().unwrap(), 0))
+        );
+        assert_eq!(ts_prefix(&[v4([10, 0, 0, 1], [10, 0, 0, 6])]), None);
+        assert_eq!(ts_prefix(&[v4([10, 0, 0, 1], [10, 0, 0, 2])]), None);
+    }
+
+    #[test]
+    fn algorithms_map_to_pfkey_numbers() {
+        assert_eq!(
+            ealg(EncrId::AES_GCM_16).unwrap(),
+            SadbEalg::SADB_EALG_AES_GCM_16
+        );
+        assert_eq!(ealg(EncrId::AES_CBC).unwrap(), SadbEalg::SADB_EALG_AES);
+        assert!(ealg(EncrId::CHACHA20_POLY1305).is_err());
+        assert_eq!(
+            aalg(IntegId::AUTH_HMAC_SHA2_256_128).unwrap(),
+            SadbAalg::SADB_AALG_SHA256HMAC
+        );
+        assert!(aalg(IntegId::AUTH_AES_XCBC_96).is_err());
+    }
+
+    #[test]
+    fn illumos_backend_fails_with_a_clear_error_elsewhere() {
+        if cfg!(target_os = "illumos") {
+            return;
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let e = Kernel::open(BackendKind::Illumos, vec![]).err().unwrap();
+            let text = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+            assert!(text.contains("only on illumos"), "{text}");
+        });
+    }
+
+    #[test]
+    fn userland_backend_registers_and_flushes_on_start() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut k =
+                Kernel::open(BackendKind::Userland, vec!["127.0.0.1".parse().unwrap()]).unwrap();
+            let deleted = k.start().await.unwrap();
+            assert!(deleted.is_empty());
+            k.stop();
+        });
+    }
+
+    fn install(seq: u32, spi_in: u32, spi_out: u32, encap: bool, encr: EncrId) -> KernelRequest {
+        use ike::crypto::SecretBytes;
+        use ike::io::{ChildSaInstall, EspKeys, IkeSaId, Lifetimes, UdpEncap};
+        KernelRequest::Install(Box::new(ChildSaInstall {
+            seq,
+            ike_sa: IkeSaId(0x1122_3344_5566_7788),
+            local: "192.0.2.1:4500".parse().unwrap(),
+            remote: "198.51.100.2:4500".parse().unwrap(),
+            inbound: EspKeys {
+                spi: spi_in,
+                encr_key: SecretBytes::new(vec![1; 36]),
+                integ_key: SecretBytes::new(Vec::new()),
+            },
+            outbound: EspKeys {
+                spi: spi_out,
+                encr_key: SecretBytes::new(vec![2; 36]),
+                integ_key: SecretBytes::new(Vec::new()),
+            },
+            encr,
+            encr_key_bits: Some(256),
+            integ: IntegId::AUTH_NONE,
+            esn: false,
+            mode: Mode::Tunnel,
+            local_ts: vec![v4([10, 1, 0, 0], [10, 1, 255, 255])],
+            remote_ts: vec![v4([10, 2, 0, 0], [10, 2, 255, 255])],
+            lifetimes: Lifetimes {
+                soft: Some(Duration::from_secs(3000)),
+                hard: Some(Duration::from_secs(3600)),
+            },
+            encap: encap.then_some(UdpEncap {
+                local_port: 4500,
+                remote_port: 4501,
+            }),
+        }))
+    }
+
+    /// Feeds engine messages to the kernel until a core reply appears.
+    async fn reply_for(k: &mut Kernel) -> KernelEvent {
+        let mut buf = vec![0u8; MAX_MSG_LEN];
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(5), k.pfkey.recv(&mut buf))
+                .await
+                .expect("engine answers")
+                .unwrap();
+            if let Some(ev) = k.on_pfkey(&buf[..n]) {
+                return ev;
+            }
+        }
+    }
+
+    #[test]
+    fn install_and_delete_reach_the_userland_engine_and_report_back_by_core_seq() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut k =
+                Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
+            k.start().await.unwrap();
+            for (seq, encap, spi) in [(7, false, 0x1000_0001), (8, true, 0x1000_0011)] {
+                assert!(k
+                    .submit(install(seq, spi, spi + 1, encap, EncrId::AES_GCM_16))
+                    .await
+                    .is_none());
+                assert_eq!(
+                    reply_for(&mut k).await,
+                    KernelEvent::Reply { seq, errno: 0 }
+                );
+            }
+            assert_eq!(k.installed_count(), 2);
+            assert_eq!(k.errors, 0);
+            // The same SPIs again: the engine refuses (EEXIST) and the
+            // core hears the errno under its own seq.
+            assert!(k
+                .submit(install(
+                    9,
+                    0x1000_0001,
+                    0x1000_0002,
+                    false,
+                    EncrId::AES_GCM_16
+                ))
+                .await
+                .is_none());
+            assert_eq!(
+                reply_for(&mut k).await,
+                KernelEvent::Reply {
+                    seq: 9,
+                    errno: libc::EEXIST
+                }
+            );
+            assert_eq!(k.errors, 1);
+            // An algorithm PF_KEY cannot name is refused before sending.
+            assert_eq!(
+                k.submit(install(
+                    10,
+                    0x2000_0001,
+                    0x2000_0002,
+                    false,
+                    EncrId::CHACHA20_POLY1305
+                ))
+                .await,
+                Some(KernelEvent::Reply {
+                    seq: 10,
+                    errno: libc::EINVAL
+                })
+            );
+            let del = KernelRequest::Delete {
+                seq: 11,
+                ike_sa: ike::io::IkeSaId(1),
+                inbound_spi: 0x1000_0011,
+                outbound_spi: 0x1000_0012,
+                local: "192.0.2.1:4500".parse().unwrap(),
+                remote: "198.51.100.2:4500".parse().unwrap(),
+            };
+            assert!(k.submit(del).await.is_none());
+            assert_eq!(
+                reply_for(&mut k).await,
+                KernelEvent::Reply { seq: 11, errno: 0 }
+            );
+            assert_eq!(k.remove_all().await.unwrap(), 1);
+            k.stop();
+        });
+    }
+
+    #[test]
+    fn start_deletes_the_sas_a_previous_run_left_and_only_those() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut old =
+                Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
+            old.start().await.unwrap();
+            assert!(old
+                .submit(install(
+                    1,
+                    0x3000_0001,
+                    0x3000_0002,
+                    true,
+                    EncrId::AES_GCM_16
+                ))
+                .await
+                .is_none());
+            assert_eq!(
+                reply_for(&mut old).await,
+                KernelEvent::Reply { seq: 1, errno: 0 }
+            );
+            // A manual SA (no KM cookie) that is not ours to delete.
+            let mut spec = SaSpec::esp(
+                0x4000_0001,
+                SadbEalg::SADB_EALG_AES_GCM_16,
+                build::addr(SockAddr::from_ip("192.0.2.9".parse().unwrap())),
+                build::addr(SockAddr::from_ip("192.0.2.1".parse().unwrap())),
+            );
+            spec.flags = SadbSaFlags::SADB_X_SAFLAGS_INBOUND;
+            spec.encr_key = Some(KeyExt::from_material(&[5; 36]).unwrap());
+            let seq = old.next_seq();
+            let m = build::add(spec, seq, old.pid).unwrap();
+            old.request_wait(&m, SadbMsgType::SADB_ADD, seq, "manual", drop)
+                .await
+                .unwrap();
+
+            // A new run on the same engine (illumos: the same kernel).
+            let server = old.server.as_ref().unwrap();
+            let mut new = Kernel {
+                kind: BackendKind::Userland,
+                pfkey: std::sync::Arc::new(MsgSocket::new(server.connect().unwrap()).unwrap()),
+                policy: std::sync::Arc::new(
+                    MsgSocket::new(server.connect_policy().unwrap()).unwrap(),
+                ),
+                pid: old.pid.wrapping_add(1),
+                seq: 0,
+                pending: HashMap::new(),
+                installed: BTreeMap::new(),
+                server: None,
+                errors: 0,
+                core_waiting: HashMap::new(),
+                current_core: None,
+                policies: HashMap::new(),
+                policy_pending: HashMap::new(),
+            };
+            let mut deleted = new.start().await.unwrap();
+            deleted.sort_unstable();
+            assert_eq!(deleted, vec![0x3000_0001, 0x3000_0002]);
+            assert!(new.start().await.unwrap().is_empty());
+            old.stop();
+        });
+    }
+}

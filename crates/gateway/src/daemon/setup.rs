@@ -1,0 +1,368 @@
+//! From a validated [`Config`] to what the core needs: one
+//! [`PeerConfig`] per (connection, CHILD_SA) pair, because the core's
+//! peer configuration carries exactly one CHILD_SA template.
+//!
+//! Things the core cannot do yet are refused here with a message naming
+//! the connection and what to change, instead of being silently ignored.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ike::crypto::SecretBytes;
+use ike::io::{Lifetimes, Mode as IoMode};
+use ike::sa::{PeerAuth, PeerConfig};
+use ike::wire::{Id, IdType, TrafficSelector};
+
+use crate::config::{self, AddrSpec, AuthMethod, Config, Connection, Ts};
+
+/// One configured peer as the daemon knows it (for `list-conns` and
+/// `initiate --child`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ConnInfo {
+    /// Connection name.
+    pub(crate) conn: String,
+    /// CHILD_SA name.
+    pub(crate) child: String,
+    /// Our IKE address.
+    pub(crate) local: String,
+    /// The peer's IKE address (`%any` for responder-only).
+    pub(crate) remote: String,
+    /// Our identity.
+    pub(crate) local_id: String,
+    /// The identity we accept.
+    pub(crate) remote_id: String,
+    /// IKE proposals as configured.
+    pub(crate) ike_proposals: Vec<String>,
+    /// ESP proposals as configured.
+    pub(crate) esp_proposals: Vec<String>,
+    /// Our selectors.
+    pub(crate) local_ts: Vec<String>,
+    /// The peer's selectors.
+    pub(crate) remote_ts: Vec<String>,
+    /// `start_action = start`.
+    pub(crate) start: bool,
+}
+
+/// Why a connection cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SetupError {
+    /// Authentication other than PSK.
+    #[error("connection {conn}: auth = {method:?} is not supported by the daemon yet; use auth = \"psk\"")]
+    Auth {
+        /// Connection.
+        conn: String,
+        /// What was configured.
+        method: AuthMethod,
+    },
+    /// No PSK matches the identities.
+    #[error("connection {conn}: no [secrets.ike.*] entry matches id {local} or {remote}; add one with the shared key")]
+    NoSecret {
+        /// Connection.
+        conn: String,
+        /// Our ID.
+        local: String,
+        /// Peer ID.
+        remote: String,
+    },
+    /// A DNS name in remote_addrs/local_addrs.
+    #[error("connection {conn}: host name '{host}' in addresses is not resolved by the daemon yet; write an IP address")]
+    Host {
+        /// Connection.
+        conn: String,
+        /// The name.
+        host: String,
+    },
+    /// pass/drop children.
+    #[error("connection {conn}: child {child} has mode = {mode:?}, which the daemon does not install yet; use tunnel or transport")]
+    Mode {
+        /// Connection.
+        conn: String,
+        /// Child.
+        child: String,
+        /// Mode.
+        mode: config::Mode,
+    },
+}
+
+/// The peers, their descriptions, and the indexes to initiate at start.
+pub(crate) struct Peers {
+    pub(crate) peers: Vec<Arc<PeerConfig>>,
+    pub(crate) info: Vec<ConnInfo>,
+}
+
+fn id_of(i: &certs::IkeId) -> Id {
+    Id {
+        id_type: IdType(i.id_type()),
+        data: i.data(),
+    }
+}
+
+fn ip_id(ip: IpAddr) -> Id {
+    match ip {
+        IpAddr::V4(a) => Id {
+            id_type: IdType::ID_IPV4_ADDR,
+            data: a.octets().to_vec(),
+        },
+        IpAddr::V6(a) => Id {
+            id_type: IdType::ID_IPV6_ADDR,
+            data: a.octets().to_vec(),
+        },
+    }
+}
+
+/// First usable address of a list; `None` for `%any`.
+fn first_addr(conn: &str, list: &[AddrSpec]) -> Result<Option<IpAddr>, SetupError> {
+    for a in list {
+        match a {
+            AddrSpec::Addr(ip) => return Ok(Some(*ip)),
+            AddrSpec::Range(r) => return Ok(Some(r.first)),
+            AddrSpec::Host(h) => {
+                return Err(SetupError::Host {
+                    conn: conn.to_string(),
+                    host: h.clone(),
+                })
+            }
+            AddrSpec::Any | AddrSpec::Any4 | AddrSpec::Any6 => {}
+        }
+    }
+    Ok(None)
+}
+
+fn host_ts(ip: IpAddr) -> TrafficSelector {
+    match ip {
+        IpAddr::V4(a) => TrafficSelector::Ipv4 {
+            ip_protocol: 0,
+            start_port: 0,
+            end_port: 65535,
+            start: a,
+            end: a,
+        },
+        IpAddr::V6(a) => TrafficSelector::Ipv6 {
+            ip_protocol: 0,
+            start_port: 0,
+            end_port: 65535,
+            start: a,
+            end: a,
+        },
+    }
+}
+
+fn any_ts(v4: bool) -> TrafficSelector {
+    if v4 {
+        TrafficSelector::Ipv4 {
+            ip_protocol: 0,
+            start_port: 0,
+            end_port: 65535,
+            start: Ipv4Addr::UNSPECIFIED,
+            end: Ipv4Addr::BROADCAST,
+        }
+    } else {
+        TrafficSelector::Ipv6 {
+            ip_protocol: 0,
+            start_port: 0,
+            end_port: 65535,
+            start: Ipv6Addr::UNSPECIFIED,
+            end: Ipv6Addr::from(u128::MAX),
+        }
+    }
+}
+
+/// `dynamic` is the IKE address (swanctl semantics without virtual IPs).
+fn resolve_ts(list: &[Ts], addr: Option<IpAddr>, v4: bool) -> Vec<TrafficSelector> {
+    list.iter()
+        .map(|t| match t {
+            Ts::Fixed(ts) => ts.clone(),
+            Ts::Dynamic => addr.map_or_else(|| any_ts(v4), host_ts),
+        })
+        .collect()
+}
+
+/// Text form of a selector for `list-conns` / `list-sas` (strongSwan style:
+/// CIDR when possible, otherwise a range).
+pub(crate) fn ts_text(ts: &TrafficSelector) -> String {
+    let ports = |p: u8, s: u16, e: u16| {
+        if p == 0 && s == 0 && e == 65535 {
+            String::new()
+        } else if s == e {
+            format!("[{p}/{s}]")
+        } else if s == 0 && e == 65535 {
+            format!("[{p}]")
+        } else {
+            format!("[{p}/{s}-{e}]")
+        }
+    };
+    match ts {
+        TrafficSelector::Ipv4 {
+            ip_protocol,
+            start_port,
+            end_port,
+            start,
+            end,
+        } => {
+            let base = match super::kernel::ts_prefix(std::slice::from_ref(ts)) {
+                Some((ip, p)) => format!("{ip}/{p}"),
+                None => format!("{start}..{end}"),
+            };
+            format!("{base}{}", ports(*ip_protocol, *start_port, *end_port))
+        }
+        TrafficSelector::Ipv6 {
+            ip_protocol,
+            start_port,
+            end_port,
+            start,
+            end,
+        } => {
+            let base = match super::kernel::ts_prefix(std::slice::from_ref(ts)) {
+                Some((ip, p)) => format!("{ip}/{p}"),
+                None => format!("{start}..{end}"),
+            };
+            format!("{base}{}", ports(*ip_protocol, *start_port, *end_port))
+        }
+        TrafficSelector::Other { ts_type, .. } => format!("{ts_type:?}"),
+    }
+}
+
+fn id_text(id: &Id) -> String {
+    match certs::IkeId::from_payload(id.id_type.0, &id.data) {
+        Some(Ok(i)) => i.to_string(),
+        _ => format!("{}:{}", id.id_type.0, hex::encode(&id.data)),
+    }
+}
+
+fn nonzero(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
+}
+
+/// Builds the peers of `cfg`; `ike_port` is the port our IKE socket is
+/// bound to (the core sends from `PeerConfig::local`).
+pub(crate) fn peers(cfg: &Config, ike_port: u16) -> Result<Peers, Vec<SetupError>> {
+    let mut out = Peers {
+        peers: Vec::new(),
+        info: Vec::new(),
+    };
+    let mut errors = Vec::new();
+    for c in &cfg.connections {
+        match conn_peers(cfg, c, ike_port) {
+            Ok(list) => {
+                for (p, i) in list {
+                    out.peers.push(Arc::new(p));
+                    out.info.push(i);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn conn_peers(
+    cfg: &Config,
+    c: &Connection,
+    ike_port: u16,
+) -> Result<Vec<(PeerConfig, ConnInfo)>, SetupError> {
+    let name = c.name.clone();
+    for r in c.local.iter().chain(c.remote.iter()) {
+        if r.auth != AuthMethod::Psk {
+            return Err(SetupError::Auth {
+                conn: name,
+                method: r.auth,
+            });
+        }
+    }
+    let local_ip =
+        first_addr(&name, &c.local_addrs)?.or_else(|| cfg.daemon.listen.first().copied());
+    let remote_ip = first_addr(&name, &c.remote_addrs)?;
+    let v4 = local_ip.or(remote_ip).is_none_or(|a| a.is_ipv4());
+    let unspecified = if v4 {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    };
+    let local_id = c
+        .local
+        .first()
+        .and_then(|r| r.id.as_ref())
+        .map(id_of)
+        .unwrap_or_else(|| ip_id(local_ip.unwrap_or(unspecified)));
+    let remote_id = c.remote.first().and_then(|r| r.id.as_ref()).map(id_of);
+    // swanctl picks the secret whose ids match our or the peer's identity;
+    // an entry without ids matches anyone.
+    let matches = |s: &config::IkeSecret| {
+        s.ids.is_empty()
+            || s.ids.iter().any(|i| {
+                let i = id_of(i);
+                i == local_id || remote_id.as_ref() == Some(&i)
+            })
+    };
+    let secret = cfg
+        .secrets
+        .ike
+        .iter()
+        .find(|s| !s.ids.is_empty() && matches(s))
+        .or_else(|| cfg.secrets.ike.iter().find(|s| matches(s)))
+        .ok_or_else(|| SetupError::NoSecret {
+            conn: name.clone(),
+            local: id_text(&local_id),
+            remote: remote_id.as_ref().map_or("%any".into(), id_text),
+        })?;
+    let mut out = Vec::new();
+    for ch in &c.children {
+        let mode = match ch.mode {
+            config::Mode::Tunnel => IoMode::Tunnel,
+            config::Mode::Transport => IoMode::Transport,
+            m => {
+                return Err(SetupError::Mode {
+                    conn: name,
+                    child: ch.name.clone(),
+                    mode: m,
+                })
+            }
+        };
+        let local_ts = resolve_ts(&ch.local_ts, local_ip, v4);
+        let remote_ts = resolve_ts(&ch.remote_ts, remote_ip, v4);
+        let peer = PeerConfig {
+            name: format!("{}/{}", c.name, ch.name),
+            local: SocketAddr::new(local_ip.unwrap_or(unspecified), ike_port),
+            remote: SocketAddr::new(remote_ip.unwrap_or(unspecified), c.remote_port),
+            local_id: local_id.clone(),
+            remote_id: remote_id.clone(),
+            psk: Some(SecretBytes::from_slice(secret.secret.expose_secret())),
+            signer: None,
+            local_certs: Vec::new(),
+            cert_requests: Vec::new(),
+            peer_auth: PeerAuth::Psk,
+            ike_proposals: c.proposals.clone(),
+            esp_proposals: ch.esp_proposals.clone(),
+            local_ts: local_ts.clone(),
+            remote_ts: remote_ts.clone(),
+            mode,
+            force_encap: c.encap,
+            dpd_delay: nonzero(c.dpd_delay),
+            lifetimes: Lifetimes {
+                soft: nonzero(ch.lifetime.rekey_time),
+                hard: nonzero(ch.lifetime.life_time),
+            },
+            ike_rekey_time: nonzero(c.rekey_time),
+        };
+        let info = ConnInfo {
+            conn: c.name.clone(),
+            child: ch.name.clone(),
+            local: local_ip.map_or("%any".into(), |a| a.to_string()),
+            remote: remote_ip.map_or("%any".into(), |a| a.to_string()),
+            local_id: id_text(&local_id),
+            remote_id: remote_id.as_ref().map_or("%any".into(), id_text),
+            ike_proposals: c.proposals.iter().map(ToString::to_string).collect(),
+            esp_proposals: ch.esp_proposals.iter().map(ToString::to_string).collect(),
+            local_ts: local_ts.iter().map(ts_text).collect(),
+            remote_ts: remote_ts.iter().map(ts_text).collect(),
+            start: ch.start_action == config::Action::Start && remote_ip.is_some(),
+        };
+        out.push((peer, info));
+    }
+    Ok(out)
+}
