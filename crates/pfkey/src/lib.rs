@@ -8,9 +8,12 @@
 //! * [`engine`]: the userland key engine (SADB + SPD with kernel semantics).
 //! * [`monitor`]: `ipseckey monitor`-style printing.
 //! * [`esp`]: the ESP data plane (RFC 4303) for the userland path over TUN.
+//! * [`dataplane`]: [`esp`] driven by the [`engine`]'s SADB/SPD (ACQUIRE
+//!   queueing, byte lifetimes, NAT keepalives) and a threaded TUN runner.
 //! * `tun` (Linux only): the TUN device the ESP data plane reads and writes.
 
 pub mod build;
+pub mod dataplane;
 pub mod engine;
 pub mod error;
 pub mod esp;

@@ -125,6 +125,32 @@ impl Tun {
         Ok(())
     }
 
+    /// Waits up to `timeout` for a packet to read (poll(2) on the fd);
+    /// `Ok(false)` on timeout. With [`Self::set_nonblocking`] this lets a
+    /// plain thread notice a stop request without tokio.
+    pub fn wait_readable(&self, timeout: std::time::Duration) -> io::Result<bool> {
+        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        let mut pfd = libc::pollfd {
+            fd: self.file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd` that outlives the call, count 1.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        match rc {
+            n if n < 0 => {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+            0 => Ok(false),
+            _ => Ok(true),
+        }
+    }
+
     /// Sets the interface MTU (SIOCSIFMTU). Use the inner MTU of the SA
     /// ([`crate::esp::mtu::inner_mtu`]) so the stack sizes packets right.
     pub fn set_mtu(&self, mtu: u32) -> io::Result<()> {

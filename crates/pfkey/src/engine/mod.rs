@@ -213,6 +213,9 @@ pub struct Engine {
     base: Instant,
     base_unix: u64,
     rng: u64,
+    /// Bumped whenever the SADB or SPD may have changed (see
+    /// [`Engine::generation`]).
+    generation: u64,
 }
 
 fn rej(d: D) -> Reject {
@@ -245,6 +248,7 @@ impl Engine {
             base: now,
             base_unix: unix_now,
             rng,
+            generation: 0,
         }
     }
 
@@ -258,6 +262,14 @@ impl Engine {
     /// The algorithm table.
     pub fn algs(&self) -> &AlgTable {
         &self.cfg.algs
+    }
+
+    /// A counter that moves whenever an SA or policy may have been added,
+    /// changed or removed (any PF_KEY or PF_POLICY message, an expiry, a
+    /// reap). A data plane caching SAs compares it to know when to
+    /// revalidate; an unchanged value means its cache is still exact.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     // ----------------------------------------------------------- commands
@@ -366,6 +378,7 @@ impl Engine {
 
     /// One PF_KEY message written by client `from`.
     pub fn handle_message(&mut self, now: Instant, from: ClientId, bytes: &[u8]) {
+        self.generation = self.generation.wrapping_add(1);
         self.add_client(from);
         let Some(h) = peek_header(bytes) else {
             return;
@@ -384,6 +397,7 @@ impl Engine {
 
     /// One PF_POLICY message; the replies (to the sender only) are returned.
     pub fn handle_policy(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        self.generation = self.generation.wrapping_add(1);
         self.spd.handle(bytes, &self.cfg.algs)
     }
 
@@ -1633,6 +1647,20 @@ impl Engine {
             .map(SaEntry::snapshot)
     }
 
+    /// Any usable (MATURE or DYING) SA by table, SPI and outer destination:
+    /// lets a data plane check that an SA it caches still exists.
+    pub fn lookup_sa(&self, dir: Direction, spi: u32, dst: IpAddr) -> Option<SaSnapshot> {
+        self.sas
+            .iter()
+            .find(|s| {
+                s.dir == dir
+                    && s.spi == spi
+                    && s.dst_ip() == Some(dst)
+                    && matches!(s.state, S::SADB_SASTATE_MATURE | S::SADB_SASTATE_DYING)
+            })
+            .map(SaEntry::snapshot)
+    }
+
     /// Count `bytes` processed by an SA (the data plane's byte counters),
     /// firing soft/hard byte EXPIREs as the kernel's `sadb_age_bytes` does.
     pub fn record_bytes(
@@ -1674,6 +1702,7 @@ impl Engine {
     }
 
     fn expire(&mut self, now: Instant, i: usize, which: LifetimeKind) {
+        self.generation = self.generation.wrapping_add(1);
         let Some(s) = self.sas.get_mut(i) else { return };
         match which {
             LifetimeKind::Hard => {
@@ -1713,6 +1742,7 @@ impl Engine {
 
     /// Fire every deadline at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let before = self.sas.len();
         // Larval and acquire timeouts: silent.
         self.sas
             .retain(|s| s.larval_deadline.is_none_or(|d| d > now));
@@ -1724,6 +1754,9 @@ impl Engine {
             }
             keep
         });
+        if !dropped.is_empty() {
+            self.generation = self.generation.wrapping_add(1);
+        }
         for seq in dropped {
             self.events.push_back(AcquireEvent::Dropped { seq });
         }
@@ -1732,6 +1765,9 @@ impl Engine {
             s.dead_at
                 .is_none_or(|d| d.checked_add(reap).is_none_or(|t| t > now))
         });
+        if self.sas.len() != before {
+            self.generation = self.generation.wrapping_add(1);
+        }
         let mut i = 0;
         while i < self.sas.len() {
             let (hard, soft, idle) = match self.sas.get(i) {

@@ -34,6 +34,12 @@ enum Event {
 enum DataRequest {
     Outbound(Option<String>, Selector, mpsc::Sender<Outbound>),
     Inbound(u32, std::net::IpAddr, mpsc::Sender<Option<SaSnapshot>>),
+    Sa(
+        Direction,
+        u32,
+        std::net::IpAddr,
+        mpsc::Sender<Option<SaSnapshot>>,
+    ),
     Bytes(
         Direction,
         u32,
@@ -51,6 +57,7 @@ enum DataRequest {
 #[derive(Clone)]
 pub struct DataPlane {
     tx: mpsc::Sender<Event>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl DataPlane {
@@ -69,6 +76,17 @@ impl DataPlane {
     /// Inbound SA by SPI and outer destination ([`Engine::lookup_inbound`]).
     pub fn inbound(&self, spi: u32, dst: std::net::IpAddr) -> Option<SaSnapshot> {
         self.ask(|r| DataRequest::Inbound(spi, dst, r)).flatten()
+    }
+
+    /// Any usable SA by table, SPI and destination ([`Engine::lookup_sa`]).
+    pub fn sa(&self, dir: Direction, spi: u32, dst: std::net::IpAddr) -> Option<SaSnapshot> {
+        self.ask(|r| DataRequest::Sa(dir, spi, dst, r)).flatten()
+    }
+
+    /// [`Engine::generation`] as of the core thread's last turn: a plain
+    /// atomic load, cheap enough to read per packet.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Feed the byte counters ([`Engine::record_bytes`]).
@@ -97,6 +115,7 @@ impl DataPlane {
 /// A running engine server.
 pub struct Server {
     tx: mpsc::Sender<Event>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
     core: Option<JoinHandle<()>>,
     next_id: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -139,7 +158,11 @@ fn reader(id: ClientId, sock: Socket, tx: mpsc::Sender<Event>) {
     zeroize::Zeroize::zeroize(&mut buf);
 }
 
-fn core(mut engine: Engine, rx: mpsc::Receiver<Event>) {
+fn core(
+    mut engine: Engine,
+    rx: mpsc::Receiver<Event>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
     let mut socks: HashMap<ClientId, (Socket, bool)> = HashMap::new();
     loop {
         let now = Instant::now();
@@ -187,6 +210,9 @@ fn core(mut engine: Engine, rx: mpsc::Receiver<Event>) {
                 DataRequest::Inbound(spi, dst, r) => {
                     let _ = r.send(engine.lookup_inbound(spi, dst));
                 }
+                DataRequest::Sa(dir, spi, dst, r) => {
+                    let _ = r.send(engine.lookup_sa(dir, spi, dst));
+                }
                 DataRequest::Bytes(dir, spi, dst, n, r) => {
                     let _ = r.send(engine.record_bytes(now, dir, spi, dst, n));
                 }
@@ -203,6 +229,7 @@ fn core(mut engine: Engine, rx: mpsc::Receiver<Event>) {
             None => {}
         }
         engine.handle_timeout(Instant::now());
+        generation.store(engine.generation(), std::sync::atomic::Ordering::Release);
         while let Some(out) = engine.poll_output() {
             if let Some((s, _)) = socks.get(&out.to) {
                 let mut w = s;
@@ -222,9 +249,12 @@ impl Server {
             .map_or(0, |d| d.as_secs());
         let engine = Engine::new(cfg, Instant::now(), unix);
         let (tx, rx) = mpsc::channel();
-        let core = std::thread::spawn(move || core(engine, rx));
+        let generation = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let g = generation.clone();
+        let core = std::thread::spawn(move || core(engine, rx, g));
         Self {
             tx,
+            generation,
             core: Some(core),
             next_id: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1)),
         }
@@ -247,6 +277,7 @@ impl Server {
     pub fn data_plane(&self) -> DataPlane {
         DataPlane {
             tx: self.tx.clone(),
+            generation: self.generation.clone(),
         }
     }
 
