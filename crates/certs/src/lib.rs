@@ -9,9 +9,11 @@
 //! - [`certreq`]: CERTREQ hashes (RFC 7296 §3.7) and chain selection.
 //! - [`sig`]: RFC 7427 signature schemes; signing lives on [`PrivateKey`].
 //! - [`issue`]: certificates and CRLs with rcgen.
+//! - [`ikeauth`]: the adapter to the IKE SA core (`ike::sa::CertVerifier`,
+//!   `ike::crypto::Signer`), CERT/CERTREQ/ID payloads.
 //!
-//! This crate does not depend on `ike`: identities, signature schemes and
-//! certificates cross the boundary as plain bytes and enums.
+//! Only [`ikeauth`] uses `ike` types; the rest of the crate deals in plain
+//! bytes and enums, and `ike` never depends on this crate.
 #![forbid(unsafe_code)]
 
 pub mod cert;
@@ -21,6 +23,7 @@ mod der;
 pub mod error;
 pub mod fmt;
 pub mod id;
+pub mod ikeauth;
 pub mod issue;
 pub mod key;
 pub mod load;
