@@ -7,6 +7,7 @@ mod daemon;
 mod decode;
 mod pfkey_cmd;
 mod pki;
+mod profiles;
 mod provision;
 mod site;
 // Address pools (#10): consumed by the daemon; until then only its tests use it.
@@ -57,6 +58,8 @@ enum Command {
     Log(control::client::Common),
     /// Site-to-site demo in network namespaces (Linux, root).
     Demo(daemon::demo::DemoArgs),
+    /// Generate a ready-to-import client profile for a remote-access connection.
+    Profile(profiles::Args),
     /// Realise the [site] section (zones, vNICs, NAT, firewall) on illumos, or as a Linux lab.
     Provision(provision::Args),
 }
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
         Command::Pki(args) => pki::run(&args),
+        Command::Profile(args) => profiles::run(&args),
         Command::Provision(args) => provision::run(&args),
         Command::Pfkey(args) => pfkey_cmd::run(&args),
         Command::Check(args) => config::check::run(&args),
