@@ -16,9 +16,9 @@
 //! - [`id_from_wire`] / [`id_to_wire`] convert ID payloads.
 //!
 //! This module never reads the clock on its own initiative: the validation
-//! time comes from the [`WallClock`] the caller configured. The core's
-//! `CertVerifier::verifier_for` has no time argument, so the clock is part of
-//! the verifier's configuration.
+//! time comes from the [`WallClock`] the caller configured, or, through
+//! `CertVerifier::verifier_at`, from the wall-clock time the IKE driver
+//! handed the core (`Endpoint::set_wall_clock`).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -552,6 +552,19 @@ impl CertVerifier for TrustVerifier {
             .to_string()
         })?;
         Ok(Box::new(v))
+    }
+
+    /// The time the IKE driver handed the core replaces this verifier's
+    /// own clock.
+    fn verifier_at(
+        &self,
+        peer_id: &Id,
+        certs: &[&Cert],
+        now: SystemTime,
+    ) -> Result<Box<dyn Verifier>, String> {
+        self.clone()
+            .at(WallClock::Fixed(now))
+            .verifier_for(peer_id, certs)
     }
 }
 

@@ -92,6 +92,8 @@ fn peer_config(me: &SideCfg, local_ip: &str, remote_ip: &str, lts: &str, rts: &s
             hard: Some(Duration::from_secs(3600)),
         },
         ike_rekey_time: None,
+        remote_access: Default::default(),
+        credentials: None,
     }
 }
 

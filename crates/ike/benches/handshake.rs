@@ -92,6 +92,8 @@ fn endpoint(local: &str, remote: &str, me: &str, them: &str, lts: &str, rts: &st
         cert_requests: Vec::new(),
         peer_auth: PeerAuth::Psk,
         ike_rekey_time: None,
+        remote_access: Default::default(),
+        credentials: None,
         ike_proposals: parse_list(ProtocolId::IKE, "aes256gcm16-prfsha384-x25519").unwrap(),
         esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
         local_ts: vec![parse_ts(lts).unwrap()],

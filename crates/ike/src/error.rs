@@ -77,6 +77,15 @@ pub enum PeerMisbehaved {
     /// Too many COOKIE or INVALID_KE round trips.
     #[error("too many IKE_SA_INIT retries")]
     TooManyRetries,
+    /// A configuration attribute whose value has the wrong length for its
+    /// type (RFC 7296 §3.15.1), or an address of the wrong family.
+    #[error("CP attribute {attr} has a malformed {len}-byte value")]
+    BadCpAttribute {
+        /// The attribute type.
+        attr: crate::wire::CpAttributeType,
+        /// Its value length.
+        len: usize,
+    },
 }
 
 /// The peer is well-behaved but we cannot agree with it.
@@ -103,6 +112,14 @@ pub enum PeerIncompatible {
     /// The peer answered with this error notify.
     #[error("peer sent {0}")]
     PeerRejected(NotifyType),
+    /// No virtual IP could be assigned to the peer (RFC 7296 §2.19,
+    /// §3.10.1 INTERNAL_ADDRESS_FAILURE); the value says why.
+    #[error("no virtual IP: {0}")]
+    AddressUnavailable(String),
+    /// Our policy assigns virtual IPs but the peer sent no CFG_REQUEST
+    /// (RFC 7296 §3.10.1 FAILED_CP_REQUIRED).
+    #[error("peer sent no configuration request, but this connection assigns virtual IPs")]
+    CpRequired,
 }
 
 /// Authentication failures (RFC 7296 §2.15).
@@ -235,6 +252,12 @@ impl Error {
                 Some(NotifyType::CHILD_SA_NOT_FOUND)
             }
             Self::PeerIncompatible(PeerIncompatible::PeerRejected(_)) => None,
+            Self::PeerIncompatible(PeerIncompatible::AddressUnavailable(_)) => {
+                Some(NotifyType::INTERNAL_ADDRESS_FAILURE)
+            }
+            Self::PeerIncompatible(PeerIncompatible::CpRequired) => {
+                Some(NotifyType::FAILED_CP_REQUIRED)
+            }
             Self::AuthFailed(_) => Some(NotifyType::AUTHENTICATION_FAILED),
             Self::Local(_) => None,
         }
@@ -456,6 +479,22 @@ mod tests {
             (
                 PeerIncompatible::PeerRejected(NotifyType::TS_UNACCEPTABLE).into(),
                 None,
+            ),
+            (
+                PeerIncompatible::AddressUnavailable("pool 'rw' exhausted".into()).into(),
+                n(NotifyType::INTERNAL_ADDRESS_FAILURE),
+            ),
+            (
+                PeerIncompatible::CpRequired.into(),
+                n(NotifyType::FAILED_CP_REQUIRED),
+            ),
+            (
+                PeerMisbehaved::BadCpAttribute {
+                    attr: crate::wire::CpAttributeType::INTERNAL_IP4_ADDRESS,
+                    len: 3,
+                }
+                .into(),
+                n(NotifyType::INVALID_SYNTAX),
             ),
             (
                 AuthFailure::UnknownPeer("x".into()).into(),

@@ -6,7 +6,7 @@
 //! PF_KEY socket and the clock, and moves these values across.
 
 use core::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::crypto::SecretBytes;
@@ -289,6 +289,25 @@ pub enum Event {
         local_ts: Vec<TrafficSelector>,
         /// The peer's selectors.
         remote_ts: Vec<TrafficSelector>,
+    },
+    /// Virtual IPs were settled in IKE_AUTH (RFC 7296 §2.19), before the
+    /// first CHILD_SA's [`Event::ChildInstalled`].
+    VirtualIp {
+        /// Which IKE SA.
+        ike_sa: IkeSaId,
+        /// `true`: the peer assigned `addrs` to us (install them on the
+        /// tunnel interface, use `dns`); `false`: we leased them to the peer
+        /// (route them into the tunnel).
+        ours: bool,
+        /// The virtual IPs.
+        addrs: Vec<IpAddr>,
+        /// DNS servers (INTERNAL_IP4_DNS / INTERNAL_IP6_DNS).
+        dns: Vec<IpAddr>,
+        /// Networks behind the peer, (network, prefix length)
+        /// (INTERNAL_IP4_SUBNET / INTERNAL_IP6_SUBNET, split tunnelling).
+        subnets: Vec<(IpAddr, u8)>,
+        /// Domains to resolve with `dns` (RFC 8598 INTERNAL_DNS_DOMAIN).
+        dns_domains: Vec<String>,
     },
     /// A CHILD_SA could not be created although the IKE SA is up
     /// (RFC 7296 §1.2: IKE_AUTH may succeed without its CHILD_SA).

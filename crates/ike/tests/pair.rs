@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use ike::crypto::{ring_provider, HmacDrbg, SecretBytes};
 use ike::io::{
@@ -17,7 +17,7 @@ use ike::io::{
 };
 use ike::policy::proposal::{parse_list, ProposalSpec};
 use ike::policy::ts::parse_ts;
-use ike::sa::{Endpoint, EndpointConfig, PeerAuth, PeerConfig};
+use ike::sa::{CredentialProvider, Credentials, Endpoint, EndpointConfig, PeerAuth, PeerConfig};
 use ike::wire::{ExchangeType, HeaderPacket, Id, IdType, ProtocolId};
 
 const A_IP: &str = "192.0.2.1";
@@ -115,6 +115,7 @@ struct PeerOpts {
     local_certs: Vec<Vec<u8>>,
     peer_auth: Option<PeerAuth>,
     ike_rekey: Option<Duration>,
+    credentials: Option<Arc<dyn CredentialProvider>>,
 }
 
 impl Default for PeerOpts {
@@ -133,6 +134,7 @@ impl Default for PeerOpts {
             local_certs: Vec::new(),
             peer_auth: None,
             ike_rekey: None,
+            credentials: None,
         }
     }
 }
@@ -172,6 +174,8 @@ fn peer_config(
         },
         peer_auth: o.peer_auth.clone().unwrap_or(PeerAuth::Psk),
         ike_rekey_time: o.ike_rekey,
+        remote_access: Default::default(),
+        credentials: o.credentials.clone(),
         ike_proposals: parse_list(ProtocolId::IKE, o.ike).unwrap(),
         esp_proposals: parse_list(ProtocolId::ESP, o.esp).unwrap(),
         local_ts: lts.split(',').map(|t| parse_ts(t).unwrap()).collect(),
@@ -870,6 +874,38 @@ fn initiator_rejects_an_unexpected_responder_identity() {
         "authentication failed: peer identity b.example is not the expected not-b.example"
     );
     assert!(Pair::installs(&p.a).is_empty());
+    // B had answered IKE_AUTH, so it holds an established SA until A's
+    // INFORMATIONAL with AUTHENTICATION_FAILED arrives (RFC 7296 §2.21.2).
+    assert_responder_torn_down_after_auth_rejection(&mut p);
+}
+
+fn assert_responder_torn_down_after_auth_rejection(p: &mut Pair) {
+    p.drive_until(Duration::from_secs(30), |p| Pair::failed(&p.b).is_some());
+    assert!(Pair::established(&p.b));
+    assert_eq!(
+        Pair::failed(&p.b).unwrap(),
+        "peer rejected our authentication (AUTHENTICATION_FAILED)"
+    );
+    assert_eq!(p.b.ep.ike_sa_count(), 0);
+    assert_eq!(p.a.ep.ike_sa_count(), 0);
+    // B's CHILD_SA went back out of the kernel.
+    let b_deletes =
+        p.b.kernel
+            .iter()
+            .filter(|k| matches!(k, KernelRequest::Delete { .. }))
+            .count();
+    assert_eq!(Pair::installs(&p.b).len(), 1);
+    assert_eq!(b_deletes, 1);
+    // One INFORMATIONAL from A, sent once and never retransmitted.
+    p.drive_for(Duration::from_secs(120));
+    assert_eq!(
+        Pair::sent_exchanges(&p.a, ExchangeType::INFORMATIONAL, false),
+        1
+    );
+    assert_eq!(
+        Pair::sent_exchanges(&p.b, ExchangeType::INFORMATIONAL, true),
+        1
+    );
 }
 
 #[test]
@@ -2155,7 +2191,7 @@ fn fragmented_rekeys_and_deletes_work() {
 
 use ike::crypto::{AuthMethod, RingSigner, RingVerifier, SignatureScheme, Signer, Verifier};
 use ike::sa::CertVerifier;
-use ike::wire::Cert;
+use ike::wire::{Cert, HashAlgorithm};
 
 fn p256_signer() -> Arc<RingSigner> {
     let rng = ring::rand::SystemRandom::new();
@@ -2215,6 +2251,76 @@ fn signature_from_the_wrong_key_fails() {
         Pair::failed(&p.b).unwrap(),
         "authentication failed: AUTH payload of a.example does not verify"
     );
+}
+
+#[test]
+fn initiator_rejecting_the_responders_signature_tears_the_responder_down() {
+    let (sa_, sb, other) = (p256_signer(), p256_signer(), p256_signer());
+    let a = PeerOpts {
+        signer: Some(sa_.clone()),
+        peer_auth: Some(pinned(&other)),
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        signer: Some(sb),
+        peer_auth: Some(pinned(&sa_)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(83, LinkConfig::default(), a, b);
+    assert_eq!(
+        run_to_a_failure(&mut p),
+        "authentication failed: AUTH payload of b.example does not verify"
+    );
+    assert_responder_torn_down_after_auth_rejection(&mut p);
+}
+
+#[test]
+fn both_sides_announce_identity_hash_and_record_the_peers_list() {
+    // RFC 8420 §2: Ed25519 needs Identity (5) in SIGNATURE_HASH_ALGORITHMS.
+    let (sa_, sb) = (ed25519_signer(), ed25519_signer());
+    let a = PeerOpts {
+        signer: Some(sa_.clone()),
+        peer_auth: Some(pinned(&sb)),
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        signer: Some(sb),
+        peer_auth: Some(pinned(&sa_)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(84, LinkConfig::default(), a, b);
+    handshake(&mut p);
+    let want = [
+        HashAlgorithm::SHA2_256,
+        HashAlgorithm::SHA2_384,
+        HashAlgorithm::SHA2_512,
+        HashAlgorithm::IDENTITY,
+    ];
+    let ids: Vec<IkeSaId> = [&p.a, &p.b]
+        .iter()
+        .map(|peer| {
+            peer.events
+                .iter()
+                .find_map(|e| match e {
+                    Event::Established { ike_sa, .. } => Some(*ike_sa),
+                    _ => None,
+                })
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(p.a.ep.peer_signature_hashes(ids[0]), &want);
+    assert_eq!(p.b.ep.peer_signature_hashes(ids[1]), &want);
+    // And on the wire, in A's IKE_SA_INIT request.
+    let m = Message::parse(&p.a.sent[0].bytes).unwrap();
+    let n = m
+        .payloads
+        .iter()
+        .find_map(|x| match x {
+            Payload::Notify(n) if n.notify_type == NotifyType::SIGNATURE_HASH_ALGORITHMS => Some(n),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(n.data, vec![0, 2, 0, 3, 0, 4, 0, 5]);
 }
 
 #[test]
@@ -2318,6 +2424,150 @@ fn certificate_authentication_goes_through_the_cert_verifier() {
         Pair::failed(&p.b).unwrap(),
         "authentication failed: peer certificate rejected: no certificate sent"
     );
+}
+
+/// [`OneCert`] that records the wall-clock time it was asked to use.
+struct ClockedCert {
+    inner: OneCert,
+    seen: Mutex<Vec<Option<SystemTime>>>,
+}
+
+impl CertVerifier for ClockedCert {
+    fn verifier_for(&self, peer_id: &Id, certs: &[&Cert]) -> Result<Box<dyn Verifier>, String> {
+        self.seen.lock().unwrap().push(None);
+        self.inner.verifier_for(peer_id, certs)
+    }
+
+    fn verifier_at(
+        &self,
+        peer_id: &Id,
+        certs: &[&Cert],
+        now: SystemTime,
+    ) -> Result<Box<dyn Verifier>, String> {
+        self.seen.lock().unwrap().push(Some(now));
+        self.inner.verifier_for(peer_id, certs)
+    }
+}
+
+#[test]
+fn the_drivers_wall_clock_reaches_the_cert_verifier() {
+    let sa_ = p256_signer();
+    let der = b"a certificate".to_vec();
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+    for set in [false, true] {
+        let cv = Arc::new(ClockedCert {
+            inner: OneCert {
+                der: der.clone(),
+                key: sa_.clone(),
+            },
+            seen: Mutex::new(Vec::new()),
+        });
+        let a = PeerOpts {
+            signer: Some(sa_.clone()),
+            local_certs: vec![der.clone()],
+            ..Default::default()
+        };
+        let b = PeerOpts {
+            peer_auth: Some(PeerAuth::Certificate(cv.clone())),
+            ..Default::default()
+        };
+        let mut p = Pair::new(88, LinkConfig::default(), a, b);
+        if set {
+            p.b.ep.set_wall_clock(t);
+        }
+        handshake(&mut p);
+        let want = if set { Some(t) } else { None };
+        assert_eq!(*cv.seen.lock().unwrap(), vec![want]);
+    }
+}
+
+/// Chooses the signer by the peer's CERTREQ: `hit` when it asks for CA
+/// `[0xca; 20]`, `miss` otherwise; records what it was given.
+struct ByCa {
+    hit: Arc<RingSigner>,
+    miss: Arc<RingSigner>,
+    seen: Mutex<Vec<CredentialsAsked>>,
+}
+
+/// The CA hashes and announced hash algorithms a provider was given.
+type CredentialsAsked = (Vec<[u8; 20]>, Vec<HashAlgorithm>);
+
+impl CredentialProvider for ByCa {
+    fn credentials_for(
+        &self,
+        ca_hashes: &[[u8; 20]],
+        peer_hashes: &[HashAlgorithm],
+    ) -> Option<Credentials> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((ca_hashes.to_vec(), peer_hashes.to_vec()));
+        let hit = ca_hashes.contains(&[0xca; 20]);
+        let signer = if hit { &self.hit } else { &self.miss };
+        Some(Credentials {
+            certs: vec![if hit {
+                b"chain".to_vec()
+            } else {
+                b"default".to_vec()
+            }],
+            signer: signer.clone(),
+        })
+    }
+}
+
+fn by_ca() -> Arc<ByCa> {
+    Arc::new(ByCa {
+        hit: p256_signer(),
+        miss: p256_signer(),
+        seen: Mutex::new(Vec::new()),
+    })
+}
+
+#[test]
+fn certreq_hashes_and_announced_hashes_choose_our_credentials() {
+    let (ca, cb) = (by_ca(), by_ca());
+    let all = vec![
+        HashAlgorithm::SHA2_256,
+        HashAlgorithm::SHA2_384,
+        HashAlgorithm::SHA2_512,
+        HashAlgorithm::IDENTITY,
+    ];
+    // Both sides have a certificate configured, so both send CERTREQ for
+    // CA [0xca; 20]: B in IKE_SA_INIT, A in IKE_AUTH (RFC 7296 §1.2).
+    let a = PeerOpts {
+        credentials: Some(ca.clone()),
+        local_certs: vec![b"a".to_vec()],
+        peer_auth: Some(pinned(&cb.hit)),
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        credentials: Some(cb.clone()),
+        local_certs: vec![b"b".to_vec()],
+        peer_auth: Some(pinned(&ca.hit)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(89, LinkConfig::default(), a, b);
+    handshake(&mut p);
+    assert_eq!(
+        *ca.seen.lock().unwrap(),
+        vec![(vec![[0xca; 20]], all.clone())]
+    );
+    assert_eq!(*cb.seen.lock().unwrap(), vec![(vec![[0xca; 20]], all)]);
+
+    // B asks for nothing: A falls back to its other key, which B refuses.
+    let ca = by_ca();
+    let a = PeerOpts {
+        credentials: Some(ca.clone()),
+        local_certs: vec![b"a".to_vec()],
+        ..Default::default()
+    };
+    let b = PeerOpts {
+        peer_auth: Some(pinned(&ca.hit)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(90, LinkConfig::default(), a, b);
+    assert_eq!(run_to_a_failure(&mut p), "peer sent AUTHENTICATION_FAILED");
+    assert_eq!(ca.seen.lock().unwrap()[0].0, Vec::<[u8; 20]>::new());
 }
 
 #[test]

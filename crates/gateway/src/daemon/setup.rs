@@ -348,6 +348,8 @@ fn conn_peers(
                 hard: nonzero(ch.lifetime.life_time),
             },
             ike_rekey_time: nonzero(c.rekey_time),
+            remote_access: Default::default(),
+            credentials: None,
         };
         let info = ConnInfo {
             conn: c.name.clone(),

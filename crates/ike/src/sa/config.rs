@@ -2,14 +2,14 @@
 //! [`PeerConfig`]s. Built and validated by the daemon; the core only reads it.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::crypto::{CryptoProvider, SecretBytes, Signer, Verifier};
 use crate::io::{Lifetimes, Mode};
 use crate::policy::proposal::ProposalSpec;
-use crate::wire::{Cert, Id, TrafficSelector};
+use crate::wire::{Cert, HashAlgorithm, Id, TrafficSelector};
 
 /// Retransmission schedule (RFC 7296 §2.1). The defaults are strongSwan's
 /// (`retransmit_timeout` 4 s, `retransmit_base` 1.8, `retransmit_tries` 5),
@@ -88,6 +88,81 @@ pub struct PeerConfig {
     /// jitter of up to a tenth, so both peers rarely rekey at once
     /// (strongSwan: `rekey_time` 4 h with `rand_time`); `None` never.
     pub ike_rekey_time: Option<Duration>,
+    /// Virtual IPs and the configuration payload (RFC 7296 §2.19);
+    /// `RemoteAccess::default()` for a plain site-to-site peer.
+    pub remote_access: RemoteAccess,
+    /// Chooses our chain and signer from the peer's CERTREQ and
+    /// SIGNATURE_HASH_ALGORITHMS; `None` always uses `signer` and
+    /// `local_certs`.
+    pub credentials: Option<Arc<dyn CredentialProvider>>,
+}
+
+/// Road-warrior settings of a peer: what we ask for as initiator, what we
+/// hand out as responder (RFC 7296 §2.19, §3.15; RFC 8598).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RemoteAccess {
+    /// Initiator: virtual IPs to request in a CFG_REQUEST. `0.0.0.0` or
+    /// `::` asks for any address of that family, another value asks for
+    /// that address (RFC 7296 §3.15.3 lets the responder ignore it).
+    /// Empty: no configuration payload is sent.
+    pub vips: Vec<IpAddr>,
+    /// Responder: pools, in order of preference, to lease the peer's
+    /// virtual IPs from through [`EndpointConfig::address_provider`].
+    /// Non-empty: a peer that sends no CFG_REQUEST gets no CHILD_SA
+    /// (FAILED_CP_REQUIRED, RFC 7296 §3.10.1), since our selectors for it
+    /// are its virtual IP.
+    pub pools: Vec<String>,
+    /// Responder: DNS servers for INTERNAL_IP4_DNS / INTERNAL_IP6_DNS,
+    /// sent for the families the peer asked an address of.
+    pub dns: Vec<IpAddr>,
+    /// Responder: networks reachable through the tunnel, sent as
+    /// INTERNAL_IP4_SUBNET / INTERNAL_IP6_SUBNET (split tunnelling,
+    /// RFC 7296 §3.15.2): (network address, prefix length).
+    pub subnets: Vec<(IpAddr, u8)>,
+    /// Responder: DNS domains to resolve through the tunnel's DNS servers
+    /// (RFC 8598 §3.1 INTERNAL_DNS_DOMAIN), as text (`corp.example`).
+    pub dns_domains: Vec<String>,
+}
+
+/// Why an [`AddressProvider`] could not lease an address.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// Every address of the pools is in use.
+    #[error("address pool exhausted: {0}")]
+    Exhausted(String),
+    /// None of the named pools exists or has the requested family.
+    #[error("no usable pool: {0}")]
+    NoPool(String),
+    /// Anything else (e.g. the lease could not be stored).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The address pools (the seam the daemon plugs its lease store into):
+/// the core asks for a virtual IP per family a peer requests and gives it
+/// back when the IKE SA is gone (RFC 7296 §2.19). Called from inside the
+/// core, so implementations must not block.
+pub trait AddressProvider: Send {
+    /// Leases an address to `identity` (the peer's authenticated ID, as
+    /// text) from the first of `pools` that can serve it. `requested` is
+    /// what the peer asked for: an unspecified address (`0.0.0.0`, `::`)
+    /// for any, else a preference. The result must have the family of
+    /// `requested`; the core refuses it otherwise.
+    fn acquire(
+        &mut self,
+        identity: &str,
+        pools: &[String],
+        requested: IpAddr,
+    ) -> Result<IpAddr, AddressError>;
+
+    /// The lease of `addr` by `identity` ended (its IKE SA is gone).
+    fn release(&mut self, identity: &str, addr: IpAddr);
+}
+
+impl fmt::Debug for dyn AddressProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AddressProvider")
+    }
 }
 
 /// How the peer must authenticate (RFC 7296 §2.15).
@@ -119,6 +194,46 @@ pub trait CertVerifier: Send + Sync {
     /// `certs` are the CERT payloads in the order received (end entity
     /// first, RFC 7296 §3.6). The error is a reason for the operator.
     fn verifier_for(&self, peer_id: &Id, certs: &[&Cert]) -> Result<Box<dyn Verifier>, String>;
+
+    /// Like [`verifier_for`](Self::verifier_for), validating at `now`: the
+    /// wall-clock time the driver gave
+    /// [`Endpoint::set_wall_clock`](super::Endpoint::set_wall_clock), since
+    /// the core never reads a clock (RFC 5280 §4.1.2.5 validity). The
+    /// default ignores `now`, for verifiers that keep their own clock.
+    fn verifier_at(
+        &self,
+        peer_id: &Id,
+        certs: &[&Cert],
+        now: SystemTime,
+    ) -> Result<Box<dyn Verifier>, String> {
+        let _ = now;
+        self.verifier_for(peer_id, certs)
+    }
+}
+
+/// A certificate chain and the key that signs for it, chosen for one peer.
+pub struct Credentials {
+    /// CERT payload contents (DER), end entity first (RFC 7296 §3.6).
+    pub certs: Vec<Vec<u8>>,
+    /// Signs our AUTH with the end entity's key.
+    pub signer: Arc<dyn Signer>,
+}
+
+/// Picks our chain and signer per IKE SA, from what the peer told us:
+/// the CA hashes of its CERTREQ (RFC 7296 §3.7) and the hash algorithms
+/// of its SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4). Consulted when our
+/// IKE_AUTH is built; `None` falls back to [`PeerConfig::signer`] and
+/// [`PeerConfig::local_certs`].
+pub trait CredentialProvider: Send + Sync {
+    /// `ca_hashes`: SHA-1 hashes of the SubjectPublicKeyInfo of the CAs
+    /// the peer trusts, in its order (empty: it sent no CERTREQ).
+    /// `peer_hashes`: the peer's announced hash algorithms (empty: none,
+    /// so only the classic AUTH methods are safe).
+    fn credentials_for(
+        &self,
+        ca_hashes: &[[u8; 20]],
+        peer_hashes: &[HashAlgorithm],
+    ) -> Option<Credentials>;
 }
 
 impl fmt::Debug for PeerConfig {
@@ -132,6 +247,8 @@ impl fmt::Debug for PeerConfig {
             .field("psk", &self.psk)
             .field("signer", &self.signer.as_ref().map(|s| s.auth_method()))
             .field("peer_auth", &self.peer_auth)
+            .field("credentials", &self.credentials.is_some())
+            .field("remote_access", &self.remote_access)
             .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
@@ -165,6 +282,9 @@ pub struct EndpointConfig {
     /// Largest IP packet an IKE datagram may make before it is fragmented
     /// (strongSwan's `fragment_size`, default 1280).
     pub fragment_size: usize,
+    /// Leases virtual IPs to peers whose configuration names `pools`
+    /// (RFC 7296 §2.19); `None`: such peers get INTERNAL_ADDRESS_FAILURE.
+    pub address_provider: Option<Box<dyn AddressProvider>>,
 }
 
 impl EndpointConfig {
@@ -184,6 +304,7 @@ impl EndpointConfig {
             keepalive_interval: Duration::from_secs(20),
             fragmentation: true,
             fragment_size: 1280,
+            address_provider: None,
         }
     }
 }

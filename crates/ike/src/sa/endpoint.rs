@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use super::config::EndpointConfig;
 use super::exchange::{create_child, informational, init};
@@ -18,7 +18,8 @@ use crate::crypto::Random;
 use crate::error::{Error, LocalError, PeerIncompatible};
 use crate::io::{Command, Event, IkeSaId, KernelEvent, KernelRequest, Path, Transmit};
 use crate::wire::{
-    strip_non_esp_marker, ExchangeType, Header, HeaderPacket, Message, Notify, NotifyType, Payload,
+    strip_non_esp_marker, ExchangeType, HashAlgorithm, Header, HeaderPacket, Message, Notify,
+    NotifyType, Payload,
 };
 
 /// Length of the COOKIE secret (RFC 7296 §2.6).
@@ -72,6 +73,7 @@ impl Endpoint {
         Ok(Self {
             shared: Shared {
                 config,
+                wall_clock: None,
                 rng,
                 transmits: VecDeque::new(),
                 events: VecDeque::new(),
@@ -116,6 +118,36 @@ impl Endpoint {
     /// Number of CHILD_SAs of an IKE SA.
     pub fn child_count(&self, id: IkeSaId) -> usize {
         self.sas.get(&id.0).map_or(0, |s| s.children.len())
+    }
+
+    /// The hash algorithms the peer of this IKE SA announced in
+    /// SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4), in its order; empty if it
+    /// announced none (or the SA is unknown).
+    pub fn peer_signature_hashes(&self, id: IkeSaId) -> &[HashAlgorithm] {
+        self.sas
+            .get(&id.0)
+            .map_or(&[], |s| s.peer_sig_hashes.as_slice())
+    }
+
+    /// The virtual IPs the peer of this IKE SA assigned to us (RFC 7296
+    /// §2.19).
+    pub fn virtual_ips(&self, id: IkeSaId) -> &[IpAddr] {
+        self.sas.get(&id.0).map_or(&[], |s| s.vips.as_slice())
+    }
+
+    /// The virtual IPs we leased to the peer of this IKE SA.
+    pub fn leased_ips(&self, id: IkeSaId) -> &[IpAddr] {
+        self.sas.get(&id.0).map_or(&[], |s| s.leases.as_slice())
+    }
+
+    /// The current wall-clock time, for certificate validity (RFC 5280
+    /// §4.1.2.5); the core never reads a clock. The driver sets it before
+    /// handing in datagrams; verifiers get it through
+    /// [`CertVerifier::verifier_at`](super::CertVerifier::verifier_at).
+    /// Until it is set, [`CertVerifier::verifier_for`](super::CertVerifier::verifier_for)
+    /// is used and the verifier keeps its own time.
+    pub fn set_wall_clock(&mut self, now: SystemTime) {
+        self.shared.wall_clock = Some(now);
     }
 
     /// Next datagram to send.
@@ -276,13 +308,21 @@ impl Endpoint {
             self.sas.insert(id.0, sa);
         }
         for (from, to) in std::mem::take(&mut self.shared.child_moves) {
-            let children = self
+            let (children, vips, leases) = self
                 .sas
                 .get_mut(&from.0)
-                .map(|s| std::mem::take(&mut s.children))
+                .map(|s| {
+                    (
+                        std::mem::take(&mut s.children),
+                        std::mem::take(&mut s.vips),
+                        std::mem::take(&mut s.leases),
+                    )
+                })
                 .unwrap_or_default();
             if let Some(sa) = self.sas.get_mut(&to.0) {
                 sa.children.extend(children);
+                sa.vips.extend(vips);
+                sa.leases.extend(leases);
             }
         }
         let doomed: Vec<u64> = self
@@ -305,6 +345,23 @@ impl Endpoint {
 
     fn remove(&mut self, id: u64) {
         if let Some(sa) = self.sas.remove(&id) {
+            // The SA is gone for good (a rekey moved its leases first), so
+            // its virtual IPs go back to the pools (RFC 7296 §2.19), unless
+            // the same peer holds them again in a newer SA: a client that
+            // reconnects with INITIAL_CONTACT is leased its old address
+            // before the stale SA is closed.
+            if let Some(p) = self.shared.config.address_provider.as_mut() {
+                let who = sa.remote_id.as_deref().unwrap_or_default();
+                for a in &sa.leases {
+                    let reused = self
+                        .sas
+                        .values()
+                        .any(|s| s.remote_id == sa.remote_id && s.leases.contains(a));
+                    if !reused {
+                        p.release(who, *a);
+                    }
+                }
+            }
             if sa.role == super::ike_sa::Role::Responder {
                 self.init_index.remove(&(sa.path.remote, sa.spi_i));
                 // The index key uses the address the request came from,

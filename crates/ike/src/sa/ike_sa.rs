@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::mem;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,8 +23,8 @@ use crate::error::{Error, LocalError, PeerMisbehaved};
 use crate::io::{Event, IkeSaId, KernelRequest, Path, Transmit};
 use crate::policy::proposal::Chosen;
 use crate::wire::{
-    emit_payloads, parse_payloads, payloads_buffer_len, ExchangeType, Header, Message, Notify,
-    NotifyType, Payload, PayloadType, Sk, Skf, HEADER_LEN,
+    emit_payloads, parse_payloads, payloads_buffer_len, ExchangeType, HashAlgorithm, Header,
+    Message, Notify, NotifyType, Payload, PayloadType, Sk, Skf, TrafficSelector, HEADER_LEN,
 };
 
 /// Which side started the IKE SA (the I flag, RFC 7296 §3.1).
@@ -36,6 +37,9 @@ pub(crate) enum Role {
 /// Output queues and shared resources the SAs write into.
 pub(crate) struct Shared {
     pub(crate) config: EndpointConfig,
+    /// Wall-clock time for certificate validity, as the driver last set it
+    /// ([`Endpoint::set_wall_clock`](super::Endpoint::set_wall_clock)).
+    pub(crate) wall_clock: Option<std::time::SystemTime>,
     pub(crate) rng: Box<dyn Random>,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -141,6 +145,9 @@ pub(crate) struct InitDone {
     pub(crate) init_request: Vec<u8>,
     /// The IKE_SA_INIT response as sent (signed by the responder).
     pub(crate) init_response: Vec<u8>,
+    /// CA hashes of the CERTREQ in the IKE_SA_INIT response (RFC 7296
+    /// §3.7), for choosing the chain we send in IKE_AUTH.
+    pub(crate) peer_cert_requests: Vec<[u8; 20]>,
 }
 
 /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
@@ -271,6 +278,15 @@ pub(crate) struct IkeSa {
     /// CHILD_SA rekeys the peer started while ours of the same CHILD_SA was
     /// outstanding (RFC 7296 §2.8.1): old inbound SPI, the peer's Ni, our Nr.
     pub(crate) collisions: Vec<(u32, Vec<u8>, Vec<u8>)>,
+    /// The hash algorithms the peer announced in SIGNATURE_HASH_ALGORITHMS
+    /// (RFC 7427 §4); empty if it sent none.
+    pub(crate) peer_sig_hashes: Vec<HashAlgorithm>,
+    /// Virtual IPs the peer assigned to us (RFC 7296 §2.19): our side of
+    /// every CHILD_SA.
+    pub(crate) vips: Vec<IpAddr>,
+    /// Virtual IPs we leased to the peer from the address provider: its
+    /// side of every CHILD_SA; released when the SA is removed.
+    pub(crate) leases: Vec<IpAddr>,
 }
 
 impl IkeSa {
@@ -310,6 +326,9 @@ impl IkeSa {
             delete_on_adopt: false,
             initial_contact: false,
             collisions: Vec::new(),
+            peer_sig_hashes: Vec::new(),
+            vips: Vec::new(),
+            leases: Vec::new(),
         }
     }
 
@@ -792,6 +811,29 @@ impl IkeSa {
         }
         self.timers.set(Timer::Retransmit, now + wait);
         Ok(())
+    }
+
+    /// Our side's selectors for a new CHILD_SA: our virtual IPs when the
+    /// peer assigned some (RFC 7296 §2.19), else the configured ones.
+    pub(crate) fn child_local_ts(&self) -> Vec<TrafficSelector> {
+        if self.vips.is_empty() {
+            self.cfg.local_ts.clone()
+        } else {
+            super::cp::host_selectors(&self.vips)
+        }
+    }
+
+    /// The peer's side's selectors for a new CHILD_SA: the configured ones
+    /// narrowed to the virtual IPs we leased it, if any.
+    pub(crate) fn child_remote_ts(&self) -> Vec<TrafficSelector> {
+        if self.leases.is_empty() {
+            self.cfg.remote_ts.clone()
+        } else {
+            crate::policy::ts::narrow(
+                &super::cp::host_selectors(&self.leases),
+                &self.cfg.remote_ts,
+            )
+        }
     }
 
     /// Kernel requests to remove every CHILD_SA of this IKE SA.

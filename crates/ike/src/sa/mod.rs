@@ -25,17 +25,29 @@
 //! (CHILD_SA and IKE SA rekeying, PFS, collision handling), RFC 7383
 //! fragmentation, half-open limits and INITIAL_CONTACT.
 //!
-//! Not implemented: EAP, configuration payloads (virtual IPs), MOBIKE,
+//! Configuration payloads in IKE_AUTH (RFC 7296 §2.19): virtual IPs as
+//! initiator, and leases from an [`AddressProvider`] as responder. Our
+//! chain and signer can be chosen per SA from the peer's CERTREQ and
+//! SIGNATURE_HASH_ALGORITHMS ([`CredentialProvider`]); certificate
+//! validity uses the wall-clock time the driver passes in
+//! ([`Endpoint::set_wall_clock`]). An initiator that rejects the
+//! responder's AUTH says so in an INFORMATIONAL (RFC 7296 §2.21.2).
+//!
+//! Not implemented: EAP, CFG_SET/CFG_ACK, MOBIKE,
 //! kernel-assigned SPIs
 //! (SADB_GETSPI): inbound SPIs are drawn from the [`Random`](crate::crypto::Random).
 
 mod child_sa;
 mod config;
+mod cp;
 mod endpoint;
 mod exchange;
 mod ike_sa;
 mod timer;
 
-pub use config::{CertVerifier, EndpointConfig, PeerAuth, PeerConfig, RetransmitConfig};
+pub use config::{
+    AddressError, AddressProvider, CertVerifier, CredentialProvider, Credentials, EndpointConfig,
+    PeerAuth, PeerConfig, RemoteAccess, RetransmitConfig,
+};
 pub use endpoint::Endpoint;
 pub use timer::Timer;

@@ -2,10 +2,12 @@
 //! CHILD_SA (§1.3 payloads, §2.9 traffic selector narrowing, §1.3.1
 //! USE_TRANSPORT_MODE).
 
-use std::time::Instant;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use super::init::{error_notify, find_notify};
-use crate::crypto::{ct_eq, psk_auth, signed_octets, SignedOctetsInput};
+use crate::crypto::{ct_eq, psk_auth, signed_octets, SignedOctetsInput, Signer};
 use crate::error::LocalError;
 use crate::error::{AuthFailure, Error, PeerIncompatible, PeerMisbehaved};
 use crate::io::{Event, Mode};
@@ -13,14 +15,15 @@ use crate::policy::proposal::{self, Chosen};
 use crate::policy::ts::{self, TsList};
 use crate::sa::child_sa::NewChild;
 use crate::sa::config::{PeerAuth, PeerConfig};
+use crate::sa::cp;
 use crate::sa::ike_sa::{
     AwaitAuthRequest, AwaitAuthResponse, Established, IkeKeys, IkeSa, InitDone, Rejected, Role,
     Shared, State,
 };
 use crate::sa::timer::Timer;
 use crate::wire::{
-    Auth, AuthMethod, ExchangeType, Id, Notify, NotifyType, Payload, PayloadType, ProtocolId, Sa,
-    TrafficSelector, Ts,
+    Auth, AuthMethod, CfgType, Cp, Delete, ExchangeType, Id, Notify, NotifyType, Payload,
+    PayloadType, ProtocolId, Sa, TrafficSelector, Ts,
 };
 use crate::wire::{Cert, CertEncoding, CertReq};
 
@@ -59,11 +62,55 @@ fn octets_for(keys: &IkeKeys, signer: Role, init: &InitDone, id: &Id) -> Result<
     )?)
 }
 
-/// Our AUTH payload: a signature when a signer is configured, otherwise
-/// the PSK MAC (RFC 7296 §2.15, RFC 7427 §3).
-fn our_auth(cfg: &PeerConfig, keys: &IkeKeys, we: Role, init: &InitDone) -> Result<Auth, Error> {
+/// The CA hashes of the peer's CERTREQ payloads (RFC 7296 §3.7): X.509
+/// signature requests only, cut into 20-octet SHA-1 hashes; a ragged tail
+/// is ignored (the request only guides which chain we send).
+pub(crate) fn ca_hashes(p: &[Payload]) -> Vec<[u8; 20]> {
+    let mut out: Vec<[u8; 20]> = Vec::new();
+    for r in p.iter().filter_map(|x| match x {
+        Payload::CertReq(r) if r.encoding == CertEncoding::X509_CERT_SIG => Some(r),
+        _ => None,
+    }) {
+        for h in r.data.chunks_exact(20) {
+            if let Ok(h) = <[u8; 20]>::try_from(h) {
+                if !out.contains(&h) {
+                    out.push(h);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Our certificates and signer for this SA: from the
+/// [`CredentialProvider`](crate::sa::CredentialProvider) given the peer's
+/// CERTREQ and announced hashes, else the fixed configuration.
+fn local_credentials(
+    cfg: &PeerConfig,
+    ca: &[[u8; 20]],
+    peer_hashes: &[crate::wire::HashAlgorithm],
+) -> (Vec<Vec<u8>>, Option<Arc<dyn Signer>>) {
+    match cfg
+        .credentials
+        .as_ref()
+        .and_then(|c| c.credentials_for(ca, peer_hashes))
+    {
+        Some(c) => (c.certs, Some(c.signer)),
+        None => (cfg.local_certs.clone(), cfg.signer.clone()),
+    }
+}
+
+/// Our AUTH payload: a signature when we have a signer, otherwise the PSK
+/// MAC (RFC 7296 §2.15, RFC 7427 §3).
+fn our_auth(
+    cfg: &PeerConfig,
+    signer: Option<&Arc<dyn Signer>>,
+    keys: &IkeKeys,
+    we: Role,
+    init: &InitDone,
+) -> Result<Auth, Error> {
     let octets = octets_for(keys, we, init, &cfg.local_id)?;
-    if let Some(signer) = &cfg.signer {
+    if let Some(signer) = signer {
         let d = signer.sign(&octets)?;
         return Ok(Auth {
             method: d.method,
@@ -82,7 +129,9 @@ fn our_auth(cfg: &PeerConfig, keys: &IkeKeys, we: Role, init: &InitDone) -> Resu
 /// Checks the peer's AUTH payload the way its configuration demands
 /// (PSK MAC compared in constant time, or a signature under a pinned key
 /// or a certificate the [`CertVerifier`](crate::sa::CertVerifier) accepts).
+#[allow(clippy::too_many_arguments)]
 fn verify_peer(
+    wall_clock: Option<SystemTime>,
     cfg: &PeerConfig,
     keys: &IkeKeys,
     peer: Role,
@@ -130,9 +179,11 @@ fn verify_peer(
                     }
                 })
                 .collect();
-            let v = cv
-                .verifier_for(id, &certs)
-                .map_err(AuthFailure::Certificate)?;
+            let v = match wall_clock {
+                Some(t) => cv.verifier_at(id, &certs, t),
+                None => cv.verifier_for(id, &certs),
+            }
+            .map_err(AuthFailure::Certificate)?;
             v.verify(auth.method, &auth.data, &octets)
                 .map_err(|_| mismatch())
         }
@@ -141,8 +192,8 @@ fn verify_peer(
 
 /// CERT payloads for our certificates and CERTREQ for the CAs we trust
 /// (RFC 7296 §3.6, §3.7).
-fn cert_payloads(cfg: &PeerConfig) -> Vec<Payload> {
-    cfg.local_certs
+fn cert_payloads(certs: &[Vec<u8>]) -> Vec<Payload> {
+    certs
         .iter()
         .map(|der| {
             Payload::Cert(Cert {
@@ -198,21 +249,32 @@ pub(crate) fn start(
         error: e,
     };
     let cfg = sa.cfg.clone();
-    let auth = our_auth(&cfg, &init.keys, Role::Initiator, &init).map_err(fatal)?;
+    let (certs, signer) = local_credentials(&cfg, &init.peer_cert_requests, &sa.peer_sig_hashes);
+    let auth =
+        our_auth(&cfg, signer.as_ref(), &init.keys, Role::Initiator, &init).map_err(fatal)?;
     let our_spi = new_esp_spi(shared).map_err(fatal)?;
     let transport = cfg.mode == Mode::Transport;
+    // Asking for virtual IPs, we do not know our address yet: propose the
+    // whole family and let the responder narrow it (RFC 7296 §2.19).
+    let ra = &cfg.remote_access;
+    let ts_i = if ra.vips.is_empty() {
+        cfg.local_ts.clone()
+    } else {
+        cp::request_selectors(&ra.vips)
+    };
     let mut inner = vec![Payload::Idi(cfg.local_id.clone())];
     // RFC 7296 §2.4: only when we hold no other IKE SA with this peer, or
     // the peer would drop the ones we still use (as strongSwan does).
     if sa.initial_contact {
         inner.push(notify(NotifyType::INITIAL_CONTACT));
     }
-    inner.extend(cert_payloads(&cfg));
+    inner.extend(cert_payloads(&certs));
     inner.extend(cert_request(&cfg));
     if let Some(r) = &cfg.remote_id {
         inner.push(Payload::Idr(r.clone()));
     }
     inner.push(Payload::Auth(auth));
+    inner.extend(cp::request(ra).map(Payload::Cp));
     if transport {
         inner.push(notify(NotifyType::USE_TRANSPORT_MODE));
     }
@@ -223,14 +285,14 @@ pub(crate) fn start(
         &our_spi.to_be_bytes(),
     )));
     inner.push(Payload::Tsi(Ts {
-        selectors: cfg.local_ts.clone(),
+        selectors: ts_i.clone(),
     }));
     inner.push(Payload::Tsr(Ts {
         selectors: cfg.remote_ts.clone(),
     }));
     let child = ChildRequest {
         our_spi,
-        ts_i: cfg.local_ts.clone(),
+        ts_i,
         ts_r: cfg.remote_ts.clone(),
         transport,
     };
@@ -314,7 +376,8 @@ pub(crate) fn handle_request(
     sa.peer = peer;
     sa.cfg = cfg.clone();
     let init = s.init;
-    let auth = match our_auth(&cfg, &init.keys, Role::Responder, &init) {
+    let (certs, signer) = local_credentials(&cfg, &ca_hashes(p), &sa.peer_sig_hashes);
+    let auth = match our_auth(&cfg, signer.as_ref(), &init.keys, Role::Responder, &init) {
         Ok(a) => a,
         Err(e) => {
             sa.state = State::AwaitAuthRequest(Box::new(AwaitAuthRequest { init }));
@@ -325,10 +388,19 @@ pub(crate) fn handle_request(
         }
     };
     let mut out = vec![Payload::Idr(cfg.local_id.clone())];
-    out.extend(cert_payloads(&cfg));
+    out.extend(cert_payloads(&certs));
     out.push(Payload::Auth(auth));
+    let identity = find_id(p, true)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    // Virtual IPs first: the CHILD_SA's selectors depend on them. Failing
+    // to assign one fails the CHILD_SA, not the IKE SA (RFC 7296 §3.10.1).
     // The first CHILD_SA; its failure does not fail the IKE SA (RFC 7296 §1.2).
-    let child = respond_child(sa, shared, &init, p);
+    let (cp_reply, child) = match lease(sa, shared, &identity, p) {
+        Ok(reply) => (reply, respond_child(sa, shared, &init, p)),
+        Err(e) => (None, Err(e)),
+    };
+    out.extend(cp_reply.clone().map(Payload::Cp));
     let mut install = None;
     match child {
         Ok(Some((chosen, our_spi, peer_spi, tsi, tsr, mode))) => {
@@ -391,14 +463,18 @@ pub(crate) fn handle_request(
             error: e,
         });
     }
-    established(
-        sa,
-        now,
-        shared,
-        find_id(p, true)
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-    );
+    established(sa, now, shared, identity);
+    if let Some(reply) = cp_reply.filter(|_| !sa.leases.is_empty()) {
+        let a = cp::parse_reply(&reply).unwrap_or_default();
+        shared.events.push_back(Event::VirtualIp {
+            ike_sa: sa.id,
+            ours: false,
+            addrs: sa.leases.clone(),
+            dns: a.dns,
+            subnets: a.subnets,
+            dns_domains: a.dns_domains,
+        });
+    }
     if find_notify(p, NotifyType::INITIAL_CONTACT).is_some() {
         shared.initial_contacts.push(sa.id);
     }
@@ -406,6 +482,71 @@ pub(crate) fn handle_request(
         install_child(sa, shared, child, req);
     }
     Ok(())
+}
+
+/// Responder: leases the virtual IPs a CFG_REQUEST asks for from the
+/// [`AddressProvider`](crate::sa::AddressProvider) and builds the
+/// CFG_REPLY (RFC 7296 §2.19). `Ok(None)` when nothing is to be assigned.
+/// On failure nothing stays leased.
+fn lease(
+    sa: &mut IkeSa,
+    shared: &mut Shared,
+    identity: &str,
+    p: &[Payload],
+) -> Result<Option<Cp>, Error> {
+    let request = p.iter().find_map(|x| match x {
+        Payload::Cp(c) if c.cfg_type == CfgType::CFG_REQUEST => Some(c),
+        _ => None,
+    });
+    let ra = &sa.cfg.remote_access;
+    let Some(request) = request else {
+        return if ra.pools.is_empty() {
+            Ok(None)
+        } else {
+            Err(PeerIncompatible::CpRequired.into())
+        };
+    };
+    let wanted = cp::parse_request(request)?;
+    if wanted.addrs.is_empty() {
+        // Only other attributes asked for: answer what we have (DNS,
+        // subnets, domains) without an address.
+        return Ok(Some(cp::reply(ra, &wanted, &[])));
+    }
+    if ra.pools.is_empty() {
+        return Err(PeerIncompatible::AddressUnavailable(format!(
+            "connection '{}' has no address pool",
+            sa.cfg.name
+        ))
+        .into());
+    }
+    let Some(provider) = shared.config.address_provider.as_mut() else {
+        return Err(PeerIncompatible::AddressUnavailable(
+            "no address provider is configured".into(),
+        )
+        .into());
+    };
+    let mut got: Vec<IpAddr> = Vec::new();
+    for want in &wanted.addrs {
+        let r = provider.acquire(identity, &ra.pools, *want);
+        match r {
+            Ok(a) if a.is_ipv4() == want.is_ipv4() && !a.is_unspecified() => got.push(a),
+            other => {
+                for a in &got {
+                    provider.release(identity, *a);
+                }
+                let why = match other {
+                    Ok(a) => format!("address provider returned {a} for a request of {want}"),
+                    Err(e) => format!("{e} (pools {}, for {identity})", ra.pools.join(",")),
+                };
+                return Err(PeerIncompatible::AddressUnavailable(why).into());
+            }
+        }
+    }
+    let reply = cp::reply(ra, &wanted, &got);
+    sa.leases = got;
+    // Released under this name when the SA goes (see Endpoint::remove).
+    sa.remote_id = Some(identity.to_owned());
+    Ok(Some(reply))
 }
 
 fn verify_initiator(shared: &Shared, init: &InitDone, p: &[Payload]) -> Result<usize, Error> {
@@ -421,7 +562,16 @@ fn verify_initiator(shared: &Shared, init: &InitDone, p: &[Payload]) -> Result<u
     let cfg = peers
         .get(peer)
         .ok_or_else(|| AuthFailure::UnknownPeer(idi.to_string()))?;
-    verify_peer(cfg, &init.keys, Role::Initiator, init, idi, auth, p)?;
+    verify_peer(
+        shared.wall_clock,
+        cfg,
+        &init.keys,
+        Role::Initiator,
+        init,
+        idi,
+        auth,
+        p,
+    )?;
     Ok(peer)
 }
 
@@ -462,11 +612,13 @@ fn respond_child(
         return Err(PeerMisbehaved::UnexpectedExchange(ExchangeType::IKE_AUTH).into());
     }
     // TSi is the initiator's side: our remote; TSr ours (RFC 7296 §2.9).
-    let ni = ts::narrow(&tsi.selectors, &cfg.remote_ts);
-    let nr = ts::narrow(&tsr.selectors, &cfg.local_ts);
+    // With a leased virtual IP, the peer's side is that address (§2.19).
+    let (allowed_remote, allowed_local) = (sa.child_remote_ts(), sa.child_local_ts());
+    let ni = ts::narrow(&tsi.selectors, &allowed_remote);
+    let nr = ts::narrow(&tsr.selectors, &allowed_local);
     if ni.is_empty() || nr.is_empty() {
         let proposed = format!("{} === {}", TsList(&tsi.selectors), TsList(&tsr.selectors));
-        let allowed = format!("{} === {}", TsList(&cfg.remote_ts), TsList(&cfg.local_ts));
+        let allowed = format!("{} === {}", TsList(&allowed_remote), TsList(&allowed_local));
         return Err(PeerIncompatible::TsUnacceptable { proposed, allowed }.into());
     }
     let wants_transport = find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
@@ -559,20 +711,57 @@ pub(crate) fn handle_response(
         return Err(fatal(e));
     };
     let cfg = sa.cfg.clone();
-    if let Some(expected) = &cfg.remote_id {
-        if expected != idr {
-            return Err(fatal(
-                AuthFailure::IdMismatch {
-                    expected: expected.to_string(),
-                    got: idr.to_string(),
-                }
-                .into(),
-            ));
-        }
-    }
     let init = s.init;
-    verify_peer(&cfg, &init.keys, Role::Responder, &init, idr, auth, p).map_err(fatal)?;
-    let child = accept_child(sa, &init, &s.child, p);
+    let checked = match &cfg.remote_id {
+        Some(expected) if expected != idr => Err(AuthFailure::IdMismatch {
+            expected: expected.to_string(),
+            got: idr.to_string(),
+        }
+        .into()),
+        _ => verify_peer(
+            shared.wall_clock,
+            &cfg,
+            &init.keys,
+            Role::Responder,
+            &init,
+            idr,
+            auth,
+            p,
+        ),
+    };
+    if let Err(e) = checked {
+        // The responder thinks the SA is up: tell it in a separate
+        // INFORMATIONAL, the one case where an error in a response starts
+        // an exchange (RFC 7296 §2.21.2), then forget the SA.
+        send_final(
+            sa,
+            shared,
+            init.keys,
+            &[notify(NotifyType::AUTHENTICATION_FAILED)],
+        );
+        return Err(fatal(e));
+    }
+    // We asked for virtual IPs: without one the SA is of no use, so the
+    // responder's (established) SA is deleted at once.
+    let assigned = if cfg.remote_access.vips.is_empty() {
+        None
+    } else {
+        match assigned_vips(p) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                let d = Payload::Delete(Delete {
+                    protocol: ProtocolId::IKE,
+                    spis: Vec::new(),
+                });
+                send_final(sa, shared, init.keys, &[d]);
+                return Err(fatal(e));
+            }
+        }
+    };
+    let child = accept_child(sa, &init, &s.child, p).and_then(|c| match &assigned {
+        Some(a) => narrow_to_vips(c, &a.addrs),
+        None => Ok(c),
+    });
     let remote_id = idr.to_string();
     let built = child.and_then(|(chosen, peer_spi, tsi, tsr, mode)| {
         NewChild {
@@ -598,6 +787,17 @@ pub(crate) fn handle_response(
         pending: None,
     }));
     established(sa, now, shared, remote_id);
+    if let Some(a) = assigned {
+        sa.vips.clone_from(&a.addrs);
+        shared.events.push_back(Event::VirtualIp {
+            ike_sa: sa.id,
+            ours: true,
+            addrs: a.addrs,
+            dns: a.dns,
+            subnets: a.subnets,
+            dns_domains: a.dns_domains,
+        });
+    }
     match built {
         Ok((child, req)) => install_child(sa, shared, child, req),
         Err(e) => shared.events.push_back(Event::ChildFailed {
@@ -606,6 +806,60 @@ pub(crate) fn handle_response(
         }),
     }
     Ok(())
+}
+
+/// Sends one INFORMATIONAL request under the SA's keys and closes the SA
+/// without waiting for the answer, which would change nothing: the SA is
+/// gone on our side. The peer gets no retransmission; if this datagram is
+/// lost its SA dies by liveness check instead.
+fn send_final(sa: &mut IkeSa, shared: &mut Shared, keys: IkeKeys, inner: &[Payload]) {
+    sa.state = State::Established(Box::new(Established {
+        keys,
+        pending: None,
+    }));
+    let header = sa.header(ExchangeType::INFORMATIONAL, false, sa.next_msg_id);
+    if let Ok(datagrams) = sa.seal(shared, header, inner) {
+        for d in &datagrams {
+            shared.send(sa.path, d);
+        }
+    }
+    sa.next_msg_id = sa.next_msg_id.wrapping_add(1);
+    sa.state = State::Closed;
+}
+
+/// Initiator: the virtual IPs (and DNS, subnets, domains) of the
+/// responder's CFG_REPLY (RFC 7296 §2.19). No address is an error: the
+/// responder's notify (INTERNAL_ADDRESS_FAILURE, §3.10.1) names why.
+fn assigned_vips(p: &[Payload]) -> Result<cp::Assigned, Error> {
+    let reply = p.iter().find_map(|x| match x {
+        Payload::Cp(c) if c.cfg_type == CfgType::CFG_REPLY => Some(c),
+        _ => None,
+    });
+    let a = reply.map(cp::parse_reply).transpose()?.unwrap_or_default();
+    if a.addrs.is_empty() {
+        let why = match error_notify(p) {
+            Some(t) => format!("responder assigned none and sent {t}"),
+            None => "responder assigned none".into(),
+        };
+        return Err(PeerIncompatible::AddressUnavailable(why).into());
+    }
+    Ok(a)
+}
+
+/// Initiator: our side of the first CHILD_SA is our virtual IPs, within
+/// what the responder returned (RFC 7296 §2.19).
+fn narrow_to_vips(c: AcceptedChild, vips: &[IpAddr]) -> Result<AcceptedChild, Error> {
+    let (chosen, peer_spi, tsi, tsr, mode) = c;
+    let hosts = cp::host_selectors(vips);
+    let narrowed = ts::narrow(&tsi, &hosts);
+    if narrowed.is_empty() {
+        return Err(PeerIncompatible::TsUnacceptable {
+            proposed: TsList(&tsi).to_string(),
+            allowed: TsList(&hosts).to_string(),
+        }
+        .into());
+    }
+    Ok((chosen, peer_spi, narrowed, tsr, mode))
 }
 
 type AcceptedChild = (

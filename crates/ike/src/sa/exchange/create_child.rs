@@ -111,12 +111,7 @@ fn start_child(
                 c.chosen.ke_method(),
             )
         }
-        None => (
-            sa.cfg.local_ts.clone(),
-            sa.cfg.remote_ts.clone(),
-            sa.cfg.mode,
-            None,
-        ),
+        None => (sa.child_local_ts(), sa.child_remote_ts(), sa.cfg.mode, None),
     };
     let our_spi = super::auth::new_esp_spi(shared)?;
     let ni = shared.random(NONCE_LEN)?;
@@ -387,8 +382,10 @@ fn respond_child(
                 chosen.peer_spi.len(),
             ))
         })?;
-    let ni_narrow = ts::narrow(&tsi.selectors, &cfg.remote_ts);
-    let nr_narrow = ts::narrow(&tsr.selectors, &cfg.local_ts);
+    // With virtual IPs, a side's selectors are its virtual IPs (RFC 7296 §2.19).
+    let (allowed_remote, allowed_local) = (sa.child_remote_ts(), sa.child_local_ts());
+    let ni_narrow = ts::narrow(&tsi.selectors, &allowed_remote);
+    let nr_narrow = ts::narrow(&tsr.selectors, &allowed_local);
     if ni_narrow.is_empty() || nr_narrow.is_empty() {
         return Err(PeerIncompatible::TsUnacceptable {
             proposed: format!(
@@ -398,8 +395,8 @@ fn respond_child(
             ),
             allowed: format!(
                 "{} === {}",
-                ts::TsList(&cfg.remote_ts),
-                ts::TsList(&cfg.local_ts)
+                ts::TsList(&allowed_remote),
+                ts::TsList(&allowed_local)
             ),
         }
         .into());
@@ -588,12 +585,16 @@ fn rekeyed_sa(
     new.frag = old.frag;
     new.behind_nat = old.behind_nat;
     new.remote_id = old.remote_id.clone();
+    new.peer_sig_hashes = old.peer_sig_hashes.clone();
     Ok(new)
 }
 
 /// Moves the CHILD_SAs to the new IKE SA and hands it to the endpoint.
 fn adopt(old: &mut IkeSa, shared: &mut Shared, mut new: IkeSa, now: Instant) {
     new.children = std::mem::take(&mut old.children);
+    // Virtual IP leases follow the CHILD_SAs that use them (RFC 7296 §2.19).
+    new.vips = std::mem::take(&mut old.vips);
+    new.leases = std::mem::take(&mut old.leases);
     if let Some(d) = new.cfg.dpd_delay {
         new.timers.set(Timer::Dpd, now + d);
     }

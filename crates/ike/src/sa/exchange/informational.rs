@@ -7,7 +7,7 @@ use crate::error::{Error, LocalError};
 use crate::io::Event;
 use crate::sa::ike_sa::{Established, IkeSa, Outstanding, Rejected, Shared, State};
 use crate::sa::timer::Timer;
-use crate::wire::{Delete, ExchangeType, Payload, ProtocolId};
+use crate::wire::{Delete, ExchangeType, NotifyType, Payload, ProtocolId};
 
 /// What our outstanding INFORMATIONAL request was for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +123,14 @@ pub(crate) fn handle_request(
             spis: ours,
         }));
     }
+    // The initiator refused our AUTH after we had answered IKE_AUTH and
+    // says so in its own INFORMATIONAL (RFC 7296 §2.21.2): the SA is dead.
+    let auth_failed = p.iter().any(
+        |x| matches!(x, Payload::Notify(n) if n.notify_type == NotifyType::AUTHENTICATION_FAILED),
+    );
+    if auth_failed {
+        delete_ike = true;
+    }
     if delete_ike {
         // An empty response acknowledges the IKE SA's deletion (§1.4.1).
         out.clear();
@@ -137,7 +145,9 @@ pub(crate) fn handle_request(
         sa.state = State::Closed;
         shared.events.push_back(Event::Deleted {
             ike_sa: sa.id,
-            reason: if sa.superseded {
+            reason: if auth_failed {
+                "peer rejected our authentication (AUTHENTICATION_FAILED)"
+            } else if sa.superseded {
                 "rekeyed"
             } else {
                 "deleted by peer"

@@ -46,16 +46,35 @@ fn notify(t: NotifyType, data: Vec<u8>) -> Payload {
     Payload::Notify(Notify::new(t, data))
 }
 
-/// SIGNATURE_HASH_ALGORITHMS data: SHA2-256/384/512 (RFC 7427 §4).
+/// SIGNATURE_HASH_ALGORITHMS data (RFC 7427 §4): SHA2-256/384/512, and
+/// Identity, which RFC 8420 §2 requires of anyone verifying Ed25519 (the
+/// scheme signs the octets themselves, without a separate hash).
 fn sig_hash_algorithms() -> Vec<u8> {
     [
         HashAlgorithm::SHA2_256,
         HashAlgorithm::SHA2_384,
         HashAlgorithm::SHA2_512,
+        HashAlgorithm::IDENTITY,
     ]
     .iter()
     .flat_map(|h| h.0.to_be_bytes())
     .collect()
+}
+
+/// The hash algorithms a peer announced in SIGNATURE_HASH_ALGORITHMS
+/// (RFC 7427 §4), in its order; unknown values are kept. A trailing odd
+/// byte is ignored rather than failing the exchange, since the list only
+/// guides which signature we may send. Empty when the peer sent none.
+pub(crate) fn peer_sig_hashes(p: &[Payload]) -> Vec<HashAlgorithm> {
+    find_notify(p, NotifyType::SIGNATURE_HASH_ALGORITHMS)
+        .map(|n| {
+            n.data
+                .chunks_exact(2)
+                .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+                .map(|c| HashAlgorithm(u16::from_be_bytes(c)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub(crate) fn find_notify(payloads: &[Payload], t: NotifyType) -> Option<&Notify> {
@@ -291,6 +310,7 @@ pub(crate) fn handle_response(
     sa.behind_nat = we_are_natted || (sa.cfg.force_encap && nat_d_supported);
     sa.frag = shared.config.fragmentation
         && find_notify(p, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
+    sa.peer_sig_hashes = peer_sig_hashes(p);
     if nat {
         sa.path = float(sa.path, shared.config.natt_port);
     }
@@ -300,6 +320,8 @@ pub(crate) fn handle_response(
         nr,
         init_request,
         init_response: bytes.to_vec(),
+        // A responder asks for our certificate here (RFC 7296 §1.2).
+        peer_cert_requests: auth::ca_hashes(p),
     };
     auth::start(sa, init, now, shared)
 }
@@ -551,6 +573,8 @@ pub(crate) fn respond(
             nr,
             init_request: request.to_vec(),
             init_response: response.clone(),
+            // The initiator's CERTREQ comes with its IKE_AUTH request.
+            peer_cert_requests: Vec::new(),
         },
     };
     let mut sa = IkeSa::new(
@@ -567,6 +591,7 @@ pub(crate) fn respond(
     sa.behind_nat = we_are_natted || (sa.cfg.force_encap && nat_d);
     sa.cached_response = Some((0, vec![response]));
     sa.frag = frag;
+    sa.peer_sig_hashes = peer_sig_hashes(p);
     sa.peer_next_id = 1;
     sa.timers
         .set(Timer::HalfOpen, now + shared.config.half_open_timeout);
@@ -597,7 +622,24 @@ mod tests {
     }
 
     #[test]
-    fn signature_hash_algorithms_lists_sha2() {
-        assert_eq!(sig_hash_algorithms(), vec![0, 2, 0, 3, 0, 4]);
+    fn signature_hash_algorithms_lists_sha2_and_identity() {
+        assert_eq!(sig_hash_algorithms(), vec![0, 2, 0, 3, 0, 4, 0, 5]);
+    }
+
+    #[test]
+    fn peer_sig_hashes_keeps_order_and_unknown_values() {
+        let p = vec![notify(
+            NotifyType::SIGNATURE_HASH_ALGORITHMS,
+            vec![0, 5, 0, 2, 0x12, 0x34, 0xff],
+        )];
+        assert_eq!(
+            peer_sig_hashes(&p),
+            vec![
+                HashAlgorithm::IDENTITY,
+                HashAlgorithm::SHA2_256,
+                HashAlgorithm(0x1234)
+            ]
+        );
+        assert!(peer_sig_hashes(&[]).is_empty());
     }
 }
