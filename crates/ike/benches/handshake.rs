@@ -1,5 +1,7 @@
-//! Full IKEv2 handshakes per second (IKE_SA_INIT + IKE_AUTH with PSK + the
-//! first CHILD_SA, both sides' CPU on one thread) and bytes held per
+//! Full IKEv2 handshakes per second (IKE_SA_INIT + IKE_AUTH + the first
+//! CHILD_SA, both sides' CPU on one thread), with PSK and with ECDSA P-256
+//! signatures (RFC 7427, raw public keys: certificate path validation is
+//! the certs crate's and is not counted here), and bytes held per
 //! established IKE SA with one CHILD_SA (counted by a global allocator).
 //!
 //! Run with `cargo bench -p ike --bench handshake`. Prints figures only;
@@ -21,7 +23,9 @@ use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ike::crypto::{ring_provider, SecretBytes, SystemRandom};
+use ike::crypto::{
+    ring_provider, PublicKey, RingSigner, RingVerifier, SecretBytes, SignatureScheme, SystemRandom,
+};
 use ike::io::{Command, Event, Lifetimes, Mode, Path};
 use ike::policy::proposal::parse_list;
 use ike::policy::ts::parse_ts;
@@ -77,20 +81,62 @@ fn fqdn(s: &str) -> Id {
     }
 }
 
-fn endpoint(local: &str, remote: &str, me: &str, them: &str, lts: &str, rts: &str) -> Endpoint {
+/// How both sides authenticate in one benchmark run.
+#[derive(Clone, Copy)]
+enum Auth {
+    Psk,
+    EcdsaP256,
+}
+
+/// A fresh P-256 key pair: the PKCS#8 document and the SEC1 public point.
+fn p256_key() -> (Vec<u8>, Vec<u8>) {
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    (pkcs8.as_ref().to_vec(), pair.public_key().as_ref().to_vec())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn endpoint(
+    local: &str,
+    remote: &str,
+    me: &str,
+    them: &str,
+    lts: &str,
+    rts: &str,
+    auth: Auth,
+    own_key: &[u8],
+    peer_point: &[u8],
+) -> Endpoint {
+    let (psk, signer, peer_auth) = match auth {
+        Auth::Psk => (
+            Some(SecretBytes::from_slice(
+                b"a pre-shared key for the benchmark",
+            )),
+            None,
+            PeerAuth::Psk,
+        ),
+        Auth::EcdsaP256 => {
+            let signer: Arc<dyn ike::crypto::Signer> =
+                Arc::new(RingSigner::new(own_key, SignatureScheme::EcdsaSha256).unwrap());
+            let verifier: Arc<dyn ike::crypto::Verifier> =
+                Arc::new(RingVerifier::new(PublicKey::EcP256(peer_point.to_vec())));
+            (None, Some(signer), PeerAuth::PublicKey(verifier))
+        }
+    };
     let cfg = Arc::new(PeerConfig {
         name: me.into(),
         local: addr(&format!("{local}:500")),
         remote: addr(&format!("{remote}:500")),
         local_id: fqdn(me),
         remote_id: Some(fqdn(them)),
-        psk: Some(SecretBytes::from_slice(
-            b"a pre-shared key for the benchmark",
-        )),
-        signer: None,
+        psk,
+        signer,
         local_certs: Vec::new(),
         cert_requests: Vec::new(),
-        peer_auth: PeerAuth::Psk,
+        peer_auth,
         ike_rekey_time: None,
         remote_access: Default::default(),
         credentials: None,
@@ -110,7 +156,9 @@ fn endpoint(local: &str, remote: &str, me: &str, them: &str, lts: &str, rts: &st
     Endpoint::new(ec, Box::new(SystemRandom::new()), Instant::now()).unwrap()
 }
 
-fn pair() -> (Endpoint, Endpoint) {
+fn pair(auth: Auth) -> (Endpoint, Endpoint) {
+    let (key_a, point_a) = p256_key();
+    let (key_b, point_b) = p256_key();
     (
         endpoint(
             "192.0.2.1",
@@ -119,6 +167,9 @@ fn pair() -> (Endpoint, Endpoint) {
             "b.example",
             "10.1.0.0/16",
             "10.2.0.0/16",
+            auth,
+            &key_a,
+            &point_b,
         ),
         endpoint(
             "198.51.100.1",
@@ -127,6 +178,9 @@ fn pair() -> (Endpoint, Endpoint) {
             "a.example",
             "10.2.0.0/16",
             "10.1.0.0/16",
+            auth,
+            &key_b,
+            &point_a,
         ),
     )
 }
@@ -181,15 +235,12 @@ fn handshake(a: &mut Endpoint, b: &mut Endpoint, now: Instant) -> usize {
     datagrams
 }
 
-fn main() {
-    let now = Instant::now();
-
-    // Handshake rate: both endpoints on this thread, real randomness.
-    let (mut a, mut b) = pair();
+/// Handshakes per second over `budget`, both endpoints on this thread.
+fn rate(auth: Auth, label: &str, budget: Duration, now: Instant) {
+    let (mut a, mut b) = pair(auth);
     for _ in 0..20 {
         handshake(&mut a, &mut b, now);
     }
-    let budget = Duration::from_secs(3);
     let start = Instant::now();
     let mut n = 0u64;
     let mut datagrams = 0usize;
@@ -199,17 +250,23 @@ fn main() {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "handshake PSK+X25519, AES-GCM-256/PRF-SHA384, ESP AES-GCM-256: {:.0} full handshakes/s \
+        "handshake {label}, AES-GCM-256/PRF-SHA384, ESP AES-GCM-256: {:.0} full handshakes/s \
          (both sides' CPU, one thread; {n} handshakes, {:.1} datagrams each)",
         n as f64 / secs,
         datagrams as f64 / n as f64
     );
-    drop((a, b));
+}
+
+fn main() {
+    let now = Instant::now();
+    let budget = Duration::from_secs(3);
+    rate(Auth::Psk, "PSK+X25519", budget, now);
+    rate(Auth::EcdsaP256, "ECDSA-P256+X25519", budget, now);
 
     // Memory per established IKE SA with one CHILD_SA, per side.
     let m = 1000usize;
     let live0 = live();
-    let (mut a, mut b) = pair();
+    let (mut a, mut b) = pair(Auth::Psk);
     let live1 = live();
     let empty = (live1 - live0) / 2;
     let allocs0 = ALLOCS.load(Ordering::Relaxed);
