@@ -145,6 +145,8 @@ pub struct Packets {
     pub udp: Vec<UdpDatagram>,
     /// Number of ICMP / ICMPv6 packets (plaintext traffic on the WAN).
     pub icmp: usize,
+    /// Number of TCP segments (plaintext traffic on the WAN).
+    pub tcp: usize,
     /// Frames that are neither (ARP, ...).
     pub other: usize,
 }
@@ -173,6 +175,7 @@ pub fn read_pcap(path: &Path) -> Result<Packets> {
                 payload: payload.to_vec(),
             }),
             Some(L4::Icmp) => out.icmp = out.icmp.saturating_add(1),
+            Some(L4::Tcp) => out.tcp = out.tcp.saturating_add(1),
             None => out.other = out.other.saturating_add(1),
         }
     }
@@ -182,11 +185,13 @@ pub fn read_pcap(path: &Path) -> Result<Packets> {
 enum L4<'a> {
     Udp(SocketAddr, SocketAddr, &'a [u8]),
     Icmp,
+    Tcp,
 }
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 const PROTO_ICMP: u8 = 1;
+const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
 const PROTO_ICMPV6: u8 = 58;
 
@@ -241,6 +246,7 @@ fn parse_frame(f: &[u8]) -> Option<L4<'_>> {
             ))
         }
         PROTO_ICMP | PROTO_ICMPV6 => Some(L4::Icmp),
+        PROTO_TCP => Some(L4::Tcp),
         _ => None,
     }
 }

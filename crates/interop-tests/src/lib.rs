@@ -13,18 +13,24 @@
 //!   small PKI made with strongSwan's `pki`.
 //! - [`capture`]: tcpdump on the WAN veth, and a reader that turns the pcap
 //!   back into UDP datagrams, classified as IKE / ESP-in-UDP (RFC 3948).
+//! - [`ikegw`]: the daemon under test: `ikegw run` with a rendered TOML
+//!   config in a gateway namespace, its control verbs (`list-sas --json`,
+//!   ...), and [`ikegw::Mixed`], ikegw against strongSwan on one topology
+//!   (optionally behind a NAT), with both ends' views matched SPI by SPI.
 //!
 //! What it must not do: touch anything outside the namespaces it created
 //! (only documentation prefixes on the "internet" links, 10/8 inside), stop a
 //! process it did not start, or leave namespaces behind.
 //!
 //! A scenario needs root, `ip`, tcpdump, strongSwan's charon and swanctl with
-//! the kernel-libipsec plugin, and `/dev/net/tun`. [`prerequisites`] checks
-//! them: when something is missing the test is skipped loudly, unless `CI`
-//! is set, in which case the test fails.
+//! the kernel-libipsec plugin, and `/dev/net/tun`; ikegw scenarios also the
+//! `ikegw` binary, python3 and nft. [`prerequisites`] and
+//! [`ikegw_prerequisites`] check them: when something is missing the test
+//! is skipped loudly, unless `CI` is set, in which case the test fails.
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod ikegw;
 pub mod netns;
 pub mod proc;
 pub mod strongswan;
@@ -157,6 +163,46 @@ pub fn prerequisites(test: &str, with_pki: bool) -> Result<Gate> {
             missing.push(format!("{what} at {path}"));
         }
     }
+    gate(test, missing)
+}
+
+/// What ikegw-against-strongSwan scenarios need: everything of
+/// [`prerequisites`], the `ikegw` binary ([`ikegw::binary`]), `python3`
+/// (the bulk-transfer endpoints) and `nft` (NAT and loss). Skips loudly, or
+/// fails under `CI`.
+pub fn ikegw_prerequisites(test: &str) -> Result<Gate> {
+    if prerequisites(test, false)? == Gate::Skip {
+        return Ok(Gate::Skip);
+    }
+    let mut missing = Vec::new();
+    match ikegw::binary() {
+        Err(why) => missing.push(why),
+        Ok(bin) => {
+            if let Some(src) = ikegw::newer_source_than(&bin) {
+                // loud, not fatal: under `cargo test --workspace` the binary
+                // is always fresh; this catches `cargo test -p interop-tests`
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "WARNING: {test}: {} is older than {}; rebuild it with \
+                     `cargo build -p gateway --bin ikegw`",
+                    bin.display(),
+                    src.display()
+                );
+            }
+        }
+    }
+    if ikegw::python3().is_none() {
+        missing.push("python3 on PATH (bulk transfer endpoints)".to_owned());
+    }
+    if !Path::new(netns::NFT).exists() {
+        missing.push(format!("nftables `nft` at {} (NAT, loss)", netns::NFT));
+    }
+    gate(test, missing)
+}
+
+/// Turns a list of missing things into the verdict: run, skip loudly, or
+/// (under `CI`) fail.
+fn gate(test: &str, missing: Vec<String>) -> Result<Gate> {
     if missing.is_empty() {
         return Ok(Gate::Run);
     }
@@ -197,9 +243,13 @@ pub fn unique_tag(prefix: &str) -> String {
     format!("{prefix}{}x{n}", std::process::id())
 }
 
+/// Set (non-empty) to keep every scenario directory, passed or not.
+pub const KEEP_ENV: &str = "INTEROP_KEEP";
+
 /// A scenario's scratch directory (configs, logs, sockets, pcaps). Removed
 /// on drop when the scenario passed; kept, and its path printed, when the
-/// thread is panicking or [`ScenarioDir::keep`] was called, so a failure
+/// thread is panicking, [`ScenarioDir::keep`] was called or [`KEEP_ENV`] is
+/// set, so a failure
 /// leaves its pcap and both peers' logs behind.
 #[derive(Debug)]
 pub struct ScenarioDir {
@@ -228,7 +278,8 @@ impl ScenarioDir {
 
 impl Drop for ScenarioDir {
     fn drop(&mut self) {
-        if self.keep || std::thread::panicking() {
+        let keep_all = std::env::var_os(KEEP_ENV).is_some_and(|v| !v.is_empty());
+        if self.keep || keep_all || std::thread::panicking() {
             eprintln!("scenario files kept in {}", self.path.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.path);

@@ -26,6 +26,8 @@ use crate::Result;
 
 /// iproute2's `ip`.
 pub const IP: &str = "/usr/sbin/ip";
+/// nftables' `nft` (NAT and loss scenarios).
+pub const NFT: &str = "/usr/sbin/nft";
 
 /// Time bound for one `ip`/`sysctl`/`ping` command.
 const CMD_LIMIT: Duration = Duration::from_secs(10);
@@ -96,6 +98,22 @@ impl Netns {
         Ok(())
     }
 
+    /// Loads an nftables ruleset (`nft -f`) inside the namespace; the text
+    /// is kept in `scratch` for the report.
+    pub fn nft(&self, name: &str, ruleset: &str, scratch: &Path) -> Result<()> {
+        let file = scratch.join(format!("{}-{name}.nft", self.name));
+        std::fs::write(&file, ruleset).map_err(crate::io_err(&file))?;
+        self.exec(&[NFT, "-f", &file.to_string_lossy()], CMD_LIMIT, scratch)
+            .map(drop)
+    }
+
+    /// `nft list ruleset` inside the namespace (with counters).
+    pub fn nft_list(&self, scratch: &Path) -> Result<String> {
+        Ok(self
+            .exec(&[NFT, "list", "ruleset"], CMD_LIMIT, scratch)?
+            .stdout)
+    }
+
     /// `ip addr add CIDR dev IFACE`
     pub fn add_addr(&self, iface: &str, cidr: &str, scratch: &Path) -> Result<()> {
         self.ip(&["addr", "add", cidr, "dev", iface], scratch)
@@ -144,6 +162,20 @@ pub const RIGHT: Site = Site {
     lan_net: "10.2.0.0/24",
 };
 
+/// The left gateway when it sits behind [`Topology::create_behind_nat`]'s
+/// NAT: a private WAN address; the NAT's outside address is `LEFT.wan`.
+pub const LEFT_BEHIND_NAT: Site = Site {
+    wan: Ipv4Addr::new(172, 16, 0, 2),
+    ..LEFT
+};
+
+/// The NAT's inside address (the left gateway's default route).
+pub const NAT_INSIDE: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 1);
+
+/// UDP source ports the NAT maps to: never 500 or 4500, so the peer must
+/// answer the mapped ports (RFC 3948, RFC 7296 §2.23).
+pub const NAT_PORTS: (u16, u16) = (20000, 29999);
+
 /// Two gateways joined by a WAN veth, each with a LAN host; see the module
 /// doc. All four namespaces are deleted on drop.
 #[derive(Debug)]
@@ -156,6 +188,8 @@ pub struct Topology {
     pub left_lan: Netns,
     /// Host behind the right gateway (`eth0`).
     pub right_lan: Netns,
+    /// The NAT between the left gateway and the WAN, when there is one.
+    pub nat: Option<Netns>,
 }
 
 impl Topology {
@@ -169,20 +203,90 @@ impl Topology {
             right: Netns::create(&format!("{tag}-r"), scratch)?,
             left_lan: Netns::create(&format!("{tag}-ll"), scratch)?,
             right_lan: Netns::create(&format!("{tag}-rl"), scratch)?,
+            nat: None,
         };
-        for ns in [&topo.left, &topo.right, &topo.left_lan, &topo.right_lan] {
+        topo.disable_ipv6(scratch)?;
+        topo.left.veth_to("wan0", &topo.right, "wan0", scratch)?;
+        topo.left
+            .add_addr("wan0", &format!("{}/24", LEFT.wan), scratch)?;
+        topo.finish(LEFT, scratch)
+    }
+
+    /// Like [`Topology::create`], but the left gateway reaches the WAN
+    /// through a NAT namespace `<tag>-n` (nftables masquerade, UDP source
+    /// ports mapped into [`NAT_PORTS`]):
+    ///
+    /// ```text
+    /// [left] wan0 172.16.0.2 -- in0 172.16.0.1 [nat] out0 198.51.100.1 -- wan0 198.51.100.2 [right]
+    /// ```
+    ///
+    /// The right gateway sees the left one as 198.51.100.1 and has no route
+    /// to 172.16.0.0/24.
+    pub fn create_behind_nat(tag: &str, scratch: &Path) -> Result<Self> {
+        let nat = Netns::create(&format!("{tag}-n"), scratch)?;
+        let topo = Self {
+            left: Netns::create(&format!("{tag}-l"), scratch)?,
+            right: Netns::create(&format!("{tag}-r"), scratch)?,
+            left_lan: Netns::create(&format!("{tag}-ll"), scratch)?,
+            right_lan: Netns::create(&format!("{tag}-rl"), scratch)?,
+            nat: Some(nat),
+        };
+        topo.disable_ipv6(scratch)?;
+        let nat = topo
+            .nat
+            .as_ref()
+            .ok_or_else(|| crate::Error::Check("NAT namespace missing".into()))?;
+        topo.left.veth_to("wan0", nat, "in0", scratch)?;
+        nat.veth_to("out0", &topo.right, "wan0", scratch)?;
+        topo.left
+            .add_addr("wan0", &format!("{}/24", LEFT_BEHIND_NAT.wan), scratch)?;
+        topo.left.ip(
+            &["route", "add", "default", "via", &NAT_INSIDE.to_string()],
+            scratch,
+        )?;
+        nat.add_addr("in0", &format!("{NAT_INSIDE}/24"), scratch)?;
+        nat.add_addr("out0", &format!("{}/24", LEFT.wan), scratch)?;
+        nat.sysctl("net.ipv4.ip_forward=1", scratch)?;
+        let (lo, hi) = NAT_PORTS;
+        nat.nft(
+            "masquerade",
+            &format!(
+                "table ip nat {{
+    chain post {{
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname \"out0\" meta l4proto udp counter masquerade to :{lo}-{hi}
+        oifname \"out0\" counter masquerade
+    }}
+}}
+"
+            ),
+            scratch,
+        )?;
+        topo.finish(LEFT_BEHIND_NAT, scratch)
+    }
+
+    fn disable_ipv6(&self, scratch: &Path) -> Result<()> {
+        let all = [&self.left, &self.right, &self.left_lan, &self.right_lan];
+        for ns in all.into_iter().chain(self.nat.as_ref()) {
             ns.sysctl("net.ipv6.conf.all.disable_ipv6=1", scratch)?;
             ns.sysctl("net.ipv6.conf.default.disable_ipv6=1", scratch)?;
         }
-        topo.left.veth_to("wan0", &topo.right, "wan0", scratch)?;
+        Ok(())
+    }
+
+    /// LANs, the right gateway's WAN address, forwarding, and the checks
+    /// (WAN works, remote LAN unreachable without a tunnel).
+    fn finish(self, left: Site, scratch: &Path) -> Result<Self> {
+        let topo = self;
+        topo.right
+            .add_addr("wan0", &format!("{}/24", RIGHT.wan), scratch)?;
         topo.left.veth_to("lan0", &topo.left_lan, "eth0", scratch)?;
         topo.right
             .veth_to("lan0", &topo.right_lan, "eth0", scratch)?;
         for (gw, host, site) in [
-            (&topo.left, &topo.left_lan, LEFT),
+            (&topo.left, &topo.left_lan, left),
             (&topo.right, &topo.right_lan, RIGHT),
         ] {
-            gw.add_addr("wan0", &format!("{}/24", site.wan), scratch)?;
             gw.add_addr("lan0", &format!("{}/24", site.lan_gw), scratch)?;
             host.add_addr("eth0", &format!("{}/24", site.lan_host), scratch)?;
             host.ip(

@@ -125,6 +125,12 @@ impl Daemon {
     /// Sends the stop signal to our PID, waits up to a few seconds, then
     /// SIGKILLs. Returns the exit status when the process could be reaped.
     pub fn stop(&mut self) -> Option<ExitStatus> {
+        self.stop_within(STOP_GRACE)
+    }
+
+    /// Like [`Daemon::stop`], with `grace` before SIGKILL (for a daemon
+    /// whose orderly shutdown talks to its peer first).
+    pub fn stop_within(&mut self, grace: Duration) -> Option<ExitStatus> {
         if let Ok(Some(status)) = self.child.try_wait() {
             return Some(status);
         }
@@ -134,7 +140,7 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        let until = Instant::now() + STOP_GRACE;
+        let until = Instant::now() + grace;
         while Instant::now() < until {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Some(status);
