@@ -1,63 +1,89 @@
-//! The userland ESP data plane (backend `userland`, Linux, `ikegw run
-//! --tun NAME`): packets from a TUN device are protected with
-//! [`OutboundSa`] and sent as ESP-in-UDP (RFC 3948) from the NAT-T socket;
-//! ESP arriving on that socket is opened by an [`InboundTable`] and written
-//! to the TUN device.
+//! The daemon's ESP data plane (backend `userland`, Linux, `ikegw run
+//! --tun NAME`): [`pfkey::dataplane::DataPlane`] in front of the daemon's
+//! in-process key engine.
 //!
-//! It is fed from the key engine's SADB, not from the IKE core: it is one
-//! more PF_KEY client of the engine (promiscuous, so it sees every ADD and
-//! DELETE), and fetches each new SA's keys with SADB_GET, the way a kernel
-//! data plane reads its own SADB. The core and the data plane share
-//! nothing but that message stream (STYLE §7).
+//! Ownership: the daemon keeps its UDP sockets, because IKE and ESP share
+//! the NAT-T port (RFC 3948 §2.2). The driver hands every ESP datagram it
+//! reads on a NAT-T socket to [`DataPlaneHandle::esp`]; what the data plane
+//! has to send comes back as [`Out`] records, which [`send_task`] writes
+//! from the socket and source address the SA names. The `DataPlane` itself
+//! runs on one thread of its own: its engine calls are synchronous round
+//! trips to the engine's thread, which must not stall the tokio workers
+//! (STYLE §7: the data plane shares nothing with the IKE core but the
+//! PF_KEY stream). A second thread reads the TUN device.
 //!
-//! Without a raw ESP socket here, ESP always travels in UDP: configure
-//! `encap = true` on connections that use this data plane (strongSwan's
-//! kernel-libipsec does the same). Routes for the remote selectors are
-//! added on the TUN device with `ip route` as outbound SAs appear.
+//! Policy decides what is protected: the key glue ([`super::kernel`])
+//! installs tunnel-mode policies on per-peer tunnel links and tells this
+//! module the links' inner prefixes ([`DataPlaneHandle::links_sink`]);
+//! routes for those prefixes point at the TUN device. A packet without an
+//! SA raises an ACQUIRE and waits in the data plane (up to 4 per ACQUIRE)
+//! until the SA arrives.
+//!
+//! ESP always travels in UDP here (no raw ESP socket): connections served
+//! by this data plane need `encap = true`; an SA without NAT-T ports is
+//! refused per packet with a typed drop.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use pfkey::esp::{
-    EncryptionAlgorithm, EspKey, InboundSa, InboundTable, IntegrityAlgorithm, Mode, NatT,
-    OutboundSa, Payload, SaParams, Spi,
-};
-use pfkey::registry::{
-    Errno, SadbAalg, SadbEalg, SadbMsgType, SadbSaFlags, SadbSaState, SadbSaType,
-};
-use pfkey::wire::{AddressKind, KeyKind, SadbHeader, SadbMsg, MAX_MSG_LEN};
-use tokio::sync::{mpsc, watch};
+use pfkey::dataplane::{DataPlane, DataPlaneConfig, EspOutcome, Link, ServerEngine, TunOutcome};
+use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
-use zeroize::Zeroizing;
 
-use super::kernel::MsgSocket;
 use super::net::Sockets;
 
 /// Room for one inner packet plus ESP/UDP overhead.
-const BUF_LEN: usize = 65_535;
+const BUF_LEN: usize = 65_535 + 512;
+/// Inputs waiting for the data-plane thread; a full queue drops, as a busy
+/// router would.
+const QUEUE: usize = 1024;
+/// Longest the thread sleeps without looking at timers and the stop flag.
+const TICK: Duration = Duration::from_millis(100);
+/// How stale the `list-sas` counters may get under steady traffic (they
+/// are also published whenever the input queue runs dry, so a reader that
+/// waits for a burst to end sees all of it).
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// MTU of the TUN device: room for ESP-in-UDP on a 1500-byte path.
+const TUN_MTU: u32 = 1400;
 
-/// One ESP datagram received on the NAT-T socket.
+/// One ESP datagram received on a NAT-T socket.
 pub(crate) struct EspIn {
-    pub(crate) packet: Vec<u8>,
+    /// The whole UDP payload (SPI first).
+    pub(crate) bytes: Vec<u8>,
+    /// The sender.
     pub(crate) from: SocketAddr,
+    /// Our address and port it arrived on.
+    pub(crate) to: SocketAddr,
 }
 
-/// Bytes and packets per SPI, read by `list-sas`.
+/// One UDP datagram the data plane wants sent.
+pub(crate) struct Out {
+    local: SocketAddr,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+enum DpIn {
+    Tun(Vec<u8>),
+    Esp(EspIn),
+    Links(Vec<Link>),
+    Stop,
+}
+
+/// Bytes and packets per SPI, copied from the data plane's per-SA counters
+/// for `list-sas`.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     by_spi: Mutex<HashMap<u32, (u64, u64)>>,
 }
 
 impl Counters {
-    fn add(&self, spi: u32, bytes: usize) {
-        if let Ok(mut m) = self.by_spi.lock() {
-            let e = m.entry(spi).or_insert((0, 0));
-            e.0 = e.0.saturating_add(u64::try_from(bytes).unwrap_or(u64::MAX));
-            e.1 = e.1.saturating_add(1);
-        }
-    }
-
     /// (bytes, packets) through the SA with this SPI.
     pub(crate) fn get(&self, spi: u32) -> (u64, u64) {
         self.by_spi
@@ -66,414 +92,262 @@ impl Counters {
             .and_then(|m| m.get(&spi).copied())
             .unwrap_or((0, 0))
     }
-}
 
-struct Out {
-    sa: OutboundSa,
-    local_net: (IpAddr, u8),
-    remote_net: (IpAddr, u8),
-}
-
-fn in_net(ip: IpAddr, net: (IpAddr, u8)) -> bool {
-    match (ip, net.0) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let bits = u32::from(net.1.min(32));
-            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
-            u32::from(a) & mask == u32::from(n) & mask
+    fn publish<K: pfkey::dataplane::KeyEngine>(&self, dp: &DataPlane<K>) {
+        let mut fresh = HashMap::new();
+        for c in dp.sa_counters() {
+            fresh.insert(c.spi.0, (c.traffic.bytes, c.traffic.packets));
         }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let bits = u32::from(net.1.min(128));
-            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-            u128::from(a) & mask == u128::from(n) & mask
+        if let Ok(mut m) = self.by_spi.lock() {
+            // Counters of SAs that left the SADB stay readable until the
+            // driver forgets the CHILD_SA.
+            for (spi, v) in fresh {
+                m.insert(spi, v);
+            }
         }
-        _ => false,
     }
 }
 
-/// Source and destination of an IP packet (RFC 791 §3.1, RFC 8200 §3).
-fn ip_addrs(p: &[u8]) -> Option<(IpAddr, IpAddr)> {
-    match p.first()? >> 4 {
-        4 => {
-            let s: [u8; 4] = p.get(12..16)?.try_into().ok()?;
-            let d: [u8; 4] = p.get(16..20)?.try_into().ok()?;
-            Some((IpAddr::from(s), IpAddr::from(d)))
-        }
-        6 => {
-            let s: [u8; 16] = p.get(8..24)?.try_into().ok()?;
-            let d: [u8; 16] = p.get(24..40)?.try_into().ok()?;
-            Some((IpAddr::from(s), IpAddr::from(d)))
-        }
-        _ => None,
-    }
+/// The running data plane: its thread, the TUN reader, and the input queue.
+pub(crate) struct DataPlaneHandle {
+    tx: std_mpsc::SyncSender<DpIn>,
+    /// Per-SPI counters for `list-sas`.
+    pub(crate) counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
 }
 
-/// An address prefix: (network, length).
-type Net = (IpAddr, u8);
-
-/// What an SADB_GET reply tells the data plane: ESP parameters, whether
-/// the SA is outbound, and its inner (source, destination) selectors.
-type Learned = (SaParams, bool, Option<(Net, Net)>);
-
-/// Builds the ESP parameters of one SA from an SADB_GET reply.
-fn params(m: &SadbMsg) -> Result<Learned, String> {
-    let sa = m.sa().ok_or("GET reply without SA extension")?;
-    let src = m
-        .address(AddressKind::Src)
-        .and_then(|a| a.addr.ip())
-        .ok_or("GET reply without source")?;
-    let dst = m
-        .address(AddressKind::Dst)
-        .and_then(|a| a.addr.ip())
-        .ok_or("GET reply without destination")?;
-    let outbound = sa.flags.contains(SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND);
-    let ekey = m
-        .key(KeyKind::Encrypt)
-        .ok_or("GET reply without encryption key")?;
-    // Output convention: bits = key only, reserved = salt bits.
-    let key_bits = usize::from(ekey.bits);
-    let total = key_bits
-        .checked_add(usize::from(ekey.reserved))
-        .ok_or("key length")?
-        .div_ceil(8);
-    let material = ekey.secret_bytes().get(..total).ok_or("short key")?;
-    let encryption = match (sa.encrypt, key_bits) {
-        (SadbEalg::SADB_EALG_AES_GCM_16, 128) => EncryptionAlgorithm::AesGcm16_128,
-        (SadbEalg::SADB_EALG_AES_GCM_16, 256) => EncryptionAlgorithm::AesGcm16_256,
-        (SadbEalg::SADB_EALG_AES, 128) => EncryptionAlgorithm::AesCbc128,
-        (SadbEalg::SADB_EALG_AES, 256) => EncryptionAlgorithm::AesCbc256,
-        (e, b) => return Err(format!("the userland data plane has no {e}/{b} bits")),
-    };
-    let integrity = match sa.auth {
-        SadbAalg::SADB_AALG_NONE => None,
-        a => {
-            let alg = match a {
-                SadbAalg::SADB_AALG_SHA1HMAC => IntegrityAlgorithm::HmacSha1_96,
-                SadbAalg::SADB_AALG_SHA256HMAC => IntegrityAlgorithm::HmacSha256_128,
-                SadbAalg::SADB_AALG_SHA384HMAC => IntegrityAlgorithm::HmacSha384_192,
-                SadbAalg::SADB_AALG_SHA512HMAC => IntegrityAlgorithm::HmacSha512_256,
-                other => return Err(format!("the userland data plane has no {other}")),
-            };
-            let k = m.key(KeyKind::Auth).ok_or("GET reply without auth key")?;
-            Some((alg, EspKey::from_slice(k.material())))
-        }
-    };
-    let port = |k: AddressKind| m.address(k).map(|a| a.addr.port());
-    let nat_t = match (port(AddressKind::NattLoc), port(AddressKind::NattRem)) {
-        (Some(l), Some(r)) => Some(NatT {
-            local_port: l,
-            remote_port: r,
-        }),
-        _ => None,
-    };
-    let (local, remote) = if outbound { (src, dst) } else { (dst, src) };
-    let tunnel = sa.flags.contains(SadbSaFlags::SADB_X_SAFLAGS_TUNNEL);
-    let inner = match (
-        m.address(AddressKind::InnerSrc),
-        m.address(AddressKind::InnerDst),
-    ) {
-        (Some(s), Some(d)) => match (s.addr.ip(), d.addr.ip()) {
-            (Some(si), Some(di)) => Some(((si, s.prefixlen), (di, d.prefixlen))),
-            _ => None,
-        },
-        _ => None,
-    };
-    Ok((
-        SaParams {
-            spi: Spi(sa.spi),
-            encryption,
-            encryption_key: EspKey::new(Zeroizing::new(material.to_vec())),
-            integrity,
-            mode: if tunnel {
-                Mode::Tunnel
-            } else {
-                Mode::Transport
-            },
-            local,
-            remote,
-            nat_t,
-            replay_window: u32::from(sa.replay),
-            esn: false,
-        },
-        outbound,
-        inner,
-    ))
-}
-
-/// The running data plane.
-pub(crate) struct DataPlane {
-    pfkey: Arc<MsgSocket>,
-    socks: Arc<Sockets>,
-    tun: Arc<pfkey::tun::Tun>,
-    counters: Arc<Counters>,
-    outbound: BTreeMap<u32, Out>,
-    inbound: InboundTable,
-    pid: u32,
-    seq: u32,
-    rng: ring::rand::SystemRandom,
-    natt_port: u16,
-}
-
-impl DataPlane {
-    /// Opens the TUN device `tun_name` and subscribes to the engine.
-    pub(crate) fn new(
-        pfkey: MsgSocket,
-        socks: Arc<Sockets>,
+impl DataPlaneHandle {
+    /// Opens the TUN device `tun_name` and starts the data plane in front
+    /// of `engine`. `local_addrs` are our outer addresses; datagrams to
+    /// send go to `out` (drained by [`send_task`]).
+    pub(crate) fn start(
+        engine: pfkey::engine::server::DataPlane,
         tun_name: &str,
-        natt_port: u16,
-        counters: Arc<Counters>,
-    ) -> std::io::Result<Self> {
+        local_addrs: Vec<IpAddr>,
+        out: mpsc::Sender<Out>,
+    ) -> io::Result<Self> {
         let tun = pfkey::tun::Tun::open(tun_name)?;
-        tun.set_mtu(1400)?;
+        tun.set_mtu(TUN_MTU)?;
         tun.set_up()?;
+        tun.set_nonblocking(true)?;
+        let tun = Arc::new(tun);
         info!("data plane on TUN {}", tun.name());
+        let cfg = DataPlaneConfig {
+            local_addrs,
+            ..DataPlaneConfig::default()
+        };
+        let dp = DataPlane::new(cfg, ServerEngine::new(engine));
+        let (tx, rx) = std_mpsc::sync_channel(QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let mut threads = Vec::new();
+        {
+            let (tun, tx, stop) = (tun.clone(), tx.clone(), stop.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name("ikegw-tun".into())
+                    .spawn(move || tun_reader(&tun, &tx, &stop))?,
+            );
+        }
+        {
+            let (counters, stop) = (counters.clone(), stop.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name("ikegw-esp".into())
+                    .spawn(move || worker(dp, &rx, &tun, &out, &counters, &stop))?,
+            );
+        }
         Ok(Self {
-            pfkey: Arc::new(pfkey),
-            socks,
-            tun: Arc::new(tun),
+            tx,
             counters,
-            outbound: BTreeMap::new(),
-            inbound: InboundTable::new(),
-            // Not our process id: the driver's PF_KEY client uses that, and
-            // replies are matched on (seq, pid).
-            pid: std::process::id() | 0x4000_0000,
-            seq: 0,
-            rng: ring::rand::SystemRandom::new(),
-            natt_port,
+            stop,
+            threads,
         })
     }
 
-    fn next_seq(&mut self) -> u32 {
-        self.seq = (self.seq % 0x7fff_ffff).saturating_add(1);
-        self.seq
+    /// Hands one ESP datagram to the data plane; false if it was dropped
+    /// because the queue is full.
+    pub(crate) fn esp(&self, e: EspIn) -> bool {
+        self.tx.try_send(DpIn::Esp(e)).is_ok()
     }
 
-    /// Runs until `shutdown` turns true.
-    pub(crate) async fn run(
-        mut self,
-        mut esp_rx: mpsc::Receiver<EspIn>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        let seq = self.next_seq();
-        let promisc = SadbMsg::new(SadbHeader::new(
-            SadbMsgType::SADB_X_PROMISC,
-            SadbSaType(1),
-            seq,
-            self.pid,
-        ));
-        match promisc.to_bytes() {
-            Ok(b) => {
-                if let Err(e) = self.pfkey.send(&b).await {
-                    warn!("data plane: PF_KEY: {e}");
-                    return;
-                }
+    /// Where the key glue sends the current tunnel links.
+    pub(crate) fn links_sink(&self) -> Box<dyn FnMut(Vec<Link>) + Send> {
+        let tx = self.tx.clone();
+        Box::new(move |links| {
+            // Links must not be lost to a full queue: block briefly.
+            if tx.send(DpIn::Links(links)).is_err() {
+                warn!("data plane stopped; tunnel links not updated");
             }
-            Err(e) => {
-                warn!("data plane: {e}");
-                return;
-            }
+        })
+    }
+
+    /// Stops both threads and removes the routes the data plane added.
+    pub(crate) fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.tx.try_send(DpIn::Stop);
+        for t in self.threads {
+            let _ = t.join();
         }
-        // TUN reads block: a thread feeds them in.
-        let (tun_tx, mut tun_rx) = mpsc::channel::<Vec<u8>>(256);
-        let tun = self.tun.clone();
-        std::thread::spawn(move || {
-            let mut buf = vec![0u8; BUF_LEN];
-            while let Ok(n) = tun.recv(&mut buf) {
+    }
+}
+
+/// Writes the data plane's datagrams from the NAT-T socket of the SA's
+/// outer local address.
+pub(crate) async fn send_task(socks: Arc<Sockets>, mut rx: mpsc::Receiver<Out>) {
+    while let Some(o) = rx.recv().await {
+        let Some(sock) = socks.natt_for(o.local.ip()) else {
+            debug!(local = %o.local, "data plane: no NAT-T socket to send from");
+            continue;
+        };
+        if let Err(e) = sock.send(&o.bytes, o.to, o.local.ip()).await {
+            debug!(to = %o.to, "data plane: send: {e}");
+        }
+    }
+}
+
+fn tun_reader(tun: &pfkey::tun::Tun, tx: &std_mpsc::SyncSender<DpIn>, stop: &AtomicBool) {
+    let mut buf = vec![0u8; BUF_LEN];
+    while !stop.load(Ordering::Relaxed) {
+        match tun.recv(&mut buf) {
+            Ok(n) => {
                 let p = buf.get(..n).unwrap_or(&[]).to_vec();
-                if tun_tx.blocking_send(p).is_err() {
-                    return;
+                match tx.try_send(DpIn::Tun(p)) {
+                    Ok(()) | Err(std_mpsc::TrySendError::Full(_)) => {}
+                    Err(std_mpsc::TrySendError::Disconnected(_)) => return,
                 }
             }
-        });
-        let pf = self.pfkey.clone();
-        let mut kbuf = Zeroizing::new(vec![0u8; MAX_MSG_LEN]);
-        let mut out = vec![0u8; BUF_LEN];
-        loop {
-            tokio::select! {
-                r = pf.recv(&mut kbuf) => match r {
-                    Ok(n) => {
-                        let m = kbuf.get(..n).map(SadbMsg::parse);
-                        if let Some(Ok(m)) = m {
-                            self.on_pfkey(m).await;
-                        }
-                    }
-                    Err(e) => {
-                        warn!("data plane: PF_KEY: {e}");
-                        break;
-                    }
-                },
-                Some(p) = tun_rx.recv() => self.outbound_packet(&p, &mut out).await,
-                Some(e) = esp_rx.recv() => self.inbound_packet(&e, &mut out),
-                _ = shutdown.changed() => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let _ = tun.wait_readable(TICK);
             }
-        }
-        for o in self.outbound.values() {
-            route(false, o.remote_net, self.tun.name());
-        }
-    }
-
-    async fn on_pfkey(&mut self, m: SadbMsg) {
-        let h = m.header;
-        let spi = m.sa().map(|s| s.spi);
-        match h.msg_type {
-            SadbMsgType::SADB_ADD | SadbMsgType::SADB_UPDATE if h.errno == Errno::OK => {
-                let (Some(sa), Some(dst)) = (m.sa().copied(), m.address(AddressKind::Dst)) else {
-                    return;
-                };
-                if sa.state != SadbSaState::SADB_SASTATE_MATURE {
-                    return;
-                }
-                let seq = self.next_seq();
-                let get = pfkey::build::sa_op(
-                    SadbMsgType::SADB_GET,
-                    SadbSaType::SADB_SATYPE_ESP,
-                    sa.spi,
-                    sa.flags,
-                    m.address(AddressKind::Src).cloned(),
-                    dst.clone(),
-                    seq,
-                    self.pid,
-                );
-                if let Ok(b) = get.to_bytes() {
-                    if let Err(e) = self.pfkey.send(&b).await {
-                        warn!("data plane: GET {:08x}: {e}", sa.spi);
-                    }
-                }
-            }
-            SadbMsgType::SADB_GET if h.pid == self.pid => {
-                if h.errno != Errno::OK {
-                    warn!("data plane: GET failed: {}", h.errno);
-                    return;
-                }
-                self.learn(&m);
-            }
-            SadbMsgType::SADB_DELETE if h.errno == Errno::OK => {
-                if let Some(spi) = spi {
-                    self.forget(spi);
-                }
-            }
-            SadbMsgType::SADB_EXPIRE if m.lifetime(pfkey::wire::LifetimeKind::Hard).is_some() => {
-                if let Some(spi) = spi {
-                    self.forget(spi);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn learn(&mut self, m: &SadbMsg) {
-        let (p, outbound, inner) = match params(m) {
-            Ok(x) => x,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                warn!("data plane cannot use an SA: {e}");
+                warn!("data plane: TUN read: {e}");
                 return;
-            }
-        };
-        let spi = p.spi.0;
-        if outbound {
-            let Some((local_net, remote_net)) = inner else {
-                warn!("data plane: outbound SA {spi:08x} has no inner selectors; not used");
-                return;
-            };
-            let mut p = p;
-            if p.nat_t.is_none() {
-                // No raw ESP socket: encapsulate anyway (module doc).
-                p.nat_t = Some(NatT {
-                    local_port: self.natt_port,
-                    remote_port: self.natt_port,
-                });
-            }
-            match OutboundSa::new(p, &self.rng) {
-                Ok(sa) => {
-                    route(true, remote_net, self.tun.name());
-                    info!(
-                        "data plane: outbound SA {spi:08x} for {}/{} -> {}/{}",
-                        local_net.0, local_net.1, remote_net.0, remote_net.1
-                    );
-                    self.outbound.insert(
-                        spi,
-                        Out {
-                            sa,
-                            local_net,
-                            remote_net,
-                        },
-                    );
-                }
-                Err(e) => warn!("data plane: outbound SA {spi:08x}: {e}"),
-            }
-        } else {
-            match InboundSa::new(p) {
-                Ok(sa) => {
-                    info!("data plane: inbound SA {spi:08x}");
-                    self.inbound.insert(sa);
-                }
-                Err(e) => warn!("data plane: inbound SA {spi:08x}: {e}"),
             }
         }
     }
+}
 
-    fn forget(&mut self, spi: u32) {
-        if let Some(o) = self.outbound.remove(&spi) {
-            // Another SA may still cover the same net (rekey overlap).
-            if !self.outbound.values().any(|x| x.remote_net == o.remote_net) {
-                route(false, o.remote_net, self.tun.name());
-            }
-            debug!("data plane: outbound SA {spi:08x} removed");
-        }
-        if self.inbound.remove(Spi(spi)).is_some() {
-            debug!("data plane: inbound SA {spi:08x} removed");
-        }
+fn queue(out: &mpsc::Sender<Out>, local: SocketAddr, to: SocketAddr, bytes: &[u8]) {
+    let o = Out {
+        local,
+        to,
+        bytes: bytes.to_vec(),
+    };
+    if out.try_send(o).is_err() {
+        debug!(%to, "data plane: send queue full, datagram dropped");
     }
+}
 
-    async fn outbound_packet(&mut self, p: &[u8], out: &mut [u8]) {
-        let Some((src, dst)) = ip_addrs(p) else {
-            return;
-        };
-        // Newest SA first: after a rekey the successor has the larger key
-        // in insertion order only by chance, so pick any that matches.
-        let Some((spi, o)) = self
-            .outbound
-            .iter_mut()
-            .rev()
-            .find(|(_, o)| in_net(dst, o.remote_net) && in_net(src, o.local_net))
-        else {
-            return;
-        };
-        let spi = *spi;
-        let to = o.sa.remote_endpoint();
-        let local = o.sa.local();
-        let len = match o.sa.encapsulate(p, out) {
-            Ok(b) => b.len(),
-            Err(e) => {
-                debug!("data plane: encapsulate: {e}");
-                return;
+fn worker(
+    mut dp: DataPlane<ServerEngine>,
+    rx: &std_mpsc::Receiver<DpIn>,
+    tun: &pfkey::tun::Tun,
+    out: &mpsc::Sender<Out>,
+    counters: &Counters,
+    stop: &AtomicBool,
+) {
+    let mut routes: BTreeSet<(IpAddr, u8)> = BTreeSet::new();
+    let mut scratch = vec![0u8; BUF_LEN];
+    let mut published = Instant::now();
+    let mut ticked = Instant::now();
+    let mut dirty = false;
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        let wait = dp
+            .poll_timeout()
+            .map_or(TICK, |t| t.saturating_duration_since(now))
+            .min(TICK);
+        let got = match rx.try_recv() {
+            Ok(m) => Ok(m),
+            Err(std_mpsc::TryRecvError::Disconnected) => {
+                Err(std_mpsc::RecvTimeoutError::Disconnected)
             }
-        };
-        let Some(to) = to else { return };
-        let Some(sock) = self.socks.natt_for(local) else {
-            return;
-        };
-        if let Some(bytes) = out.get(..len) {
-            match sock.send(bytes, to, local).await {
-                Ok(()) => self.counters.add(spi, p.len()),
-                Err(e) => debug!("data plane: send to {to}: {e}"),
-            }
-        }
-    }
-
-    fn inbound_packet(&mut self, e: &EspIn, out: &mut [u8]) {
-        match self.inbound.decapsulate(Some(e.from), &e.packet, out) {
-            Ok((spi, d)) => {
-                let pkt: &[u8] = match d.payload {
-                    Payload::Ipv4(b) | Payload::Ipv6(b) => b,
-                    Payload::Dummy => return,
-                };
-                self.counters.add(spi.0, pkt.len());
-                if let Err(err) = self.tun.send(pkt) {
-                    debug!("data plane: TUN write: {err}");
+            Err(std_mpsc::TryRecvError::Empty) => {
+                if dirty {
+                    counters.publish(&dp);
+                    published = now;
+                    dirty = false;
                 }
+                rx.recv_timeout(wait)
             }
-            Err(err) => debug!(from = %e.from, "data plane: ESP dropped: {err}"),
+        };
+        if got.is_ok() {
+            dirty = true;
         }
+        match got {
+            Ok(DpIn::Tun(p)) => match dp.handle_tun(Instant::now(), &p) {
+                TunOutcome::Send(t) => queue(out, t.local, t.to, t.bytes),
+                TunOutcome::Reply(b) => {
+                    if let Err(e) = tun.send(b) {
+                        debug!("data plane: TUN write: {e}");
+                    }
+                }
+                TunOutcome::Queued { seq } => {
+                    debug!("data plane: packet held for ACQUIRE {seq:#x}")
+                }
+                TunOutcome::Dropped(why) => debug!("data plane: TUN packet dropped: {why}"),
+            },
+            Ok(DpIn::Esp(e)) => match dp.handle_esp(Instant::now(), e.from, e.to, &e.bytes) {
+                EspOutcome::Deliver(p) => {
+                    if let Err(err) = tun.send(p) {
+                        debug!("data plane: TUN write: {err}");
+                    }
+                }
+                EspOutcome::Dropped(why) => {
+                    debug!(from = %e.from, "data plane: ESP dropped: {why}")
+                }
+                EspOutcome::Dummy | EspOutcome::Ike | EspOutcome::Keepalive => {}
+            },
+            Ok(DpIn::Links(links)) => {
+                let want: BTreeSet<(IpAddr, u8)> = links
+                    .iter()
+                    .flat_map(|l| l.remote_nets.iter().copied())
+                    .collect();
+                for n in want.difference(&routes) {
+                    route(true, *n, tun.name());
+                }
+                for n in routes.difference(&want) {
+                    route(false, *n, tun.name());
+                }
+                routes = want;
+                dp.set_links(links);
+            }
+            Ok(DpIn::Stop) | Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let now = Instant::now();
+        // Every tick at least: ACQUIRE outcomes are polled, not pushed.
+        if dp.poll_timeout().is_some_and(|t| t <= now) || now.duration_since(ticked) >= TICK {
+            dp.handle_timeout(now);
+            ticked = now;
+        }
+        while let Some((local, to, n)) = dp.poll_transmit(&mut scratch) {
+            if let Some(b) = scratch.get(..n) {
+                queue(out, local, to, b);
+            }
+        }
+        while let Some(n) = dp.poll_tun(&mut scratch) {
+            if let Some(b) = scratch.get(..n) {
+                let _ = tun.send(b);
+            }
+        }
+        if dirty && now.duration_since(published) >= PUBLISH_EVERY {
+            counters.publish(&dp);
+            published = now;
+            dirty = false;
+        }
+    }
+    counters.publish(&dp);
+    let s = dp.stats();
+    info!(
+        "data plane stopped: {} ESP out, {} in, {} delivered, {} ACQUIREs, {} queued, {} released",
+        s.esp_sent, s.esp_received, s.delivered, s.acquires, s.queued, s.released
+    );
+    for n in routes {
+        route(false, n, tun.name());
     }
 }
 
@@ -488,41 +362,5 @@ fn route(add: bool, net: (IpAddr, u8), dev: &str) {
         Ok(s) if s.success() => info!("route {verb} {cidr} dev {dev}"),
         Ok(s) => warn!("ip route {verb} {cidr} dev {dev} failed ({s})"),
         Err(e) => warn!("cannot run ip route: {e}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefixes_match_addresses_of_their_family_only() {
-        let net = ("10.1.0.0".parse().unwrap(), 16);
-        assert!(in_net("10.1.200.3".parse().unwrap(), net));
-        assert!(!in_net("10.2.0.1".parse().unwrap(), net));
-        assert!(!in_net("::1".parse().unwrap(), net));
-        assert!(in_net(
-            "1.2.3.4".parse().unwrap(),
-            ("0.0.0.0".parse().unwrap(), 0)
-        ));
-        assert!(in_net(
-            "2001:db8::5".parse().unwrap(),
-            ("2001:db8::".parse().unwrap(), 32)
-        ));
-    }
-
-    #[test]
-    fn ip_header_addresses_are_read_and_junk_is_refused() {
-        let mut v4 = [0u8; 20];
-        v4[0] = 0x45;
-        v4[12..16].copy_from_slice(&[10, 1, 0, 1]);
-        v4[16..20].copy_from_slice(&[10, 2, 0, 1]);
-        assert_eq!(
-            ip_addrs(&v4),
-            Some(("10.1.0.1".parse().unwrap(), "10.2.0.1".parse().unwrap()))
-        );
-        assert_eq!(ip_addrs(&v4[..10]), None);
-        assert_eq!(ip_addrs(&[0x55; 40]), None);
-        assert_eq!(ip_addrs(&[]), None);
     }
 }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ike::io::{Command, Event, IkeSaId, Path};
+use ike::io::{Command, Event, IkeSaId, KernelEvent, Path};
 use ike::sa::{Endpoint, EndpointConfig};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, info_span, warn};
@@ -84,16 +84,63 @@ pub(crate) struct Driver {
     stats: Stats,
     started: Instant,
     natt_port: u16,
-    /// ESP datagrams go to the data plane, if one runs.
+    /// The ESP data plane (`--tun`), fed ESP datagrams from our NAT-T
+    /// sockets.
     #[cfg(target_os = "linux")]
-    esp_tx: Option<mpsc::Sender<super::dataplane::EspIn>>,
+    dataplane: Option<super::dataplane::DataPlaneHandle>,
+    /// What the data plane sends, until [`Self::run`] starts the sender.
     #[cfg(target_os = "linux")]
-    dataplane: Option<(
-        super::dataplane::DataPlane,
-        mpsc::Receiver<super::dataplane::EspIn>,
-    )>,
-    #[cfg(target_os = "linux")]
-    counters: Arc<super::dataplane::Counters>,
+    dp_out: Option<mpsc::Receiver<super::dataplane::Out>>,
+    /// Peers to (re-)initiate later: (when, the back-off used).
+    retry: BTreeMap<usize, (Instant, Duration)>,
+    /// Peers kept up by us (`start_action = start`, or restarted by
+    /// `close_action = start` / `dpd_action = restart`): a failed attempt
+    /// is retried with back-off.
+    persistent: std::collections::BTreeSet<usize>,
+    /// Peers whose trap policy is installed.
+    trapped: std::collections::BTreeSet<usize>,
+    /// Peers to trap at the next turn of the loop (`close_action` /
+    /// `dpd_action = trap`; installing is asynchronous).
+    to_trap: Vec<usize>,
+}
+
+/// First wait before re-initiating a peer that failed; it doubles per
+/// failure up to [`RETRY_MAX`] (strongSwan's keyingtries retry the same
+/// way, without the cap being configurable here).
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// Longest wait between two attempts.
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// Why an established IKE SA closed, as far as the actions care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closed {
+    /// The peer sent Delete (RFC 7296 §1.4.1): `close_action`.
+    ByPeer,
+    /// The peer stopped answering (RFC 7296 §2.4, dead peer detection):
+    /// `dpd_action`.
+    Dead,
+    /// We closed it, or it was rekeyed: nothing to do.
+    Other,
+}
+
+fn closed_why(reason: &str) -> Closed {
+    let r = reason.to_ascii_lowercase();
+    if r == "deleted by peer" {
+        Closed::ByPeer
+    } else if [
+        "did not answer",
+        "no response",
+        "retransmi",
+        "timed out",
+        "gave up",
+    ]
+    .iter()
+    .any(|w| r.contains(w))
+    {
+        Closed::Dead
+    } else {
+        Closed::Other
+    }
 }
 
 /// Ports and paths a started daemon reports (tests read them).
@@ -178,28 +225,26 @@ impl Driver {
         };
         let socks = Arc::new(socks);
         #[cfg(target_os = "linux")]
-        let counters = Arc::new(super::dataplane::Counters::default());
-        #[cfg(target_os = "linux")]
-        let (esp_tx, dataplane) =
-            match tun {
-                None => (None, None),
-                Some(name) => {
-                    let client = kernel.engine_client().ok_or(StartError::DataPlane(
-                        std::io::Error::other("the data plane needs backend = \"userland\""),
-                    ))?;
-                    let client = client.map_err(StartError::DataPlane)?;
-                    let dp = super::dataplane::DataPlane::new(
-                        client,
-                        socks.clone(),
-                        &name,
-                        natt_port,
-                        counters.clone(),
-                    )
-                    .map_err(StartError::DataPlane)?;
-                    let (tx, rx) = mpsc::channel(1024);
-                    (Some(tx), Some((dp, rx)))
+        let (dataplane, dp_out) = match tun {
+            None => (None, None),
+            Some(name) => {
+                let engine = kernel.engine_data_plane().ok_or(StartError::DataPlane(
+                    std::io::Error::other("the data plane needs backend = \"userland\""),
+                ))?;
+                for c in config.connections.iter().filter(|c| !c.encap) {
+                    warn!(
+                        "connection {}: the userland data plane sends ESP in UDP only; set encap = true or its CHILD_SAs carry no traffic",
+                        c.name
+                    );
                 }
-            };
+                let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+                let dp =
+                    super::dataplane::DataPlaneHandle::start(engine, &name, d.listen.clone(), tx)
+                        .map_err(StartError::DataPlane)?;
+                kernel.attach_dataplane(dp.links_sink());
+                (Some(dp), Some(rx))
+            }
+        };
         #[cfg(not(target_os = "linux"))]
         if tun.is_some() {
             return Err(StartError::DataPlane(std::io::Error::other(
@@ -222,11 +267,13 @@ impl Driver {
                 started: Instant::now(),
                 natt_port,
                 #[cfg(target_os = "linux")]
-                esp_tx,
-                #[cfg(target_os = "linux")]
                 dataplane,
                 #[cfg(target_os = "linux")]
-                counters,
+                dp_out,
+                retry: BTreeMap::new(),
+                persistent: std::collections::BTreeSet::new(),
+                trapped: std::collections::BTreeSet::new(),
+                to_trap: Vec::new(),
             },
             started,
         ))
@@ -313,14 +360,14 @@ impl Driver {
         let (tx, mut rx) = mpsc::channel(CHANNEL_DEPTH);
         self.spawn_readers(tx);
         #[cfg(target_os = "linux")]
-        let dp_task = self
-            .dataplane
-            .take()
-            .map(|(dp, esp_rx)| tokio::spawn(dp.run(esp_rx, shutdown.clone())));
+        if let Some(rx) = self.dp_out.take() {
+            tokio::spawn(super::dataplane::send_task(self.socks.clone(), rx));
+        }
+        self.install_traps().await;
         self.auto_start();
         self.drain().await;
         let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
-        let mut deadline = self.ep.poll_timeout();
+        let mut deadline = self.next_deadline();
         let sleep =
             tokio::time::sleep_until(deadline.map_or_else(far, tokio::time::Instant::from_std));
         tokio::pin!(sleep);
@@ -337,6 +384,7 @@ impl Driver {
                 }
                 () = &mut sleep, if deadline.is_some() => {
                     self.ep.handle_timeout(Instant::now());
+                    self.run_retries(Instant::now());
                     // Force a re-arm: a completed Sleep would fire again at once.
                     deadline = None;
                 }
@@ -349,8 +397,11 @@ impl Driver {
                 _ = shutdown.changed() => break,
             }
             self.drain().await;
+            for p in std::mem::take(&mut self.to_trap) {
+                self.install_trap(p).await;
+            }
             self.apply_pending();
-            let next = self.ep.poll_timeout();
+            let next = self.next_deadline();
             if next != deadline {
                 deadline = next;
                 sleep
@@ -360,8 +411,9 @@ impl Driver {
         }
         self.shutdown(&mut rx).await;
         #[cfg(target_os = "linux")]
-        if let Some(t) = dp_task {
-            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        if let Some(dp) = self.dataplane.take() {
+            // Joins two threads that wake at least every 100 ms.
+            let _ = tokio::task::spawn_blocking(move || dp.stop()).await;
         }
         self.kernel
     }
@@ -429,6 +481,7 @@ impl Driver {
             .map(|(n, _)| n)
             .collect();
         for peer in starts {
+            self.persistent.insert(peer);
             self.initiate(peer);
         }
     }
@@ -463,6 +516,196 @@ impl Driver {
         }
     }
 
+    /// Whether peer `p` has `start_action = trap`.
+    fn is_trap(&self, p: usize) -> bool {
+        self.info.get(p).is_some_and(|i| {
+            self.config
+                .connections
+                .iter()
+                .filter(|c| c.name == i.conn)
+                .flat_map(|c| c.children.iter())
+                .any(|ch| ch.name == i.child && ch.start_action == crate::config::Action::Trap)
+        })
+    }
+
+    /// Installs the policies of every `start_action = trap` child, with no
+    /// SA: the first packet they match raises an ACQUIRE.
+    async fn install_traps(&mut self) {
+        for p in 0..self.info.len() {
+            if self.is_trap(p) {
+                self.install_trap(p).await;
+            }
+        }
+    }
+
+    /// Installs peer `p`'s trap policy once.
+    async fn install_trap(&mut self, p: usize) {
+        if self.trapped.contains(&p) {
+            return;
+        }
+        let name = self.peer_name(Some(p));
+        match self.trap_for(p) {
+            Ok(t) => match self.kernel.trap(t).await {
+                Ok(()) => {
+                    self.trapped.insert(p);
+                }
+                Err(e) => error!("trap {name}: {}", crate::error_chain(&e)),
+            },
+            Err(why) => warn!("trap {name} not installed: {why}"),
+        }
+    }
+
+    /// The child config of peer `p`.
+    fn child_cfg(&self, p: usize) -> Option<&crate::config::Child> {
+        let i = self.info.get(p)?;
+        self.config
+            .connections
+            .iter()
+            .filter(|c| c.name == i.conn)
+            .flat_map(|c| c.children.iter())
+            .find(|ch| ch.name == i.child)
+    }
+
+    /// An established IKE SA of peer `p` closed: `close_action` if the
+    /// peer deleted it, `dpd_action` if the peer went silent.
+    fn after_close(&mut self, p: usize, reason: &str, now: Instant) {
+        use crate::config::{Action, DpdAction};
+        let Some(ch) = self.child_cfg(p) else {
+            return;
+        };
+        let (restart, trap) = match closed_why(reason) {
+            Closed::ByPeer => (
+                ch.close_action == Action::Start,
+                ch.close_action == Action::Trap,
+            ),
+            Closed::Dead => (
+                ch.dpd_action == DpdAction::Restart,
+                ch.dpd_action == DpdAction::Trap,
+            ),
+            Closed::Other => (false, false),
+        };
+        let name = self.peer_name(Some(p));
+        if restart {
+            info!("{name} closed ({reason}): restarting");
+            self.persistent.insert(p);
+            self.retry.insert(p, (now, RETRY_FIRST));
+        } else if trap {
+            info!("{name} closed ({reason}): installing its trap policy");
+            self.to_trap.push(p);
+        }
+    }
+
+    /// Schedules the next attempt for peer `p`, doubling its back-off.
+    fn schedule_retry(&mut self, p: usize, now: Instant) {
+        let wait = self
+            .retry
+            .get(&p)
+            .map_or(RETRY_FIRST, |(_, w)| w.saturating_mul(2).min(RETRY_MAX));
+        info!("re-initiating {} in {wait:?}", self.peer_name(Some(p)));
+        self.retry
+            .insert(p, (now.checked_add(wait).unwrap_or(now), wait));
+    }
+
+    /// Initiates the peers whose retry is due.
+    fn run_retries(&mut self, now: Instant) {
+        let due: Vec<usize> = self
+            .retry
+            .iter()
+            .filter(|(_, (t, _))| *t <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in due {
+            // Keep the back-off: the next failure doubles it.
+            if let Some(r) = self.retry.get_mut(&p) {
+                r.0 = now
+                    .checked_add(RETRY_MAX.saturating_mul(1000))
+                    .unwrap_or(now);
+            }
+            if self.views.values().any(|v| v.peer == Some(p)) {
+                continue;
+            }
+            if let Response::Error(e) = self.initiate(p) {
+                warn!("re-initiating {}: {e}", self.peer_name(Some(p)));
+                self.schedule_retry(p, now);
+            }
+        }
+    }
+
+    /// The driver's next deadline: the core's, or a retry's.
+    fn next_deadline(&self) -> Option<Instant> {
+        let r = self.retry.values().map(|(t, _)| *t).min();
+        match (self.ep.poll_timeout(), r) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The trap policy of peer `p`, from its resolved addresses and
+    /// selectors and the algorithms of its `esp_proposals`.
+    fn trap_for(&self, p: usize) -> Result<super::kernel::Trap, String> {
+        let i = self.info.get(p).ok_or("no such peer")?;
+        let ch = self
+            .config
+            .connections
+            .iter()
+            .filter(|c| c.name == i.conn)
+            .flat_map(|c| c.children.iter())
+            .find(|ch| ch.name == i.child)
+            .ok_or("no such child")?;
+        let ip = |s: &str| {
+            s.parse::<std::net::IpAddr>()
+                .map_err(|_| format!("address {s} is not a single IP address"))
+        };
+        let net = |v: &[String]| -> Result<(std::net::IpAddr, u8), String> {
+            let [one] = v else {
+                return Err(format!("needs exactly one selector, has {}", v.len()));
+            };
+            prefix(one).ok_or_else(|| format!("selector {one} is not an address prefix"))
+        };
+        let actions = super::kernel::esp_actions(&ch.esp_proposals);
+        if actions.is_empty() {
+            return Err("no esp_proposals algorithm has a PF_KEY number".into());
+        }
+        Ok(super::kernel::Trap {
+            local: ip(&i.local)?,
+            remote: ip(&i.remote)?,
+            local_net: net(&i.local_ts)?,
+            remote_net: net(&i.remote_ts)?,
+            tunnel: ch.mode == crate::config::Mode::Tunnel,
+            actions,
+        })
+    }
+
+    /// An ACQUIRE: traffic hit one of our policies with no SA. A trapped
+    /// child (`start_action`, `close_action` or `dpd_action` = trap) for
+    /// that peer with no IKE SA yet is initiated here, so the
+    /// SA shows up in `list-sas` from its first exchange; anything else
+    /// (an established IKE SA that lost its CHILD_SA) is the core's.
+    fn on_acquire(&mut self, now: Instant, remote: SocketAddr) {
+        let trap = (0..self.info.len()).find(|p| {
+            self.trapped.contains(p)
+                && self
+                    .info
+                    .get(*p)
+                    .is_some_and(|i| i.remote.parse::<std::net::IpAddr>() == Ok(remote.ip()))
+        });
+        let busy = |p: usize| self.views.values().any(|v| v.peer == Some(p));
+        match trap {
+            Some(p) if !busy(p) => {
+                info!(
+                    "ACQUIRE for {}: initiating {} on demand",
+                    remote.ip(),
+                    self.peer_name(Some(p))
+                );
+                if let Response::Error(e) = self.initiate(p) {
+                    warn!("ACQUIRE for {}: {e}", remote.ip());
+                }
+            }
+            Some(_) => debug!("ACQUIRE for {}: negotiation already under way", remote.ip()),
+            None => self.ep.handle_kernel(now, KernelEvent::Acquire { remote }),
+        }
+    }
+
     fn peer_name(&self, peer: Option<usize>) -> String {
         peer.and_then(|p| self.info.get(p))
             .map_or_else(|| "?".into(), |i| format!("{}/{}", i.conn, i.child))
@@ -484,11 +727,12 @@ impl Driver {
                 Kind::Esp(packet) => {
                     self.stats.esp_in = self.stats.esp_in.saturating_add(1);
                     #[cfg(target_os = "linux")]
-                    if let Some(tx) = &self.esp_tx {
+                    if let Some(dp) = &self.dataplane {
                         // A full queue drops the packet, as a busy router would.
-                        let _ = tx.try_send(super::dataplane::EspIn {
-                            packet: packet.to_vec(),
+                        let _ = dp.esp(super::dataplane::EspIn {
+                            bytes: packet.to_vec(),
                             from: rx.remote,
+                            to: rx.local,
                         });
                     }
                     #[cfg(not(target_os = "linux"))]
@@ -500,9 +744,13 @@ impl Driver {
                 Kind::Junk(why) => debug!(from = %rx.remote, "dropped datagram: {why}"),
             },
             Input::PfKey(m) => {
-                if let Some(ev) = self.kernel.on_pfkey(&m) {
-                    debug!(?ev, "key engine event");
-                    self.ep.handle_kernel(now, ev);
+                match self.kernel.on_pfkey(&m) {
+                    Some(KernelEvent::Acquire { remote }) => self.on_acquire(now, remote),
+                    Some(ev) => {
+                        debug!(?ev, "key engine event");
+                        self.ep.handle_kernel(now, ev);
+                    }
+                    None => {}
                 }
                 self.stats.kernel_errors = self.kernel.errors;
             }
@@ -600,6 +848,7 @@ impl Driver {
                 });
                 v.peer = Some(peer);
                 v.established = Some(now);
+                self.retry.remove(&peer);
                 v.path = Some(path);
                 v.suite = suite;
                 v.remote_id = remote_id;
@@ -616,12 +865,18 @@ impl Driver {
                     None => warn!("IKE SA {name} failed: {reason}"),
                 }
                 self.stats.failed = self.stats.failed.saturating_add(1);
-                self.views.remove(&ike_sa);
+                if let Some(p) = self.views.remove(&ike_sa).and_then(|v| v.peer) {
+                    if self.persistent.contains(&p) {
+                        self.schedule_retry(p, now);
+                    }
+                }
             }
             Event::Deleted { ike_sa, reason } => {
                 let _g = info_span!("ike_sa", id = %ike_sa).entered();
                 info!("IKE SA deleted: {reason}");
-                self.views.remove(&ike_sa);
+                if let Some(p) = self.views.remove(&ike_sa).and_then(|v| v.peer) {
+                    self.after_close(p, &reason, now);
+                }
             }
             Event::IkeRekeyed { old, new } => {
                 let _g = info_span!("ike_sa", id = %old).entered();
@@ -673,6 +928,20 @@ impl Driver {
                 info!("CHILD SA {inbound_spi:08x}_i deleted");
                 if let Some(v) = self.views.get_mut(&ike_sa) {
                     v.children.remove(&inbound_spi);
+                }
+            }
+            Event::VirtualIp {
+                ike_sa,
+                ours,
+                addrs,
+                ..
+            } => {
+                let _g = info_span!("ike_sa", id = %ike_sa).entered();
+                let a: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                if ours {
+                    info!("virtual IPs assigned to us: {}", a.join(" "));
+                } else {
+                    info!("virtual IPs leased to the peer: {}", a.join(" "));
                 }
             }
             Event::Dropped { path, reason } => {
@@ -846,7 +1115,10 @@ impl Driver {
     /// (bytes, packets) the data plane counted for an SPI.
     fn counter(&self, spi: u32) -> (u64, u64) {
         #[cfg(target_os = "linux")]
-        return self.counters.get(spi);
+        return self
+            .dataplane
+            .as_ref()
+            .map_or((0, 0), |d| d.counters.get(spi));
         #[cfg(not(target_os = "linux"))]
         {
             let _ = spi;
@@ -927,6 +1199,10 @@ impl Driver {
                 self.info = info;
                 self.config = cfg;
                 self.views.clear();
+                // Peer indexes changed meaning; trap policies installed
+                // under the old configuration stay until shutdown.
+                self.retry.clear();
+                self.persistent.clear();
                 self.auto_start();
                 true
             }
@@ -939,6 +1215,19 @@ impl Driver {
             }
         }
     }
+}
+
+/// `10.1.0.0/16` or a bare address (a full-length prefix).
+fn prefix(s: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (a, len) = match s.split_once('/') {
+        Some((a, l)) => (a.parse::<std::net::IpAddr>().ok()?, l.parse::<u8>().ok()?),
+        None => {
+            let a = s.parse::<std::net::IpAddr>().ok()?;
+            (a, if a.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if a.is_ipv4() { 32 } else { 128 };
+    (len <= max).then_some((a, len))
 }
 
 /// What to change, for the failures an operator can fix in the config
@@ -973,7 +1262,34 @@ fn hint(reason: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::hint;
+    use super::{closed_why, hint, prefix, Closed};
+
+    #[test]
+    fn closes_are_told_apart_for_close_action_and_dpd_action() {
+        assert_eq!(closed_why("deleted by peer"), Closed::ByPeer);
+        assert_eq!(
+            closed_why("peer did not answer after 5 transmissions"),
+            Closed::Dead
+        );
+        assert_eq!(closed_why("deleted by us"), Closed::Other);
+        assert_eq!(closed_why("rekeyed"), Closed::Other);
+        assert_eq!(closed_why("terminated"), Closed::Other);
+    }
+
+    #[test]
+    fn selector_text_becomes_a_prefix_only_when_it_is_one() {
+        assert_eq!(
+            prefix("10.1.0.0/16"),
+            Some(("10.1.0.0".parse().unwrap(), 16))
+        );
+        assert_eq!(
+            prefix("2001:db8::1"),
+            Some(("2001:db8::1".parse().unwrap(), 128))
+        );
+        assert_eq!(prefix("10.1.0.0/33"), None);
+        assert_eq!(prefix("10.1.0.0..10.1.0.9"), None);
+        assert_eq!(prefix("10.1.0.0/16[6/80]"), None);
+    }
 
     #[test]
     fn failures_an_operator_can_fix_come_with_what_to_change() {

@@ -18,15 +18,25 @@
 //!
 //! Every SA we add carries a KM cookie (IKEv2, our IKE SPI), so a restart
 //! finds and deletes what a previous run left behind, and nobody else's.
+//!
+//! With the userland data plane (`--tun`), tunnel-mode policies go on one
+//! tunnel link per peer (the engine's stand-in for an illumos iptun, whose
+//! outer addresses an ACQUIRE and an outbound SA lookup need), and the
+//! data plane is told each link's inner prefixes. Trap policies
+//! (`start_action = trap`) are installed with no SA; when the engine raises
+//! an ACQUIRE for one, its seq is remembered and the outbound ADD of the
+//! CHILD_SA negotiated for that peer carries it, which is how the engine
+//! knows to release the packets it held (RFC 2367 §3.1.6).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ike::io::{ChildSaInstall, KernelEvent, KernelRequest, Mode};
 use ike::wire::{EncrId, IntegId, TrafficSelector};
 use pfkey::build::{self, SaSpec};
+use pfkey::dataplane::Link;
 use pfkey::registry::{
     Errno, SadbAalg, SadbDiagnostic, SadbEalg, SadbKmp, SadbMsgType, SadbSaFlags, SadbSaType,
     SpdDiagnostic, SpdId, SpdMsgType,
@@ -196,7 +206,48 @@ pub(crate) struct Kernel {
     core_waiting: HashMap<u32, usize>,
     /// The core request being translated (set during [`Self::submit`]).
     current_core: Option<u32>,
+    /// ACQUIREs not yet answered: (seq, outer destination, when). The
+    /// outbound SA ADD for that destination carries the ACQUIRE's seq, so
+    /// the engine releases the packets it queued (RFC 2367 §3.1.6).
+    acquires: Vec<(u32, IpAddr, Instant)>,
+    /// The userland data plane's tunnel links, when one runs.
+    links_sink: Option<Box<dyn FnMut(Vec<Link>) + Send>>,
+    /// Tunnel links by peer (outer remote) address.
+    tunnels: BTreeMap<IpAddr, TunnelLink>,
+    /// Trap policies (`start_action = trap`), removed at shutdown.
+    trap_rules: Vec<PolicyRule>,
 }
+
+/// One peer's tunnel link in the userland engine (the stand-in for an
+/// illumos iptun, whose policy head holds tunnel-mode rules).
+#[derive(Debug, Clone)]
+struct TunnelLink {
+    name: String,
+    nets: Vec<(IpAddr, u8)>,
+}
+
+/// A trap policy (`start_action = trap`): selectors and acceptable
+/// algorithms, installed before any SA exists so that the first matching
+/// packet raises an ACQUIRE (RFC 4301 §4.4.1, "PROTECT" with no SA yet).
+#[derive(Debug, Clone)]
+pub(crate) struct Trap {
+    /// Our outer address.
+    pub(crate) local: IpAddr,
+    /// The peer's outer address.
+    pub(crate) remote: IpAddr,
+    /// Our inner prefix.
+    pub(crate) local_net: (IpAddr, u8),
+    /// The peer's inner prefix.
+    pub(crate) remote_net: (IpAddr, u8),
+    /// Tunnel mode.
+    pub(crate) tunnel: bool,
+    /// ESP algorithm alternatives, most preferred first.
+    pub(crate) actions: Vec<ActionAlt>,
+}
+
+/// How long an unanswered ACQUIRE is remembered (the engine gives up on
+/// its queued packets sooner).
+const ACQUIRE_MEMORY: Duration = Duration::from_secs(60);
 
 /// How long startup waits for each reply.
 const STARTUP_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -255,6 +306,10 @@ impl Kernel {
             current_core: None,
             policies: HashMap::new(),
             policy_pending: HashMap::new(),
+            acquires: Vec::new(),
+            links_sink: None,
+            tunnels: BTreeMap::new(),
+            trap_rules: Vec::new(),
         })
     }
 
@@ -537,6 +592,11 @@ impl Kernel {
         };
         let local_sel = ts_prefix(&inst.local_ts);
         let remote_sel = ts_prefix(&inst.remote_ts);
+        let tun_name = match (tunnel, remote_sel) {
+            (true, Some(r)) => self.tunnel_link(inst.local.ip(), inst.remote.ip(), r),
+            _ => None,
+        };
+        let acquired = self.take_acquire(inst.remote.ip());
         let mut entry = Installed::default();
         // Inbound first, then outbound: traffic may start flowing the
         // moment the outbound SA exists (RFC 7296 §2.17 gives no order,
@@ -625,7 +685,10 @@ impl Kernel {
                 spec.auth_key = Some(KeyExt::from_material(keys.integ_key.secret_bytes())?);
             }
             spec.kmc = Some(kmc);
-            let seq = self.next_seq();
+            let seq = match acquired {
+                Some(a) if dir == SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND => a,
+                _ => self.next_seq(),
+            };
             let bytes = build::add(spec, seq, self.pid)?;
             self.track(
                 seq,
@@ -669,31 +732,139 @@ impl Kernel {
                 let rule = PolicyRule {
                     priority: 0,
                     flags: dir | tflag,
+                    tun_name: tun_name.clone(),
                     local: Some(l),
                     remote: Some(r),
                     actions: vec![alt],
                     ..PolicyRule::default()
                 };
-                let n = self.policies.entry(rule_key(&rule)).or_insert(0);
-                *n = n.saturating_add(1);
-                if *n == 1 {
-                    let seq = self.next_seq();
-                    self.policy_pending
-                        .insert(seq, format!("add policy {}", rule_text(&rule)));
-                    let m = SpdMsg::rule(
-                        SpdMsgType::SPD_ADDRULE,
-                        SpdId::SPD_ACTIVE,
-                        &rule,
-                        seq,
-                        self.pid,
-                    )?;
-                    self.policy.send(&m.to_bytes()?).await?;
-                }
+                self.add_rule(&rule).await?;
                 entry.rules.push(rule);
             }
         }
         self.installed.insert(inst.inbound.spi, entry);
         Ok(())
+    }
+
+    /// Adds `rule` unless a rule with the same selectors is already ours
+    /// (then only its user count grows).
+    async fn add_rule(&mut self, rule: &PolicyRule) -> Result<(), KernelError> {
+        let n = self.policies.entry(rule_key(rule)).or_insert(0);
+        *n = n.saturating_add(1);
+        if *n == 1 {
+            let seq = self.next_seq();
+            self.policy_pending
+                .insert(seq, format!("add policy {}", rule_text(rule)));
+            let m = SpdMsg::rule(
+                SpdMsgType::SPD_ADDRULE,
+                SpdId::SPD_ACTIVE,
+                rule,
+                seq,
+                self.pid,
+            )?;
+            self.policy.send(&m.to_bytes()?).await?;
+        }
+        Ok(())
+    }
+
+    /// Installs a trap policy: both directions, no SA. The first outbound
+    /// packet it matches raises an ACQUIRE, which the driver turns into an
+    /// initiation. The rules hold a user count of their own, so they
+    /// outlive every CHILD_SA negotiated under them (the trap re-arms when
+    /// the CHILD_SA closes).
+    pub(crate) async fn trap(&mut self, t: Trap) -> Result<(), KernelError> {
+        let tun_name = if t.tunnel {
+            self.tunnel_link(t.local, t.remote, t.remote_net)
+        } else {
+            None
+        };
+        let tflag = if t.tunnel {
+            pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_TUNNEL
+        } else {
+            0
+        };
+        for dir in [
+            pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_OUTBOUND,
+            pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_INBOUND,
+        ] {
+            let rule = PolicyRule {
+                priority: 0,
+                flags: dir | tflag,
+                tun_name: tun_name.clone(),
+                local: Some(t.local_net),
+                remote: Some(t.remote_net),
+                actions: t.actions.clone(),
+                ..PolicyRule::default()
+            };
+            self.add_rule(&rule).await?;
+            tracing::info!("trap policy {}", rule_text(&rule));
+            self.trap_rules.push(rule);
+        }
+        Ok(())
+    }
+
+    /// Lets the userland data plane follow our tunnel links.
+    pub(crate) fn attach_dataplane(&mut self, sink: Box<dyn FnMut(Vec<Link>) + Send>) {
+        self.links_sink = Some(sink);
+    }
+
+    /// The engine's data-plane handle (userland backend only).
+    pub(crate) fn engine_data_plane(&self) -> Option<pfkey::engine::server::DataPlane> {
+        self.server
+            .as_ref()
+            .map(pfkey::engine::server::Server::data_plane)
+    }
+
+    /// The tunnel link carrying `remote_net` to the peer at `remote`, when
+    /// a userland data plane runs: tunnel-mode policies live on a link's
+    /// policy head, as they do on an illumos iptun, so the engine knows
+    /// the outer addresses an ACQUIRE and an SA lookup need. Links are
+    /// kept for the daemon's lifetime (their routes keep pointing traffic
+    /// at the policy, which is what a trap wants).
+    fn tunnel_link(
+        &mut self,
+        local: IpAddr,
+        remote: IpAddr,
+        remote_net: (IpAddr, u8),
+    ) -> Option<String> {
+        let sink = self.links_sink.as_mut()?;
+        let server = self.server.as_ref()?;
+        let n = self.tunnels.len();
+        let link = self.tunnels.entry(remote).or_insert_with(|| {
+            let name = format!("ikegw.{n}");
+            server.data_plane().configure_tunnel(pfkey::engine::Tunnel {
+                name: name.clone(),
+                local,
+                remote,
+            });
+            TunnelLink {
+                name,
+                nets: Vec::new(),
+            }
+        });
+        let name = link.name.clone();
+        if !link.nets.contains(&remote_net) {
+            link.nets.push(remote_net);
+            sink(
+                self.tunnels
+                    .values()
+                    .map(|l| Link {
+                        name: l.name.clone(),
+                        remote_nets: l.nets.clone(),
+                    })
+                    .collect(),
+            );
+        }
+        Some(name)
+    }
+
+    /// The seq of a pending ACQUIRE for `remote`, consumed.
+    fn take_acquire(&mut self, remote: IpAddr) -> Option<u32> {
+        let now = Instant::now();
+        self.acquires
+            .retain(|a| now.saturating_duration_since(a.2) < ACQUIRE_MEMORY);
+        let i = self.acquires.iter().position(|a| a.1 == remote)?;
+        Some(self.acquires.swap_remove(i).0)
     }
 
     /// Handles one PF_KEY message read from the backend: a reply to one of
@@ -754,12 +925,16 @@ impl Kernel {
                     .any(|i| i.sas.iter().any(|s| s.spi == spi))
                     .then_some(KernelEvent::Deleted { spi })
             }
-            (SadbMsgType::SADB_ACQUIRE, _) if h.errno == Errno::OK => m
-                .address(AddressKind::Dst)
-                .and_then(|a| a.addr.ip())
-                .map(|ip| KernelEvent::Acquire {
+            (SadbMsgType::SADB_ACQUIRE, _) if h.errno == Errno::OK => {
+                let ip = m.address(AddressKind::Dst).and_then(|a| a.addr.ip())?;
+                tracing::info!("ACQUIRE {:#x} for {ip}", h.seq);
+                if !self.acquires.iter().any(|a| a.0 == h.seq) {
+                    self.acquires.push((h.seq, ip, Instant::now()));
+                }
+                Some(KernelEvent::Acquire {
                     remote: SocketAddr::new(ip, 500),
-                }),
+                })
+            }
             _ => None,
         }
     }
@@ -787,15 +962,13 @@ impl Kernel {
         for (_, entry) in all {
             self.remove(entry).await?;
         }
+        let traps = std::mem::take(&mut self.trap_rules);
+        self.remove(Installed {
+            sas: Vec::new(),
+            rules: traps,
+        })
+        .await?;
         Ok(n)
-    }
-
-    /// Another PF_KEY client of the userland engine (for the data plane);
-    /// `None` with the illumos backend.
-    pub(crate) fn engine_client(&self) -> Option<io::Result<MsgSocket>> {
-        self.server
-            .as_ref()
-            .map(|s| s.connect().and_then(MsgSocket::new))
     }
 
     /// Number of CHILD_SAs installed through us.
@@ -827,6 +1000,36 @@ fn rule_text(r: &PolicyRule) -> String {
         "inbound"
     };
     format!("{dir} {} -> {}", net(r.local), net(r.remote))
+}
+
+/// PF_POLICY action alternatives for ESP proposals: every (encryption,
+/// integrity) pair PF_KEY can name, in the proposals' order of preference.
+pub(crate) fn esp_actions(proposals: &[ike::policy::proposal::ProposalSpec]) -> Vec<ActionAlt> {
+    let mut out = Vec::new();
+    for p in proposals {
+        for e in &p.encr {
+            let Ok(encr) = ealg(EncrId(e.id)) else {
+                continue;
+            };
+            let bits = e.key_bits.map(u32::from);
+            let integs: Vec<Option<u8>> = if p.integ.is_empty() {
+                vec![None]
+            } else {
+                p.integ
+                    .iter()
+                    .filter_map(|i| aalg(IntegId(i.id)).ok())
+                    .map(|a| (a != SadbAalg::SADB_AALG_NONE).then_some(a.0))
+                    .collect()
+            };
+            for auth in integs {
+                let alt = ActionAlt::esp(encr.0, bits, auth);
+                if !out.contains(&alt) {
+                    out.push(alt);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// PF_KEY encryption number for an IKEv2 ENCR id (pfkeyv2.h: the ids
@@ -1103,6 +1306,99 @@ mod tests {
     }
 
     #[test]
+    fn a_trap_raises_an_acquire_that_the_install_completes_with_its_seq() {
+        use pfkey::engine::{AcquireEvent, Outbound, Selector};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut k =
+                Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
+            k.start().await.unwrap();
+            let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let l2 = links.clone();
+            k.attach_dataplane(Box::new(move |l| *l2.lock().unwrap() = l));
+            let dp = k.engine_data_plane().unwrap();
+            let esp = ike::policy::proposal::ProposalSpec::parse(
+                ike::wire::ProtocolId::ESP,
+                "aes256gcm16",
+            )
+            .unwrap();
+            let actions = esp_actions(&[esp]);
+            assert_eq!(actions.len(), 1);
+            let net = |s: &str| (s.parse::<IpAddr>().unwrap(), 16);
+            k.trap(Trap {
+                local: "192.0.2.1".parse().unwrap(),
+                remote: "198.51.100.2".parse().unwrap(),
+                local_net: net("10.1.0.0"),
+                remote_net: net("10.2.0.0"),
+                tunnel: true,
+                actions,
+            })
+            .await
+            .unwrap();
+            assert_eq!(
+                *links.lock().unwrap(),
+                vec![Link {
+                    name: "ikegw.0".into(),
+                    remote_nets: vec![net("10.2.0.0")]
+                }]
+            );
+            let mut buf = vec![0u8; MAX_MSG_LEN];
+            for _ in 0..2 {
+                let n = k.policy.recv(&mut buf).await.unwrap();
+                k.on_policy(&buf[..n]).unwrap();
+            }
+            // The first packet: no SA yet, so the engine raises an ACQUIRE
+            // and the glue hands it to the driver.
+            let sel = Selector {
+                local: "10.1.0.5".parse().unwrap(),
+                remote: "10.2.0.7".parse().unwrap(),
+                proto: 1,
+                local_port: 0,
+                remote_port: 0,
+            };
+            let Some(Outbound::Acquire { seq }) = dp.outbound(Some("ikegw.0"), sel) else {
+                panic!("no ACQUIRE");
+            };
+            assert_eq!(
+                reply_for(&mut k).await,
+                KernelEvent::Acquire {
+                    remote: "198.51.100.2:500".parse().unwrap()
+                }
+            );
+            // The negotiated SA's outbound ADD carries the ACQUIRE's seq, so
+            // the engine releases the queued packets.
+            assert!(k
+                .submit(install(
+                    7,
+                    0x5000_0001,
+                    0x5000_0002,
+                    true,
+                    EncrId::AES_GCM_16
+                ))
+                .await
+                .is_none());
+            assert_eq!(
+                reply_for(&mut k).await,
+                KernelEvent::Reply { seq: 7, errno: 0 }
+            );
+            assert!(dp.acquire_events().contains(&AcquireEvent::Completed {
+                seq,
+                spi: 0x5000_0002
+            }));
+            assert!(matches!(
+                dp.outbound(Some("ikegw.0"), sel),
+                Some(Outbound::Protect(_))
+            ));
+            assert_eq!(k.errors, 0);
+            assert_eq!(k.remove_all().await.unwrap(), 1);
+            k.stop();
+        });
+    }
+
+    #[test]
     fn start_deletes_the_sas_a_previous_run_left_and_only_those() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -1159,6 +1455,10 @@ mod tests {
                 current_core: None,
                 policies: HashMap::new(),
                 policy_pending: HashMap::new(),
+                acquires: Vec::new(),
+                links_sink: None,
+                tunnels: BTreeMap::new(),
+                trap_rules: Vec::new(),
             };
             let mut deleted = new.start().await.unwrap();
             deleted.sort_unstable();

@@ -545,6 +545,14 @@ impl<K: KeyEngine> DataPlane<K> {
         self.inbound.drops()
     }
 
+    /// Replaces the tunnel links, for a key manager that learns them as
+    /// CHILD_SAs and trap policies come and go. Cached flows name links by
+    /// position, so they are dropped.
+    pub fn set_links(&mut self, links: Vec<Link>) {
+        self.cfg.links = links;
+        self.flows.clear();
+    }
+
     // -------------------------------------------------------------- input
 
     /// One packet read from the TUN device.
