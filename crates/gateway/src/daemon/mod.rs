@@ -10,6 +10,7 @@
 //! SAs and policies, and exit 0; SIGHUP reloads the configuration (an
 //! invalid file keeps the running one, and says why).
 
+pub(crate) mod creds;
 #[cfg(target_os = "linux")]
 pub(crate) mod dataplane;
 pub(crate) mod demo;

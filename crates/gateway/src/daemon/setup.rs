@@ -2,6 +2,8 @@
 //! [`PeerConfig`] per (connection, CHILD_SA) pair, because the core's
 //! peer configuration carries exactly one CHILD_SA template.
 //!
+//! `auth = pubkey` rounds get their credentials from [`creds`].
+//!
 //! Things the core cannot do yet are refused here with a message naming
 //! the connection and what to change, instead of being silently ignored.
 
@@ -14,6 +16,7 @@ use ike::io::{Lifetimes, Mode as IoMode};
 use ike::sa::{PeerAuth, PeerConfig};
 use ike::wire::{Id, IdType, TrafficSelector};
 
+use super::creds;
 use crate::config::{self, AddrSpec, AuthMethod, Config, Connection, Ts};
 
 /// One configured peer as the daemon knows it (for `list-conns` and
@@ -47,14 +50,17 @@ pub(crate) struct ConnInfo {
 /// Why a connection cannot be run.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SetupError {
-    /// Authentication other than PSK.
-    #[error("connection {conn}: auth = {method:?} is not supported by the daemon yet; use auth = \"psk\"")]
-    Auth {
+    /// More than one authentication round on a side.
+    #[error("connection {conn}: {table} is a second authentication round, which the daemon does not run yet; remove it")]
+    Rounds {
         /// Connection.
         conn: String,
-        /// What was configured.
-        method: AuthMethod,
+        /// The extra round's table (`local-2`).
+        table: String,
     },
+    /// A certificate round cannot be set up.
+    #[error("{0}")]
+    Cert(#[from] super::creds::CredError),
     /// No PSK matches the identities.
     #[error("connection {conn}: no [secrets.ike.*] entry matches id {local} or {remote}; add one with the shared key")]
     NoSecret {
@@ -266,14 +272,22 @@ fn conn_peers(
     ike_port: u16,
 ) -> Result<Vec<(PeerConfig, ConnInfo)>, SetupError> {
     let name = c.name.clone();
-    for r in c.local.iter().chain(c.remote.iter()) {
-        if r.auth != AuthMethod::Psk {
-            return Err(SetupError::Auth {
-                conn: name,
-                method: r.auth,
-            });
-        }
+    // The core runs one AUTH round per side (RFC 4739 multiple rounds are
+    // not implemented).
+    if let Some(r) = c.local.get(1).or_else(|| c.remote.get(1)) {
+        return Err(SetupError::Rounds {
+            conn: name,
+            table: r.table.clone(),
+        });
     }
+    let local_cert = match c.local.first() {
+        Some(r) if r.auth == AuthMethod::Pubkey => Some(creds::local(cfg, &name, r, c.send_cert)?),
+        _ => None,
+    };
+    let verifier = match c.remote.first() {
+        Some(r) if r.auth == AuthMethod::Pubkey => Some(creds::remote(&name, r)?),
+        _ => None,
+    };
     let local_ip =
         first_addr(&name, &c.local_addrs)?.or_else(|| cfg.daemon.listen.first().copied());
     let remote_ip = first_addr(&name, &c.remote_addrs)?;
@@ -288,6 +302,11 @@ fn conn_peers(
         .first()
         .and_then(|r| r.id.as_ref())
         .map(id_of)
+        .or_else(|| {
+            // With a certificate and no `id`, strongSwan uses the subject DN.
+            let lc = local_cert.as_ref()?;
+            certs::IkeId::parse(&lc.subject).ok().map(|i| id_of(&i))
+        })
         .unwrap_or_else(|| ip_id(local_ip.unwrap_or(unspecified)));
     let remote_id = c.remote.first().and_then(|r| r.id.as_ref()).map(id_of);
     // swanctl picks the secret whose ids match our or the peer's identity;
@@ -299,17 +318,34 @@ fn conn_peers(
                 i == local_id || remote_id.as_ref() == Some(&i)
             })
     };
-    let secret = cfg
-        .secrets
-        .ike
-        .iter()
-        .find(|s| !s.ids.is_empty() && matches(s))
-        .or_else(|| cfg.secrets.ike.iter().find(|s| matches(s)))
-        .ok_or_else(|| SetupError::NoSecret {
-            conn: name.clone(),
-            local: id_text(&local_id),
-            remote: remote_id.as_ref().map_or("%any".into(), id_text),
-        })?;
+    // A PSK is needed when either side authenticates with it (one side may
+    // sign while the other uses the key: RFC 7296 §2.15 lets the methods
+    // differ per direction).
+    let psk = if local_cert.is_none() || verifier.is_none() {
+        let secret = cfg
+            .secrets
+            .ike
+            .iter()
+            .find(|s| !s.ids.is_empty() && matches(s))
+            .or_else(|| cfg.secrets.ike.iter().find(|s| matches(s)))
+            .ok_or_else(|| SetupError::NoSecret {
+                conn: name.clone(),
+                local: id_text(&local_id),
+                remote: remote_id.as_ref().map_or("%any".into(), id_text),
+            })?;
+        Some(secret)
+    } else {
+        None
+    };
+    let peer_auth = match &verifier {
+        Some(v) => PeerAuth::Certificate(v.clone()),
+        None => PeerAuth::Psk,
+    };
+    // CERTREQ for our anchors so the peer sends its chain (RFC 7296 §3.7).
+    let cert_requests = match &verifier {
+        Some(v) if c.send_certreq => v.cert_requests(),
+        _ => Vec::new(),
+    };
     let mut out = Vec::new();
     for ch in &c.children {
         let mode = match ch.mode {
@@ -331,11 +367,14 @@ fn conn_peers(
             remote: SocketAddr::new(remote_ip.unwrap_or(unspecified), c.remote_port),
             local_id: local_id.clone(),
             remote_id: remote_id.clone(),
-            psk: Some(SecretBytes::from_slice(secret.secret.expose_secret())),
-            signer: None,
-            local_certs: Vec::new(),
-            cert_requests: Vec::new(),
-            peer_auth: PeerAuth::Psk,
+            psk: psk.map(|s| SecretBytes::from_slice(s.secret.expose_secret())),
+            signer: local_cert.as_ref().map(|l| l.signer.clone()),
+            local_certs: local_cert
+                .as_ref()
+                .map(|l| l.certs.clone())
+                .unwrap_or_default(),
+            cert_requests: cert_requests.clone(),
+            peer_auth: peer_auth.clone(),
             ike_proposals: c.proposals.clone(),
             esp_proposals: ch.esp_proposals.clone(),
             local_ts: local_ts.clone(),
@@ -349,7 +388,7 @@ fn conn_peers(
             },
             ike_rekey_time: nonzero(c.rekey_time),
             remote_access: Default::default(),
-            credentials: None,
+            credentials: local_cert.as_ref().map(|l| l.provider.clone()),
         };
         let info = ConnInfo {
             conn: c.name.clone(),
