@@ -1243,6 +1243,10 @@ fn hint(reason: &str) -> Option<&'static str> {
         "gave up",
     ]) {
         Some("check that the peer is reachable on its IKE port (remote_addrs, remote_port) and that a firewall passes UDP 500/4500")
+    } else if r.contains("certificate") {
+        // The certs crate's reason already says what to change (daemon/creds.rs);
+        // the shared-key advice below would mislead.
+        None
     } else if any(&["authentication_failed", "does not verify"])
         || (r.contains("auth") && r.contains("fail"))
     {
@@ -1302,5 +1306,13 @@ mod tests {
         let gone = hint("peer did not answer after 6 transmissions").unwrap();
         assert!(gone.contains("reachable"), "{gone}");
         assert_eq!(hint("IKE SPI collision on rekey"), None);
+    }
+
+    #[test]
+    fn certificate_failures_get_no_shared_key_advice() {
+        assert_eq!(
+            hint("authentication failed: peer certificate rejected: untrusted root 'CN=Other CA'"),
+            None
+        );
     }
 }
