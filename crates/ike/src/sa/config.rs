@@ -236,6 +236,50 @@ pub trait CredentialProvider: Send + Sync {
     ) -> Option<Credentials>;
 }
 
+impl PeerConfig {
+    /// Whether `other` configures the same peer the same way, for
+    /// [`Endpoint::reconfigure`](super::Endpoint::reconfigure). Every plain
+    /// field and the PSK are compared by value, our certificates and the
+    /// CA hashes we request (RFC 7296 §3.7) byte for byte. Signers,
+    /// verifiers and credential providers are trait objects and only
+    /// compared by kind (present or not, pinned key or certificate): a
+    /// new private key for the same certificate, or a new trust anchor
+    /// with the same key, is not seen here.
+    pub fn same_settings(&self, other: &Self) -> bool {
+        let psk = match (&self.psk, &other.psk) {
+            (None, None) => true,
+            (Some(a), Some(b)) => crate::crypto::ct_eq(a.secret_bytes(), b.secret_bytes()),
+            _ => false,
+        };
+        let auth_kind = |a: &PeerAuth| match a {
+            PeerAuth::Psk => 0u8,
+            PeerAuth::PublicKey(_) => 1,
+            PeerAuth::Certificate(_) => 2,
+        };
+        psk && self.name == other.name
+            && self.local == other.local
+            && self.remote == other.remote
+            && self.local_id == other.local_id
+            && self.remote_id == other.remote_id
+            && self.signer.as_ref().map(|s| s.auth_method())
+                == other.signer.as_ref().map(|s| s.auth_method())
+            && self.local_certs == other.local_certs
+            && self.cert_requests == other.cert_requests
+            && auth_kind(&self.peer_auth) == auth_kind(&other.peer_auth)
+            && self.ike_proposals == other.ike_proposals
+            && self.esp_proposals == other.esp_proposals
+            && self.local_ts == other.local_ts
+            && self.remote_ts == other.remote_ts
+            && self.mode == other.mode
+            && self.force_encap == other.force_encap
+            && self.dpd_delay == other.dpd_delay
+            && self.lifetimes == other.lifetimes
+            && self.ike_rekey_time == other.ike_rekey_time
+            && self.remote_access == other.remote_access
+            && self.credentials.is_some() == other.credentials.is_some()
+    }
+}
+
 impl fmt::Debug for PeerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PeerConfig")

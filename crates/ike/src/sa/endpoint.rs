@@ -8,9 +8,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use super::config::EndpointConfig;
+use super::config::{EndpointConfig, PeerConfig};
 use super::exchange::{create_child, informational, init};
 use super::ike_sa::{IkeSa, Rejected, Shared};
 use super::timer::Timer;
@@ -21,6 +22,26 @@ use crate::wire::{
     strip_non_esp_marker, ExchangeType, HashAlgorithm, Header, HeaderPacket, Message, Notify,
     NotifyType, Payload,
 };
+
+/// The peer index of an SA whose configuration a
+/// [`Endpoint::reconfigure`] removed while its Delete is in flight.
+const DOOMED_PEER: usize = usize::MAX;
+
+/// What [`Endpoint::reconfigure`] did, by peer name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reconfigured {
+    /// Peers only in the new table.
+    pub added: Vec<String>,
+    /// Peers only in the old table; their IKE SAs are being deleted.
+    pub removed: Vec<String>,
+    /// Peers in both whose settings differ; their IKE SAs are being
+    /// deleted.
+    pub changed: Vec<String>,
+    /// Peers in both with the same settings; their SAs were kept.
+    pub unchanged: Vec<String>,
+    /// The IKE SAs being deleted (Delete sent, or closed at once).
+    pub deleted: Vec<IkeSaId>,
+}
 
 /// Length of the COOKIE secret (RFC 7296 §2.6).
 const COOKIE_SECRET_LEN: usize = 32;
@@ -184,6 +205,94 @@ impl Endpoint {
                 return Ok(spi);
             }
         }
+    }
+
+    /// Replaces the peer table, matching old and new peers by
+    /// [`PeerConfig::name`] (names are expected to be unique; a repeated
+    /// name only matches once):
+    /// - a peer in both tables that `same(old, new)` calls unchanged keeps
+    ///   its old `Arc` (so live SAs and the table agree) and its IKE and
+    ///   CHILD SAs, untouched;
+    /// - a removed or changed peer's IKE SAs are deleted: an established
+    ///   SA with no exchange in flight gets a Delete (RFC 7296 §1.4.1),
+    ///   which removes its CHILD_SAs from the kernel when answered; any
+    ///   other SA is closed locally at once (kernel deletes requested);
+    /// - a new peer just becomes available to `Initiate` and responders.
+    ///
+    /// Whether a changed peer is initiated again is the caller's choice.
+    /// Peer indexes ([`Command::Initiate`], [`Event::Established`]) refer to
+    /// the new table afterwards.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        peers: Vec<Arc<PeerConfig>>,
+        same: impl Fn(&PeerConfig, &PeerConfig) -> bool,
+    ) -> Reconfigured {
+        let mut out = Reconfigured::default();
+        let old = std::mem::take(&mut self.shared.config.peers);
+        // Old index -> new index, for the peers whose SAs stay.
+        let mut remap: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut matched = vec![false; old.len()];
+        let mut table = Vec::with_capacity(peers.len());
+        for (new_idx, new) in peers.into_iter().enumerate() {
+            let hit = old
+                .iter()
+                .enumerate()
+                .find(|(i, o)| o.name == new.name && !matched.get(*i).copied().unwrap_or(true));
+            match hit {
+                Some((i, o)) => {
+                    if let Some(m) = matched.get_mut(i) {
+                        *m = true;
+                    }
+                    if same(o, &new) {
+                        remap.insert(i, new_idx);
+                        out.unchanged.push(new.name.clone());
+                        table.push(o.clone());
+                    } else {
+                        out.changed.push(new.name.clone());
+                        table.push(new);
+                    }
+                }
+                None => {
+                    out.added.push(new.name.clone());
+                    table.push(new);
+                }
+            }
+        }
+        for (o, m) in old.iter().zip(&matched) {
+            if !m {
+                out.removed.push(o.name.clone());
+            }
+        }
+        self.shared.config.peers = table;
+        let ids: Vec<u64> = self.sas.keys().copied().collect();
+        for id in ids {
+            let Some(sa) = self.sas.get_mut(&id) else {
+                continue;
+            };
+            if let Some(n) = remap.get(&sa.peer) {
+                sa.peer = *n;
+                continue;
+            }
+            if sa.peer == DOOMED_PEER {
+                // Already being deleted by an earlier reconfiguration.
+                continue;
+            }
+            // No index may point into the new table any more: a later
+            // `Initiate` must not see this SA as the peer's.
+            sa.peer = DOOMED_PEER;
+            out.deleted.push(IkeSaId(id));
+            let sent = sa.is_established()
+                && sa.pending.is_none()
+                && informational::start_delete(sa, now, &mut self.shared).is_ok();
+            if !sent {
+                self.close(
+                    id,
+                    "connection removed or changed by reconfiguration".into(),
+                );
+            }
+        }
+        out
     }
 
     /// A UDP datagram arrived on `path` (with the non-ESP marker if it came

@@ -33,6 +33,9 @@
 //! ([`Endpoint::set_wall_clock`]). An initiator that rejects the
 //! responder's AUTH says so in an INFORMATIONAL (RFC 7296 §2.21.2).
 //!
+//! The peer table can be replaced while SAs are up
+//! ([`Endpoint::reconfigure`]): unchanged peers keep their SAs.
+//!
 //! Not implemented: EAP, CFG_SET/CFG_ACK, MOBIKE,
 //! kernel-assigned SPIs
 //! (SADB_GETSPI): inbound SPIs are drawn from the [`Random`](crate::crypto::Random).
@@ -49,5 +52,5 @@ pub use config::{
     AddressError, AddressProvider, CertVerifier, CredentialProvider, Credentials, EndpointConfig,
     PeerAuth, PeerConfig, RemoteAccess, RetransmitConfig,
 };
-pub use endpoint::Endpoint;
+pub use endpoint::{Endpoint, Reconfigured};
 pub use timer::Timer;
