@@ -19,6 +19,10 @@ const EXAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../examples/home-datacentre.toml"
 );
+const EXAMPLE_IKE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/home-datacentre-ike.toml"
+);
 
 fn golden(target: &str) {
     let want_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,13 +31,25 @@ fn golden(target: &str) {
     let out_dir =
         std::env::temp_dir().join(format!("ikegw-golden-{target}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out_dir);
+    // The linux lab starts ikegw when the config has [connections]: plan
+    // it on the example with its IKE side appended.
+    let with_ike =
+        std::env::temp_dir().join(format!("ikegw-golden-{target}-{}.toml", std::process::id()));
+    let config = if target == "linux" {
+        let text = std::fs::read_to_string(EXAMPLE).unwrap()
+            + &std::fs::read_to_string(EXAMPLE_IKE).unwrap();
+        std::fs::write(&with_ike, text).unwrap();
+        with_ike.to_str().unwrap().to_owned()
+    } else {
+        EXAMPLE.to_owned()
+    };
     let mut args = vec![
         "provision",
         "plan",
         "--target",
         target,
         "--config",
-        EXAMPLE,
+        &config,
         "--out",
         out_dir.to_str().unwrap(),
     ];
@@ -50,6 +66,18 @@ fn golden(target: &str) {
         .map(|e| e.unwrap().path())
         .collect();
     got.sort();
+    // The linux plan names this binary and the config by absolute path
+    // (the daemon it starts runs in another directory): pin them as words.
+    let bin = std::fs::canonicalize(env!("CARGO_BIN_EXE_ikegw")).unwrap();
+    let conf = std::fs::canonicalize(&config).unwrap();
+    for f in &got {
+        let t = std::fs::read_to_string(f).unwrap();
+        let t = t
+            .replace(bin.to_str().unwrap(), "@IKEGW@")
+            .replace(env!("CARGO_BIN_EXE_ikegw"), "@IKEGW@")
+            .replace(conf.to_str().unwrap(), "@EXAMPLE@");
+        std::fs::write(f, t).unwrap();
+    }
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         let _ = std::fs::remove_dir_all(&want_dir);
         std::fs::create_dir_all(&want_dir).unwrap();
@@ -79,6 +107,7 @@ fn golden(target: &str) {
         );
     }
     let _ = std::fs::remove_dir_all(&out_dir);
+    let _ = std::fs::remove_file(&with_ike);
 }
 
 #[test]

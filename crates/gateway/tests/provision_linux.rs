@@ -2,8 +2,16 @@
 //! built in network namespaces with a unique prefix, then probed from the
 //! WAN namespace. Needs root, `ip`, `nft`, `python3` and `curl`; without
 //! them the test prints "SKIPPED: <reason>", and fails instead when `CI`
-//! is set. The VPN part (remote access and branch through ikegw) is left
-//! out until the daemon runs in the lab.
+//! is set.
+//!
+//! The VPN part: the example plus its IKE side
+//! (`examples/home-datacentre-ike.toml`, `[connections.branch]`) makes apply start
+//! `ikegw run` in the router namespace; the test adds a branch site on the
+//! "Internet" (a gateway namespace running a second ikegw at
+//! 198.51.100.20, and a host on its LAN 172.16.1.0/24), brings the PSK
+//! tunnel up, and fetches the web zone's page from the branch host through
+//! it; the web server must see the branch host's own address. Remote
+//! access (the 10.8.0.0/24 pool) is not exercised through a tunnel.
 
 // Test helpers outside #[test] fns may unwrap and index: a failure is the report.
 #![allow(
@@ -22,6 +30,117 @@ const EXAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../examples/home-datacentre.toml"
 );
+const EXAMPLE_IKE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/home-datacentre-ike.toml"
+);
+
+/// `[secrets.ike.branch]` of `examples/home-datacentre-ike.toml`; the branch holds the same.
+const EXAMPLE_PSK: &str = "0x6578616d706c652d6f6e6c792d7265706c6163652d6d652d706c65617365";
+
+/// The branch gateway's `ikegw run` configuration (the mirror of the
+/// example's `[connections.branch]`); its sockets are in `dir`, so it needs
+/// no private `/run`.
+fn branch_config(dir: &Path) -> String {
+    format!(
+        r#"[daemon]
+backend = "userland"
+control_socket = "{d}/branch.sock"
+engine_socket = "{d}/branch-engine.sock"
+listen = ["198.51.100.20"]
+log_level = "debug"
+
+[connections.home]
+local_addrs = ["198.51.100.20"]
+remote_addrs = ["203.0.113.10"]
+encap = true
+
+[connections.home.local]
+auth = "psk"
+id = "branch.example"
+
+[connections.home.remote]
+auth = "psk"
+id = "home.example"
+
+[connections.home.children.net]
+local_ts = ["172.16.1.0/24"]
+remote_ts = ["10.0.0.0/24"]
+
+[secrets.ike.home]
+id = ["home.example", "branch.example"]
+secret = "{EXAMPLE_PSK}"
+"#,
+        d = dir.display()
+    )
+}
+
+/// Writes `text` to `path` with mode 0600 (it holds a PSK).
+fn write_secret(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// The PID in the lab's ikegw PID file, when there is one.
+fn lab_daemon_pid(prefix: &str) -> Option<u32> {
+    std::fs::read_to_string(format!("/run/ikegw-lab/{prefix}/ikegw.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Is `pid` a live `ikegw` process?
+fn is_ikegw(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("ikegw"))
+        .unwrap_or(false)
+}
+
+/// `ikegw ARGS --socket SOCK --json`, parsed (Null when it failed).
+fn ctl_json(sock: &Path, args: &[&str]) -> serde_json::Value {
+    let o = Command::new(env!("CARGO_BIN_EXE_ikegw"))
+        .args(args)
+        .arg("--socket")
+        .arg(sock)
+        .arg("--json")
+        .output()
+        .unwrap();
+    serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// An ESTABLISHED IKE SA with one CHILD SA in `list-sas`.
+fn tunnel_up(sock: &Path) -> bool {
+    let v = ctl_json(sock, &["list-sas"]);
+    v["sas"].as_array().is_some_and(|sas| {
+        sas.iter().any(|sa| {
+            sa["state"] == "ESTABLISHED" && sa["children"].as_array().is_some_and(|c| c.len() == 1)
+        })
+    })
+}
+
+/// Polls `f` for up to `secs` seconds.
+fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+/// Runs `argv`, which must succeed.
+fn must(argv: &[&str]) {
+    let ok = Command::new(argv[0])
+        .args(&argv[1..])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "{argv:?} failed");
+}
 
 fn ikegw(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ikegw"))
@@ -156,8 +275,19 @@ impl Drop for Lab {
             let _ = c.wait();
         }
         let _ = ikegw(&self.args("teardown"));
-        // Belt and braces: our unique namespaces, by name, if teardown failed.
-        for what in ["wan", "stub", "router", "web", "game", "global"] {
+        // Belt and braces: the lab's daemon by its PID, and our unique
+        // namespaces by name, if teardown failed.
+        if let Some(pid) = lab_daemon_pid(&self.prefix).filter(|p| is_ikegw(*p)) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(format!("/run/ikegw-lab/{}", self.prefix));
+        // The parent only when empty (another lab may be using it).
+        let _ = std::fs::remove_dir("/run/ikegw-lab");
+        for what in [
+            "wan", "stub", "router", "web", "game", "global", "bgw", "bhost",
+        ] {
             let _ = Command::new("ip")
                 .args(["netns", "delete", &self.ns(what)])
                 .stderr(Stdio::null())
@@ -178,9 +308,17 @@ fn linux_lab_realises_the_example_site() {
     std::fs::create_dir_all(dir.join("www")).unwrap();
     let token = format!("hello from the web zone {prefix}");
     std::fs::write(dir.join("www/index.html"), &token).unwrap();
+    // The example with its IKE side appended, as its comments say; mode
+    // 0600 because it holds the branch PSK.
+    let config = dir.join("home.toml");
+    write_secret(
+        &config,
+        &(std::fs::read_to_string(EXAMPLE).unwrap()
+            + &std::fs::read_to_string(EXAMPLE_IKE).unwrap()),
+    );
     let mut lab = Lab {
         prefix,
-        config: PathBuf::from(EXAMPLE),
+        config,
         children: Vec::new(),
         dir: dir.clone(),
     };
@@ -205,6 +343,32 @@ fn linux_lab_realises_the_example_site() {
     assert!(
         o.status.success() && out.contains("site is complete") && !out.contains("MISSING"),
         "{out}"
+    );
+    // The daemon runs in the router namespace, its PID recorded by apply.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("present") && l.contains("ikegw run --tun ikegw0")),
+        "{out}"
+    );
+    let router_pid = lab_daemon_pid(&lab.prefix).expect("no PID file after apply");
+    assert!(is_ikegw(router_pid), "PID {router_pid} is not ikegw");
+    let router_ns = std::fs::read_link(format!("/proc/{router_pid}/ns/net")).unwrap();
+    let router_ns_want = std::fs::metadata(format!("/run/netns/{}", lab.ns("router"))).unwrap();
+    assert_eq!(
+        router_ns.to_string_lossy(),
+        format!(
+            "net:[{}]",
+            std::os::unix::fs::MetadataExt::ino(&router_ns_want)
+        ),
+        "ikegw does not run in the router namespace"
+    );
+    let router_sock = PathBuf::from(format!("/run/ikegw-lab/{}/ikegw.sock", lab.prefix));
+    assert!(
+        eventually(10, || ctl_json(&router_sock, &["status"]).is_object()),
+        "the router's ikegw does not answer on {}: {}",
+        router_sock.display(),
+        std::fs::read_to_string(format!("/run/ikegw-lab/{}/ikegw.log", lab.prefix))
+            .unwrap_or_default()
     );
 
     // The web zone serves a page; the game zone and the router listen on
@@ -396,6 +560,169 @@ fn linux_lab_realises_the_example_site() {
         "traffic to the VPN pool was NATed: {log}"
     );
 
+    // 6. A branch site on the Internet: gateway namespace `bgw` running a
+    // second ikegw at 198.51.100.20, host `bhost` on its LAN 172.16.1.0/24.
+    // The WAN namespace routes between the two "Internet" subnets.
+    let (wan, bgw, bhost) = (lab.ns("wan"), lab.ns("bgw"), lab.ns("bhost"));
+    for n in [&bgw, &bhost] {
+        must(&["ip", "netns", "add", n]);
+        must(&["ip", "-n", n, "link", "set", "lo", "up"]);
+    }
+    must(&[
+        "ip",
+        "netns",
+        "exec",
+        &wan,
+        "sysctl",
+        "-q",
+        "-w",
+        "net.ipv4.ip_forward=1",
+    ]);
+    must(&[
+        "ip", "-n", &wan, "link", "add", "bup", "type", "veth", "peer", "name", "bwan", "netns",
+        &bgw,
+    ]);
+    must(&[
+        "ip",
+        "-n",
+        &wan,
+        "addr",
+        "add",
+        "198.51.100.1/24",
+        "dev",
+        "bup",
+    ]);
+    must(&["ip", "-n", &wan, "link", "set", "bup", "up"]);
+    must(&[
+        "ip",
+        "-n",
+        &bgw,
+        "addr",
+        "add",
+        "198.51.100.20/24",
+        "dev",
+        "bwan",
+    ]);
+    must(&["ip", "-n", &bgw, "link", "set", "bwan", "up"]);
+    must(&[
+        "ip",
+        "-n",
+        &bgw,
+        "route",
+        "add",
+        "default",
+        "via",
+        "198.51.100.1",
+    ]);
+    must(&[
+        "ip", "-n", &bgw, "link", "add", "blan", "type", "veth", "peer", "name", "eth0", "netns",
+        &bhost,
+    ]);
+    must(&[
+        "ip",
+        "-n",
+        &bgw,
+        "addr",
+        "add",
+        "172.16.1.1/24",
+        "dev",
+        "blan",
+    ]);
+    must(&["ip", "-n", &bgw, "link", "set", "blan", "up"]);
+    must(&[
+        "ip",
+        "netns",
+        "exec",
+        &bgw,
+        "sysctl",
+        "-q",
+        "-w",
+        "net.ipv4.ip_forward=1",
+    ]);
+    must(&[
+        "ip",
+        "-n",
+        &bhost,
+        "addr",
+        "add",
+        "172.16.1.10/24",
+        "dev",
+        "eth0",
+    ]);
+    must(&["ip", "-n", &bhost, "link", "set", "eth0", "up"]);
+    must(&[
+        "ip",
+        "-n",
+        &bhost,
+        "route",
+        "add",
+        "default",
+        "via",
+        "172.16.1.1",
+    ]);
+    let branch_conf = dir.join("branch.toml");
+    write_secret(&branch_conf, &branch_config(&dir));
+    let branch_log = dir.join("branch.log");
+    lab.spawn(
+        "bgw",
+        &[
+            "env",
+            "NO_COLOR=1",
+            env!("CARGO_BIN_EXE_ikegw"),
+            "run",
+            "-c",
+            branch_conf.to_str().unwrap(),
+            "--tun",
+            "ikegw0",
+        ],
+        &branch_log,
+    );
+    let branch_sock = dir.join("branch.sock");
+    let logs = || {
+        format!(
+            "--- branch ---\n{}\n--- router ---\n{}",
+            std::fs::read_to_string(&branch_log).unwrap_or_default(),
+            std::fs::read_to_string(format!("/run/ikegw-lab/{}/ikegw.log", lab.prefix))
+                .unwrap_or_default()
+        )
+    };
+    assert!(
+        eventually(10, || ctl_json(&branch_sock, &["status"]).is_object()),
+        "the branch ikegw did not start:\n{}",
+        logs()
+    );
+    let r = ctl_json(&branch_sock, &["initiate", "--child", "net"]);
+    assert!(r.is_object(), "initiate failed: {r}\n{}", logs());
+    assert!(
+        eventually(15, || tunnel_up(&branch_sock) && tunnel_up(&router_sock)),
+        "no tunnel between the branch and the router:\n{}",
+        logs()
+    );
+
+    // The branch host fetches the web zone's page through the tunnel, and
+    // the web server sees its real address: routed, not NATed.
+    let (code, body) = lab.curl_until_ok("bhost", "http://10.0.0.10/");
+    assert_eq!(
+        (code, body.as_str()),
+        (0, token.as_str()),
+        "the branch host cannot reach the web zone through the tunnel:\n{}",
+        logs()
+    );
+    let log = std::fs::read_to_string(dir.join("web.log")).unwrap();
+    assert!(
+        log.contains("172.16.1.10 - -"),
+        "the web zone did not see the branch host's address: {log}"
+    );
+    // It really went through ESP: the router's CHILD SA for the branch's
+    // LAN decrypted and encrypted packets (without the tunnel, the WAN's
+    // route to 10.0.0.0/24 would meet the router's forward drop instead).
+    let sas = ctl_json(&router_sock, &["list-sas"]);
+    let child = &sas["sas"][0]["children"][0];
+    assert_eq!(child["remote_ts"][0], "172.16.1.0/24", "{sas}");
+    for k in ["packets_in", "packets_out"] {
+        assert!(child[k].as_u64().unwrap_or(0) > 0, "{k} is 0: {sas}");
+    }
+
     // Teardown removes every namespace; status then reports the site missing.
     for c in &mut lab.children {
         let _ = c.kill();
@@ -404,6 +731,15 @@ fn linux_lab_realises_the_example_site() {
     lab.children.clear();
     let o = ikegw(&lab.args("teardown"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The daemon was stopped by its PID, and its PID file removed.
+    assert!(
+        eventually(5, || !is_ikegw(router_pid)),
+        "ikegw {router_pid} survived teardown"
+    );
+    assert_eq!(lab_daemon_pid(&lab.prefix), None);
+    for n in [&bgw, &bhost] {
+        let _ = Command::new("ip").args(["netns", "delete", n]).status();
+    }
     let list = String::from_utf8_lossy(
         &Command::new("ip")
             .args(["netns", "list"])

@@ -17,13 +17,21 @@
 //! after creating it; apply and teardown refuse to touch a namespace of the
 //! same name without it. The host's own interfaces are never named.
 //!
+//! When the configuration file also has `[connections]`, the last step
+//! starts `ikegw run -c <that file> --tun ikegw0` in the router namespace,
+//! with a private `/run` bound to the lab's state directory
+//! (`/run/ikegw-lab/<prefix>`): the daemon's default control and engine
+//! sockets land there instead of colliding with a host daemon's, and its
+//! PID file and log sit next to them. `status` checks that PID against
+//! `/proc/<pid>/cmdline`; teardown stops it by that PID before deleting
+//! any namespace.
+//!
 //! Left out on this target: loopback mounts and resource caps (namespaces
-//! share the host's filesystem and have no CPU or memory caps), and
-//! starting ikegw in the router namespace (the daemon, #6, does not exist
-//! yet; the namespace is ready for it).
+//! share the host's filesystem and have no CPU or memory caps).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -31,6 +39,69 @@ use super::{Cmd, Observe, Plan, Plans, Presence, ProvisionError, Runner};
 use crate::site::{Site, SiteError};
 
 const TABLE: &str = "ikegw";
+
+/// The TUN device the daemon creates in the router namespace.
+pub(crate) const TUN: &str = "ikegw0";
+
+/// Starts the daemon inside `unshare -m`: `$1` is the state directory, the
+/// rest is the daemon's argv. The bind over `/run` is private to the new
+/// mount namespace, so the host's `/run` is untouched. Redirecting every
+/// standard stream matters: the runner waits for its pipes to close, and a
+/// daemon holding them would hang `apply`. A daemon that dies within a
+/// second (a bad config, a port in use) fails the step with its log's tail;
+/// until this shell exits it is our unreaped child, hence the zombie test.
+const START_SCRIPT: &str =
+    "set -e; d=\"$1\"; mkdir -p \"$d\"; cd \"$d\"; mount --bind \"$d\" /run; shift; \
+\"$@\" </dev/null >>ikegw.log 2>&1 & p=$!; echo $p >ikegw.pid; sleep 1; \
+if ! kill -0 $p 2>/dev/null || grep -q '^State:[[:space:]]*Z' /proc/$p/status 2>/dev/null; then \
+echo \"ikegw exited at once; the end of $d/ikegw.log:\" >&2; tail -n 5 ikegw.log >&2; exit 1; fi";
+
+/// Stops the daemon by the PID in `$1`: SIGTERM (it deletes its SAs and
+/// tells the peers, up to ~3 s), SIGKILL after 10 s, then drops the file.
+const STOP_SCRIPT: &str = "p=$(cat \"$1\") || exit 0; kill -TERM \"$p\" 2>/dev/null || { rm -f \"$1\"; exit 0; }; \
+i=0; while kill -0 \"$p\" 2>/dev/null; do i=$((i+1)); if [ $i -gt 100 ]; then kill -KILL \"$p\"; break; fi; sleep 0.1; done; rm -f \"$1\"";
+
+/// How `ikegw run` is started in the router namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Daemon {
+    /// The `ikegw` binary (absolute).
+    pub(crate) bin: String,
+    /// The configuration file (absolute): the one `provision` read.
+    pub(crate) config: String,
+}
+
+impl Daemon {
+    /// The daemon for `config` when it has at least one `[connections]`
+    /// entry, run by this very binary; `None` when it has none.
+    pub(crate) fn for_config(config: &Path) -> Result<Option<Self>, ProvisionError> {
+        let fail =
+            |why: String| ProvisionError::Precondition(format!("{}: {why}", config.display()));
+        let text = std::fs::read_to_string(config).map_err(|e| fail(e.to_string()))?;
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| fail(e.to_string()))?;
+        let has = doc
+            .get("connections")
+            .and_then(toml::Value::as_table)
+            .is_some_and(|t| !t.is_empty());
+        if !has {
+            return Ok(None);
+        }
+        // Absolute paths: the daemon starts in the state directory.
+        let config = std::fs::canonicalize(config).map_err(|e| fail(e.to_string()))?;
+        let bin = std::env::current_exe()
+            .map_err(|e| fail(format!("cannot find the ikegw binary: {e}")))?;
+        Ok(Some(Self {
+            bin: bin.to_string_lossy().into_owned(),
+            config: config.to_string_lossy().into_owned(),
+        }))
+    }
+}
+
+/// The lab's state directory on the host (daemon PID, log, sockets).
+pub(crate) fn state_dir(site: &Site) -> String {
+    format!("/run/ikegw-lab/{}", site.lab.prefix)
+}
 
 /// A piece of lab state a step creates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +126,13 @@ pub(crate) enum Check {
     Sysctl(String, String, String),
     /// The nftables table carries this comment (its content's fingerprint).
     Nft(String, String),
+    /// The PID file names a live process running `ikegw run` with this config.
+    Running {
+        /// The PID file.
+        pidfile: String,
+        /// The configuration path that must be on its command line.
+        config: String,
+    },
     /// The opposite (teardown).
     Not(Box<Self>),
 }
@@ -201,21 +279,42 @@ fn exec(ns: &str, args: &[&str]) -> Cmd {
     Cmd::new(&v)
 }
 
-/// The apply and teardown plans.
-pub(crate) fn plans(site: &Site) -> Plans<Check> {
+/// The apply and teardown plans; `daemon` when the config has connections.
+pub(crate) fn plans(site: &Site, daemon: Option<&Daemon>) -> Plans<Check> {
     Plans {
-        apply: apply_plan(site),
-        teardown: teardown_plan(site),
+        apply: apply_plan(site, daemon),
+        teardown: teardown_plan(site, daemon),
     }
 }
 
-fn apply_plan(site: &Site) -> Plan<Check> {
+fn pidfile(site: &Site) -> String {
+    format!("{}/ikegw.pid", state_dir(site))
+}
+
+fn running(site: &Site, d: &Daemon) -> Check {
+    Check::Running {
+        pidfile: pidfile(site),
+        config: d.config.clone(),
+    }
+}
+
+fn apply_plan(site: &Site, daemon: Option<&Daemon>) -> Plan<Check> {
     use Check as C;
     let mut p = Plan::new();
     p.notes.push("lab emulation: every namespace is created here and marked as ikegw's; the host's interfaces are never touched".to_owned());
     p.notes
         .push("not emulated: loopback mounts and CPU/memory caps".to_owned());
-    p.notes.push(format!("ikegw is not started: starting the daemon in the lab is left to a later issue; namespace {} is ready for it", ns(site, &site.router.name)));
+    match daemon {
+        Some(_) => p.notes.push(format!(
+            "ikegw runs in {} with /run private and bound to {}: its log, PID file and control socket (ikegw.sock) are there",
+            ns(site, &site.router.name),
+            state_dir(site)
+        )),
+        None => p.notes.push(format!(
+            "ikegw is not started: the configuration has no [connections]; namespace {} is ready for it",
+            ns(site, &site.router.name)
+        )),
+    }
     let mark = marker(site);
     for n in namespaces(site) {
         p.requires.push((C::AbsentOrOurs(n.clone()), format!("network namespace {n} exists but was not created by ikegw provision (no '{mark}' marker on its lo); refusing to touch it")));
@@ -387,15 +486,57 @@ fn apply_plan(site: &Site) -> Plan<Check> {
         exec(&router_ns, &["nft", "-f", "-"]).with_stdin(&f),
         Some(C::Nft(router_ns.clone(), tag_of(&rules))),
     );
+    if let Some(d) = daemon {
+        let state = state_dir(site);
+        p.step(
+            format!(
+                "{router_ns}: ikegw run --tun {TUN} (PID in {})",
+                pidfile(site)
+            ),
+            exec(
+                &router_ns,
+                &[
+                    "unshare",
+                    "-m",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    START_SCRIPT,
+                    "ikegw-lab",
+                    &state,
+                    &d.bin,
+                    "run",
+                    "-c",
+                    &d.config,
+                    "--tun",
+                    TUN,
+                ],
+            ),
+            Some(running(site, d)),
+        );
+    }
     p
 }
 
-fn teardown_plan(site: &Site) -> Plan<Check> {
+fn teardown_plan(site: &Site, daemon: Option<&Daemon>) -> Plan<Check> {
     use Check as C;
     let mut p = Plan::new();
     let mark = marker(site);
     for n in namespaces(site) {
         p.requires.push((C::AbsentOrOurs(n.clone()), format!("network namespace {n} was not created by ikegw provision (no '{mark}' marker); refusing to delete it")));
+    }
+    // The daemon first, by its PID: it deletes its SAs and its TUN while
+    // its namespace still exists. PIDs are global, so killing from inside
+    // the router namespace reaches it.
+    if let Some(d) = daemon {
+        let router_ns = ns(site, &site.router.name);
+        let pf = pidfile(site);
+        p.step(
+            format!("{router_ns}: ikegw stopped (PID in {pf})"),
+            exec(&router_ns, &["sh", "-c", STOP_SCRIPT, "ikegw-lab", &pf]),
+            Some(C::Not(Box::new(running(site, d)))),
+        );
     }
     // Deleting a namespace destroys the veth ends and the bridge in it.
     for n in namespaces(site).iter().rev() {
@@ -541,6 +682,30 @@ fn json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Does `pidfile` name a live `ikegw run` process for `config`? A stale
+/// file (no such process, or a PID reused by something else) counts as not
+/// running, so apply starts a new daemon and teardown leaves that PID alone.
+fn daemon_running(
+    runner: &mut dyn Runner,
+    pidfile: &str,
+    config: &str,
+) -> Result<bool, ProvisionError> {
+    let out = runner.run(&Cmd::new(&["cat", pidfile]))?;
+    if !out.ok() {
+        return Ok(false);
+    }
+    let Ok(pid) = out.stdout.trim().parse::<u32>() else {
+        return Ok(false);
+    };
+    let cmdline = format!("/proc/{pid}/cmdline");
+    let out = runner.run(&Cmd::new(&["cat", &cmdline]))?;
+    if !out.ok() {
+        return Ok(false);
+    }
+    let args: Vec<&str> = out.stdout.split('\0').collect();
+    Ok(args.windows(2).any(|w| w == ["-c", config]) && args.contains(&"run"))
+}
+
 impl Observe<Check> for Observer {
     fn presence(
         &mut self,
@@ -592,6 +757,7 @@ impl Observe<Check> for Observer {
                     out.ok() && out.stdout.contains(&format!("comment \"{tag}\""))
                 }
             }
+            Check::Running { pidfile, config } => daemon_running(runner, pidfile, config)?,
             Check::Not(inner) => self.presence(inner, runner)? != Presence::Yes,
         }))
     }

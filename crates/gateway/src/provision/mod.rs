@@ -520,7 +520,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Target::Linux => act(
             args,
             &site,
-            linux::plans(&site),
+            linux::plans(&site, linux::Daemon::for_config(&args.config)?.as_ref()),
             &mut linux::Observer::new(&site),
             &mut runner,
         ),

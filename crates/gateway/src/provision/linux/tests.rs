@@ -12,11 +12,18 @@ fn site() -> Site {
     .unwrap()
 }
 
+fn daemon() -> Daemon {
+    Daemon {
+        bin: "/opt/ikegw/bin/ikegw".into(),
+        config: "/etc/ikegw/home.toml".into(),
+    }
+}
+
 #[test]
 fn every_command_stays_inside_the_labs_own_namespaces() {
     let s = site();
     let ours = namespaces(&s);
-    let p = plans(&s);
+    let p = plans(&s, Some(&daemon()));
     for step in p.apply.steps.iter().chain(p.teardown.steps.iter()) {
         let a = &step.cmd.argv;
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
@@ -43,7 +50,7 @@ fn every_command_stays_inside_the_labs_own_namespaces() {
 #[test]
 fn a_foreign_namespace_stops_apply_before_anything_runs() {
     let s = site();
-    let p = plans(&s);
+    let p = plans(&s, Some(&daemon()));
     let mut f = FakeRunner::default();
     f.ok("ip netns list", "home-web (id: 4)\n")
         .ok(
@@ -89,7 +96,7 @@ fn ruleset_nats_the_lan_but_not_the_vpn_and_drops_by_default() {
 
 #[test]
 fn the_global_namespace_gets_no_default_route() {
-    let p = plans(&site());
+    let p = plans(&site(), None);
     assert!(p
         .apply
         .steps
@@ -118,7 +125,7 @@ fn rejects_odd_lab_prefixes() {
 #[test]
 fn status_names_marked_namespaces_the_site_no_longer_has() {
     let s = site();
-    let p = plans(&s);
+    let p = plans(&s, Some(&daemon()));
     let mut f = FakeRunner::default();
     f.ok("ip netns list", "home-old (id: 9)\nhome-alien\nother-x\n")
         .ok(
@@ -144,4 +151,94 @@ fn status_names_marked_namespaces_the_site_no_longer_has() {
         !text.contains("home-alien is") && !text.contains("other-x"),
         "{text}"
     );
+}
+
+#[test]
+fn the_daemon_starts_last_in_the_router_namespace_and_stops_first() {
+    let s = site();
+    let p = plans(&s, Some(&daemon()));
+    let last = p.apply.steps.last().unwrap();
+    let a: Vec<&str> = last.cmd.argv.iter().map(String::as_str).collect();
+    assert_eq!(&a[..5], ["ip", "netns", "exec", "home-router", "unshare"]);
+    assert_eq!(
+        &a[a.len() - 6..],
+        [
+            "/opt/ikegw/bin/ikegw",
+            "run",
+            "-c",
+            "/etc/ikegw/home.toml",
+            "--tun",
+            "ikegw0"
+        ]
+    );
+    assert!(a.contains(&"/run/ikegw-lab/home"), "{a:?}");
+    let first = &p.teardown.steps[0];
+    assert_eq!(
+        first.cmd.argv.last().map(String::as_str),
+        Some("/run/ikegw-lab/home/ikegw.pid")
+    );
+    assert!(matches!(first.unless, Some(Check::Not(_))));
+    // The nft step comes before the daemon, the namespaces are deleted after it.
+    assert!(p.teardown.steps[1].cmd.argv.contains(&"delete".to_owned()));
+    // Without connections there is no daemon step, and a note says why.
+    let q = plans(&s, None);
+    assert_eq!(q.apply.steps.len() + 1, p.apply.steps.len());
+    assert_eq!(q.teardown.steps.len() + 1, p.teardown.steps.len());
+    assert!(q.apply.notes.iter().any(|n| n.contains("no [connections]")));
+}
+
+#[test]
+fn running_means_a_live_pid_whose_cmdline_names_the_config() {
+    let pf = "/run/ikegw-lab/home/ikegw.pid";
+    let c = Check::Running {
+        pidfile: pf.into(),
+        config: "/etc/ikegw/home.toml".into(),
+    };
+    let s = site();
+    let presence = |f: &mut FakeRunner| Observer::new(&s).presence(&c, f).unwrap();
+    // No PID file.
+    let mut f = FakeRunner::default();
+    f.err(&format!("cat {pf}"), "No such file");
+    assert_eq!(presence(&mut f), Presence::No);
+    // A PID whose process is gone.
+    let mut f = FakeRunner::default();
+    f.ok(&format!("cat {pf}"), "4242\n")
+        .err("cat /proc/4242/cmdline", "No such file");
+    assert_eq!(presence(&mut f), Presence::No);
+    // A reused PID: some other program.
+    let mut f = FakeRunner::default();
+    f.ok(&format!("cat {pf}"), "4242\n")
+        .ok("cat /proc/4242/cmdline", "sleep\x00100\x00");
+    assert_eq!(presence(&mut f), Presence::No);
+    // Garbage in the PID file.
+    let mut f = FakeRunner::default();
+    f.ok(&format!("cat {pf}"), "x\n");
+    assert_eq!(presence(&mut f), Presence::No);
+    // Our daemon.
+    let mut f = FakeRunner::default();
+    f.ok(&format!("cat {pf}"), "4242\n").ok(
+        "cat /proc/4242/cmdline",
+        "/opt/ikegw/bin/ikegw\x00run\x00-c\x00/etc/ikegw/home.toml\x00--tun\x00ikegw0\x00",
+    );
+    assert_eq!(presence(&mut f), Presence::Yes);
+    assert_eq!(
+        Observer::new(&s)
+            .presence(&Check::Not(Box::new(c.clone())), &mut f)
+            .unwrap(),
+        Presence::No
+    );
+}
+
+#[test]
+fn connections_in_the_config_decide_whether_the_daemon_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = dir.path().join("with.toml");
+    std::fs::write(&with, "[connections.b]\nlocal_addrs = []\n").unwrap();
+    let without = dir.path().join("without.toml");
+    std::fs::write(&without, "[site]\nname = \"x\"\n[connections]\n").unwrap();
+    let d = Daemon::for_config(&with).unwrap().unwrap();
+    assert!(Path::new(&d.config).is_absolute() && d.config.ends_with("with.toml"));
+    assert!(Path::new(&d.bin).is_absolute());
+    assert_eq!(Daemon::for_config(&without).unwrap(), None);
+    assert!(Daemon::for_config(&dir.path().join("missing.toml")).is_err());
 }
