@@ -56,6 +56,8 @@ enum Command {
     Stats(control::client::Common),
     /// Stream the daemon's log.
     Log(control::client::Common),
+    /// List address pools and their leases (road warriors' virtual IPs).
+    ListPools(control::client::Common),
     /// Site-to-site demo in network namespaces (Linux, root).
     Demo(daemon::demo::DemoArgs),
     /// Generate a ready-to-import client profile for a remote-access connection.
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::Reload(c) => control::client::run(&c, control::proto::Request::Reload),
         Command::Stats(c) => control::client::run(&c, control::proto::Request::Stats),
         Command::Log(c) => control::client::run(&c, control::proto::Request::Log),
+        Command::ListPools(c) => control::client::run(&c, control::proto::Request::ListPools),
         Command::Demo(a) => daemon::demo::run(&a),
     };
     match result {

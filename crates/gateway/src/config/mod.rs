@@ -132,7 +132,7 @@ fn sort_diagnostics(diags: &mut [Diagnostic]) {
 }
 
 /// `[daemon]`: settings of the process rather than of one connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Daemon {
     /// `backend`: where SAs and policies go: the illumos kernel (PF_KEY) or
     /// ikegw's userland ESP engine.
@@ -153,7 +153,20 @@ pub(crate) struct Daemon {
     pub(crate) port: u16,
     /// `port_nat_t`: the NAT-T port (RFC 3948 / RFC 7296 §2.23: 4500).
     pub(crate) port_nat_t: u16,
+    /// `retransmit_timeout`: wait before the first retransmission
+    /// (strongswan.conf `charon.retransmit_timeout`, 4 s).
+    pub(crate) retransmit_timeout: Duration,
+    /// `retransmit_base`: factor by which each further wait grows
+    /// (`charon.retransmit_base`, 1.8); finite, 1.0 to 10.0.
+    pub(crate) retransmit_base: f64,
+    /// `retransmit_tries`: retransmissions before the peer is declared
+    /// dead (`charon.retransmit_tries`, 5).
+    pub(crate) retransmit_tries: u32,
 }
+
+// `retransmit_base` is validated finite (never NaN), so `==` is an
+// equivalence relation.
+impl Eq for Daemon {}
 
 /// Which key engine gets SAs and policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

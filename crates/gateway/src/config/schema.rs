@@ -42,6 +42,9 @@ const DAEMON_KEYS: &[&str] = &[
     "listen",
     "port",
     "port_nat_t",
+    "retransmit_timeout",
+    "retransmit_base",
+    "retransmit_tries",
 ];
 const CONN_KEYS: &[&str] = &[
     "version",
@@ -380,6 +383,9 @@ fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
         listen: Vec::new(),
         port: 500,
         port_nat_t: 4500,
+        retransmit_timeout: Duration::from_secs(4),
+        retransmit_base: 1.8,
+        retransmit_tries: 5,
     };
     let Some(v) = get(doc, "daemon") else {
         return d;
@@ -421,7 +427,67 @@ fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
     if let Some(p) = get(t, "port_nat_t").and_then(|v| port(cx, v, at("port_nat_t", tn))) {
         d.port_nat_t = p;
     }
+    let key = "retransmit_timeout";
+    if let Some(v) = get(t, key) {
+        // strongswan.conf writes it as (fractional) seconds; a duration
+        // string such as "4s" is accepted too.
+        let secs = match v.get_ref() {
+            DeValue::String(_) => duration(cx, v, at(key, tn)).map(|d| d.as_secs_f64()),
+            _ => number(cx, v, at(key, tn)),
+        };
+        match secs {
+            Some(s) if (0.01..=3600.0).contains(&s) => {
+                d.retransmit_timeout = Duration::from_secs_f64(s);
+            }
+            Some(_) => cx.error(
+                &v.span(),
+                format!("{} must be between 0.01 and 3600 seconds", at(key, tn)),
+            ),
+            None => {}
+        }
+    }
+    let key = "retransmit_base";
+    if let Some(v) = get(t, key) {
+        match number(cx, v, at(key, tn)) {
+            Some(b) if (1.0..=10.0).contains(&b) => d.retransmit_base = b,
+            Some(_) => cx.error(
+                &v.span(),
+                format!("{} must be between 1.0 and 10.0", at(key, tn)),
+            ),
+            None => {}
+        }
+    }
+    let key = "retransmit_tries";
+    if let Some(n) = get(t, key).and_then(|v| integer(cx, v, at(key, tn), 0, 100)) {
+        d.retransmit_tries = u32::try_from(n).unwrap_or(5);
+    }
     d
+}
+
+/// A TOML float or integer, as a finite `f64`.
+fn number(cx: &mut Cx<'_>, v: &Val<'_>, at: At<'_>) -> Option<f64> {
+    let parsed = match v.get_ref() {
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+            .ok()
+            .and_then(|n| i32::try_from(n).ok())
+            .map(f64::from),
+        DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
+        other => {
+            cx.error(
+                &v.span(),
+                format!(
+                    "expected a number for {at}, found {}",
+                    super::source::type_name(other)
+                ),
+            );
+            return None;
+        }
+    };
+    let n = parsed.filter(|n| n.is_finite());
+    if n.is_none() {
+        cx.error(&v.span(), format!("{at} must be a finite number"));
+    }
+    n
 }
 
 fn port(cx: &mut Cx<'_>, v: &Val<'_>, at: At<'_>) -> Option<u16> {

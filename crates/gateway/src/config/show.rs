@@ -84,6 +84,13 @@ pub(super) fn render(c: &Config) -> String {
     let _ = writeln!(o, "listen = {}", list(&d.listen, ToString::to_string));
     let _ = writeln!(o, "port = {}", d.port);
     let _ = writeln!(o, "port_nat_t = {}", d.port_nat_t);
+    let _ = writeln!(
+        o,
+        "retransmit_timeout = {:?}",
+        d.retransmit_timeout.as_secs_f64()
+    );
+    let _ = writeln!(o, "retransmit_base = {:?}", d.retransmit_base);
+    let _ = writeln!(o, "retransmit_tries = {}", d.retransmit_tries);
 
     for conn in &c.connections {
         let n = &conn.name;

@@ -537,11 +537,46 @@ fn child_lifetimes_must_be_ordered() {
 }
 
 #[test]
+fn retransmission_keys_take_numbers_and_refuse_out_of_range_values() {
+    let c = Dir::new()
+        .load(&format!(
+            "[daemon]\nretransmit_timeout = \"2s\"\nretransmit_base = 1.5\nretransmit_tries = 0\n{}",
+            psk("")
+        ))
+        .unwrap();
+    let d = &c.daemon;
+    assert_eq!(d.retransmit_timeout, Duration::from_secs(2));
+    assert_eq!((d.retransmit_base, d.retransmit_tries), (1.5, 0));
+    let bad = errors(&format!(
+        "[daemon]\nretransmit_timeout = 0.0\nretransmit_base = 0.5\nretransmit_tries = 101\n{}",
+        psk("")
+    ));
+    assert_eq!(
+        bad,
+        [
+            "D/ikegw.toml:2:22: 'retransmit_timeout' in daemon must be between 0.01 and 3600 seconds",
+            "D/ikegw.toml:3:19: 'retransmit_base' in daemon must be between 1.0 and 10.0",
+            "D/ikegw.toml:4:20: 'retransmit_tries' in daemon must be between 0 and 100",
+        ]
+    );
+    let bad = errors(&format!(
+        "[daemon]\nretransmit_base = \"fast\"\n{}",
+        psk("")
+    ));
+    assert_eq!(
+        bad,
+        ["D/ikegw.toml:2:19: expected a number for 'retransmit_base' in daemon, found a string"]
+    );
+}
+
+#[test]
 fn defaults_are_strongswans() {
     let c = Dir::new().load(&psk("")).unwrap();
     let d = &c.daemon;
     assert_eq!(d.backend, Backend::Illumos);
     assert_eq!((d.port, d.port_nat_t), (500, 4500));
+    assert_eq!(d.retransmit_timeout, Duration::from_secs(4));
+    assert_eq!((d.retransmit_base, d.retransmit_tries), (1.8, 5));
     let conn = &c.connections[0];
     assert_eq!(conn.version, 0);
     assert_eq!(conn.rekey_time, Duration::from_secs(4 * 3600));
@@ -589,6 +624,9 @@ log_level = "ike=debug"
 listen = ["192.0.2.1", "2001:db8::1"]
 port = 1500
 port_nat_t = 14500
+retransmit_timeout = 2.5
+retransmit_base = 2
+retransmit_tries = 3
 
 [connections.all]
 version = 2
@@ -693,6 +731,9 @@ fn a_config_using_every_key_parses_to_the_expected_values() {
             listen: vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
             port: 1500,
             port_nat_t: 14500,
+            retransmit_timeout: Duration::from_millis(2500),
+            retransmit_base: 2.0,
+            retransmit_tries: 3,
         }
     );
     let conn = c.connection("all").unwrap();

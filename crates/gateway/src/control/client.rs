@@ -180,9 +180,23 @@ pub(crate) fn run(c: &Common, req: Request) -> Result<ExitCode, Box<dyn std::err
         Response::Reloaded {
             connections,
             applied,
+            added,
+            removed,
+            changed,
+            unchanged,
         } => {
             if applied {
                 outln!("configuration reloaded: {connections} peer configurations");
+                for (what, v) in [
+                    ("added", added),
+                    ("removed", removed),
+                    ("changed", changed),
+                    ("unchanged", unchanged),
+                ] {
+                    if !v.is_empty() {
+                        outln!("  {what}: {}", v.join(" "));
+                    }
+                }
             } else {
                 outln!("configuration loaded ({connections} peer configurations); in force once the live IKE SAs close");
             }
@@ -212,6 +226,23 @@ pub(crate) fn run(c: &Common, req: Request) -> Result<ExitCode, Box<dyn std::err
             );
         }
         Response::Log { line } => outln!("{line}"),
+        Response::Pools { pools } => {
+            for p in &pools {
+                outln!(
+                    "{}: {} - {}, {} addresses, {} online, {} offline",
+                    p.name,
+                    p.first,
+                    p.last,
+                    p.size,
+                    p.online,
+                    p.offline
+                );
+                for l in &p.leases {
+                    let state = if l.online { "online" } else { "offline" };
+                    outln!("  {:<39} {state:<7} '{}'", l.addr, l.identity);
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -44,6 +44,39 @@ pub(crate) enum Request {
     Stats,
     /// Stream log lines.
     Log,
+    /// Address pools and their leases (#10).
+    ListPools,
+}
+
+/// One lease of an address pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LeaseView {
+    /// The leased address.
+    pub(crate) addr: String,
+    /// Who holds it (the peer's IKE identity).
+    pub(crate) identity: String,
+    /// Whether an IKE SA uses it now; offline leases stay reserved for
+    /// their identity until the pool needs them.
+    pub(crate) online: bool,
+}
+
+/// One address pool as `list-pools` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PoolView {
+    /// `[pools.NAME]`.
+    pub(crate) name: String,
+    /// First leasable address.
+    pub(crate) first: String,
+    /// Last leasable address.
+    pub(crate) last: String,
+    /// Addresses in the pool (text: an IPv6 pool may exceed JSON numbers).
+    pub(crate) size: String,
+    /// Leases in use.
+    pub(crate) online: usize,
+    /// Leases kept for identities that are not connected.
+    pub(crate) offline: usize,
+    /// Every lease.
+    pub(crate) leases: Vec<LeaseView>,
 }
 
 /// One IKE SA as `list-sas` shows it.
@@ -224,12 +257,30 @@ pub(crate) enum Response {
     Reloaded {
         /// Peer configurations now loaded.
         connections: usize,
-        /// Whether it is already in force (it waits while IKE SAs are up,
-        /// because the core's configuration is fixed per instance).
+        /// Whether it is already in force (always, since connections are
+        /// replaced one by one; kept for older clients).
         applied: bool,
+        /// Connections (`conn/child`) that are new.
+        #[serde(default)]
+        added: Vec<String>,
+        /// Connections that are gone; their IKE SAs are being deleted.
+        #[serde(default)]
+        removed: Vec<String>,
+        /// Connections whose settings changed; their IKE SAs are being
+        /// deleted and start again as `start_action` says.
+        #[serde(default)]
+        changed: Vec<String>,
+        /// Connections left as they were, SAs and all.
+        #[serde(default)]
+        unchanged: Vec<String>,
     },
     /// For [`Request::Stats`].
     Stats(Stats),
+    /// For [`Request::ListPools`].
+    Pools {
+        /// The pools, in configuration order.
+        pools: Vec<PoolView>,
+    },
     /// One log line.
     Log {
         /// The formatted line.

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,8 @@ use ike::sa::{Endpoint, EndpointConfig};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, info_span, warn};
 use zeroize::Zeroizing;
+
+mod reload;
 
 use super::kernel::Kernel;
 use super::net::{demux, Kind, Received, Sockets, MAX_DATAGRAM};
@@ -79,11 +80,9 @@ pub(crate) struct Driver {
     kernel: Kernel,
     config: Config,
     info: Vec<ConnInfo>,
-    pending_config: Option<(Config, Peers)>,
     views: BTreeMap<IkeSaId, SaView>,
     stats: Stats,
     started: Instant,
-    natt_port: u16,
     /// The ESP data plane (`--tun`), fed ESP datagrams from our NAT-T
     /// sockets.
     #[cfg(target_os = "linux")]
@@ -102,6 +101,10 @@ pub(crate) struct Driver {
     /// Peers to trap at the next turn of the loop (`close_action` /
     /// `dpd_action = trap`; installing is asynchronous).
     to_trap: Vec<usize>,
+    /// Address pools leased to road warriors (#10), shared with the core.
+    pools: super::vip::Pools,
+    /// Virtual IPs peers assigned to us, on the TUN device.
+    our_vips: super::vip::OurVips,
 }
 
 /// First wait before re-initiating a peer that failed; it doubles per
@@ -168,11 +171,25 @@ pub(crate) enum StartError {
     /// The ESP data plane could not start.
     #[error("ESP data plane")]
     DataPlane(#[source] std::io::Error),
+    /// The lease store of the address pools could not be opened.
+    #[error("address pools")]
+    Pools(#[source] crate::pool::PoolError),
 }
 
-fn new_endpoint(peers: Peers, natt_port: u16) -> Result<(Endpoint, Vec<ConnInfo>), ike::Error> {
+fn new_endpoint(
+    peers: Peers,
+    natt_port: u16,
+    pools: &super::vip::Pools,
+    daemon: &crate::config::Daemon,
+) -> Result<(Endpoint, Vec<ConnInfo>), ike::Error> {
     let mut cfg = EndpointConfig::new(peers.peers, ike::crypto::ring_provider());
     cfg.natt_port = natt_port;
+    cfg.retransmit = ike::sa::RetransmitConfig {
+        timeout: daemon.retransmit_timeout,
+        base: daemon.retransmit_base,
+        tries: daemon.retransmit_tries,
+    };
+    cfg.address_provider = pools.provider();
     let ep = Endpoint::new(
         cfg,
         Box::new(ike::crypto::SystemRandom::new()),
@@ -219,7 +236,9 @@ impl Driver {
             );
         }
         let peers = setup::peers(&config, ike_port).map_err(StartError::Setup)?;
-        let (ep, info) = new_endpoint(peers, natt_port)?;
+        let pools = super::vip::Pools::open(&config).map_err(StartError::Pools)?;
+        let (ep, info) = new_endpoint(peers, natt_port, &pools, &config.daemon)?;
+        let our_vips = super::vip::OurVips::new(tun.clone());
         let started = Started {
             sockets: socks.all.iter().map(|s| s.local_addr()).collect(),
         };
@@ -261,11 +280,9 @@ impl Driver {
                 kernel,
                 config,
                 info,
-                pending_config: None,
                 views: BTreeMap::new(),
                 stats: Stats::default(),
                 started: Instant::now(),
-                natt_port,
                 #[cfg(target_os = "linux")]
                 dataplane,
                 #[cfg(target_os = "linux")]
@@ -274,6 +291,8 @@ impl Driver {
                 persistent: std::collections::BTreeSet::new(),
                 trapped: std::collections::BTreeSet::new(),
                 to_trap: Vec::new(),
+                pools,
+                our_vips,
             },
             started,
         ))
@@ -400,7 +419,6 @@ impl Driver {
             for p in std::mem::take(&mut self.to_trap) {
                 self.install_trap(p).await;
             }
-            self.apply_pending();
             let next = self.next_deadline();
             if next != deadline {
                 deadline = next;
@@ -410,6 +428,7 @@ impl Driver {
             }
         }
         self.shutdown(&mut rx).await;
+        self.our_vips.clear();
         #[cfg(target_os = "linux")]
         if let Some(dp) = self.dataplane.take() {
             // Joins two threads that wake at least every 100 ms.
@@ -865,6 +884,7 @@ impl Driver {
                     None => warn!("IKE SA {name} failed: {reason}"),
                 }
                 self.stats.failed = self.stats.failed.saturating_add(1);
+                self.our_vips.gone(ike_sa);
                 if let Some(p) = self.views.remove(&ike_sa).and_then(|v| v.peer) {
                     if self.persistent.contains(&p) {
                         self.schedule_retry(p, now);
@@ -874,6 +894,7 @@ impl Driver {
             Event::Deleted { ike_sa, reason } => {
                 let _g = info_span!("ike_sa", id = %ike_sa).entered();
                 info!("IKE SA deleted: {reason}");
+                self.our_vips.gone(ike_sa);
                 if let Some(p) = self.views.remove(&ike_sa).and_then(|v| v.peer) {
                     self.after_close(p, &reason, now);
                 }
@@ -881,6 +902,7 @@ impl Driver {
             Event::IkeRekeyed { old, new } => {
                 let _g = info_span!("ike_sa", id = %old).entered();
                 info!("IKE SA rekeyed, successor {new}");
+                self.our_vips.rekeyed(old, new);
                 if let Some(mut v) = self.views.remove(&old) {
                     v.established = Some(now);
                     self.views.insert(new, v);
@@ -903,6 +925,8 @@ impl Driver {
                     r.join(" ")
                 );
                 self.stats.children_installed = self.stats.children_installed.saturating_add(1);
+                self.our_vips
+                    .child(ike_sa, super::kernel::ts_prefix(&remote_ts));
                 if let Some(v) = self.views.get_mut(&ike_sa) {
                     v.children.insert(
                         inbound_spi,
@@ -940,13 +964,21 @@ impl Driver {
                 let a: Vec<String> = addrs.iter().map(ToString::to_string).collect();
                 if ours {
                     info!("virtual IPs assigned to us: {}", a.join(" "));
+                    self.our_vips.assigned(ike_sa, &addrs);
                 } else {
                     info!("virtual IPs leased to the peer: {}", a.join(" "));
                 }
             }
             Event::Dropped { path, reason } => {
                 self.stats.dropped = self.stats.dropped.saturating_add(1);
-                debug!(from = %path.remote, "dropped: {reason}");
+                // A refused proposal is a configuration mismatch the
+                // operator must see (RFC 7296 §2.7); other drops are noise
+                // an attacker can produce at will.
+                if reason.contains("no proposal chosen") {
+                    info!(from = %path.remote, "refused: {reason}");
+                } else {
+                    debug!(from = %path.remote, "dropped: {reason}");
+                }
             }
         }
     }
@@ -990,6 +1022,9 @@ impl Driver {
             },
             Request::ListConns => Response::Conns {
                 conns: self.info.clone(),
+            },
+            Request::ListPools => Response::Pools {
+                pools: self.pools.views(),
             },
             Request::Initiate { child } => {
                 let idx = self
@@ -1123,96 +1158,6 @@ impl Driver {
         {
             let _ = spi;
             (0, 0)
-        }
-    }
-
-    /// Re-reads the config file. An invalid file changes nothing.
-    fn reload(&mut self) -> Response {
-        let path: PathBuf = self.config.path.clone();
-        let new = match Config::load(&path) {
-            Ok(c) => c,
-            Err(diags) => {
-                let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
-                for l in &lines {
-                    warn!("reload: {l}");
-                }
-                warn!(
-                    "reload of {} failed; keeping the running configuration",
-                    path.display()
-                );
-                return Response::Error(ControlError::ConfigInvalid { diagnostics: lines });
-            }
-        };
-        let ike_port = self
-            .socks
-            .port_of(false, true)
-            .or_else(|| self.socks.port_of(false, false))
-            .unwrap_or(new.daemon.port);
-        let peers = match setup::peers(&new, ike_port) {
-            Ok(p) => p,
-            Err(errs) => {
-                let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
-                for l in &lines {
-                    warn!("reload: {l}");
-                }
-                return Response::Error(ControlError::ConfigInvalid { diagnostics: lines });
-            }
-        };
-        if new.daemon != self.config.daemon {
-            warn!(
-                "reload: [daemon] changes (sockets, backend, logging) take effect after a restart"
-            );
-        }
-        let connections = peers.info.len();
-        self.pending_config = Some((new, peers));
-        let applied = self.apply_pending();
-        if applied {
-            info!(
-                "reloaded {}: {connections} peer configurations",
-                path.display()
-            );
-        } else {
-            info!(
-                "reloaded {}: {connections} peer configurations, in force once the {} live IKE SAs close",
-                path.display(),
-                self.ep.ike_sa_count()
-            );
-        }
-        Response::Reloaded {
-            connections,
-            applied,
-        }
-    }
-
-    /// Swaps in a pending configuration when no IKE SA depends on the
-    /// old one (the core's peer table is fixed per `Endpoint`).
-    fn apply_pending(&mut self) -> bool {
-        if self.pending_config.is_none() || self.ep.ike_sa_count() != 0 {
-            return false;
-        }
-        let Some((cfg, peers)) = self.pending_config.take() else {
-            return false;
-        };
-        match new_endpoint(peers, self.natt_port) {
-            Ok((ep, info)) => {
-                self.ep = ep;
-                self.info = info;
-                self.config = cfg;
-                self.views.clear();
-                // Peer indexes changed meaning; trap policies installed
-                // under the old configuration stay until shutdown.
-                self.retry.clear();
-                self.persistent.clear();
-                self.auto_start();
-                true
-            }
-            Err(e) => {
-                error!(
-                    "reload: the core refused the new configuration: {}",
-                    crate::error_chain(&e)
-                );
-                false
-            }
         }
     }
 }

@@ -19,6 +19,7 @@ pub(crate) mod kernel;
 pub(crate) mod logging;
 pub(crate) mod net;
 pub(crate) mod setup;
+pub(crate) mod vip;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -387,7 +387,7 @@ fn conn_peers(
                 hard: nonzero(ch.lifetime.life_time),
             },
             ike_rekey_time: nonzero(c.rekey_time),
-            remote_access: Default::default(),
+            remote_access: super::vip::remote_access(cfg, c),
             credentials: local_cert.as_ref().map(|l| l.provider.clone()),
         };
         let info = ConnInfo {
