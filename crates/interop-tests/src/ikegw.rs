@@ -28,7 +28,7 @@ use crate::capture::{self, Capture, Packets};
 use crate::netns::{Netns, Site, Topology, LEFT, LEFT_BEHIND_NAT, RIGHT};
 use crate::proc::{self, Daemon, Output};
 use crate::strongswan::{
-    strongswan_conf, swanctl_conf, Auth, Charon, CharonOptions, Conn, Pki, RawSection,
+    strongswan_conf, swanctl_conf, Auth, Charon, CharonOptions, Conn, KeyKind, Pki, RawSection,
 };
 use crate::{io_err, Error, Result, ScenarioDir};
 
@@ -151,6 +151,17 @@ pub struct IkegwConf {
     pub dpd_delay: Option<String>,
     /// `[daemon] log_level`.
     pub log_level: String,
+    /// Extra lines inside `[connections.s2s]` (e.g. `pools = ["rw"]`).
+    pub extra_conn: String,
+    /// Extra tables at the end of the file (e.g. `[pools.rw]`).
+    pub extra: String,
+    /// Extra lines inside `[daemon]` (e.g. `retransmit_tries = 2`).
+    pub daemon_extra: String,
+    /// The CHILD SA's `start_action` (`none`, `trap`, `start`).
+    pub start_action: String,
+    /// Extra lines inside `[connections.s2s.children.net]`
+    /// (e.g. `dpd_action = "restart"`).
+    pub child_extra: String,
 }
 
 impl IkegwConf {
@@ -181,6 +192,11 @@ impl IkegwConf {
             child_life_time: None,
             dpd_delay: None,
             log_level: "debug".to_owned(),
+            extra_conn: String::new(),
+            extra: String::new(),
+            daemon_extra: String::new(),
+            start_action: "none".to_owned(),
+            child_extra: String::new(),
         }
     }
 }
@@ -238,6 +254,7 @@ pub fn render_config(dir: &Path, c: &IkegwConf) -> String {
     if let Some(t) = &c.dpd_delay {
         let _ = writeln!(conn_opts, "dpd_delay = {}", toml_str(t));
     }
+    conn_opts.push_str(&c.extra_conn);
     let mut child_opts = String::new();
     if let Some(t) = &c.child_rekey_time {
         let _ = writeln!(child_opts, "rekey_time = {}", toml_str(t));
@@ -245,6 +262,7 @@ pub fn render_config(dir: &Path, c: &IkegwConf) -> String {
     if let Some(t) = &c.child_life_time {
         let _ = writeln!(child_opts, "life_time = {}", toml_str(t));
     }
+    child_opts.push_str(&c.child_extra);
     let path = |p: &Path| toml_str(&p.to_string_lossy());
     let (local_auth, remote_auth, secrets) = match &c.pubkey {
         None => (
@@ -280,7 +298,7 @@ state_dir = {state}
 log_format = \"text\"
 log_level = {level}
 listen = [{me}]
-
+{daemon_extra}
 [connections.s2s]
 version = 2
 local_addrs = [{me}]
@@ -299,9 +317,9 @@ mobike = false
 local_ts = {lts}
 remote_ts = {rts}
 esp_proposals = {esp}
-start_action = \"none\"
+start_action = {start}
 {child_opts}
-{secrets}",
+{secrets}{extra}",
         ctl = toml_str(&control_socket(dir).to_string_lossy()),
         eng = d("engine.sock"),
         state = d("state"),
@@ -314,6 +332,9 @@ start_action = \"none\"
         lts = toml_list(&c.local_ts),
         rts = toml_list(&c.remote_ts),
         esp = toml_list(&c.esp_proposals),
+        extra = c.extra,
+        daemon_extra = c.daemon_extra,
+        start = toml_str(&c.start_action),
     )
 }
 
@@ -631,10 +652,16 @@ pub struct MixedSetup {
     pub ikegw_behind_nat: bool,
     /// How long [`Mixed::wait_up`] waits for both ends to show the SAs.
     pub establish_limit: Duration,
-    /// Certificates from a fresh [`Pki`] (RSA-2048, root → intermediate →
-    /// end entity) instead of the PSK, at both ends; the identities are
+    /// Certificates from a fresh [`Pki`] (`cert_key` keys, root →
+    /// intermediate → end entity) instead of the PSK, at both ends; the identities are
     /// then the certificates' (`left.interop.example`, ...).
     pub certificates: bool,
+    /// The key type of those certificates.
+    pub cert_key: KeyKind,
+    /// With `certificates`: ikegw trusts the root and intermediate of a
+    /// second, unrelated chain instead of the one that issued strongSwan's
+    /// certificate (issue #8 scenario 9, unknown CA).
+    pub ikegw_foreign_ca: bool,
 }
 
 impl Default for MixedSetup {
@@ -654,6 +681,8 @@ impl Default for MixedSetup {
             ikegw_behind_nat: false,
             establish_limit: Duration::from_secs(20),
             certificates: false,
+            cert_key: KeyKind::Rsa2048,
+            ikegw_foreign_ca: false,
         }
     }
 }
@@ -750,7 +779,7 @@ impl Mixed {
             Side::Right => ("right", "left"),
         };
         let (gw_id, ss_id, ss_auth, gw_pubkey) = if setup.certificates {
-            let pki = Pki::generate(&dir.path().join("pki"))?;
+            let pki = Pki::generate_with(&dir.path().join("pki"), setup.cert_key)?;
             pki.install(ss_side, &ss_dir)?;
             (
                 format!("{gw_side}.interop.example"),
@@ -758,7 +787,20 @@ impl Mixed {
                 Auth::Pubkey {
                     cert: format!("{ss_side}.pem"),
                 },
-                Some(pki.install_for_ikegw(gw_side, &gw_dir)?),
+                Some({
+                    let mut auth = pki.install_for_ikegw(gw_side, &gw_dir)?;
+                    if setup.ikegw_foreign_ca {
+                        let other = Pki::generate_org(
+                            &dir.path().join("pki-other"),
+                            setup.cert_key,
+                            "unrelated",
+                        )?;
+                        let other_dir = gw_dir.join("other");
+                        std::fs::create_dir_all(&other_dir).map_err(io_err(&other_dir))?;
+                        auth.cacerts = other.install_for_ikegw(gw_side, &other_dir)?.cacerts;
+                    }
+                    auth
+                }),
             )
         } else {
             (
@@ -813,6 +855,20 @@ impl Mixed {
             Side::Left => &self.topo.left,
             Side::Right => &self.topo.right,
         }
+    }
+
+    /// strongSwan's gateway namespace.
+    pub fn strongswan_ns(&self) -> &Netns {
+        match self.side {
+            Side::Left => &self.topo.right,
+            Side::Right => &self.topo.left,
+        }
+    }
+
+    /// Starts charon again after [`Charon::kill`], same configs.
+    pub fn restart_strongswan(&mut self) -> Result<()> {
+        let ns = self.strongswan_ns().name().to_owned();
+        self.charon.restart(&ns)
     }
 
     /// The LAN prefix behind strongSwan (what ikegw routes into its TUN).

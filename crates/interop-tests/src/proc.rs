@@ -153,6 +153,15 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// SIGKILLs our PID at once (a crash, not a shutdown) and reaps it.
+    pub fn kill(&mut self) -> Option<ExitStatus> {
+        // Child::kill signals exactly this PID.
+        let _ = self.child.kill();
+        self.child.wait().ok()
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.stop();

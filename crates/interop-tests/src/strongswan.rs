@@ -333,6 +333,36 @@ impl Charon {
         self.daemon.check_alive()
     }
 
+    /// SIGKILLs charon (it gets no chance to send Deletes), as a crash.
+    pub fn kill(&mut self) {
+        let _ = self.daemon.kill();
+    }
+
+    /// Starts charon again in namespace `ns` from the configs and
+    /// credentials already in its directory (after [`Charon::kill`]) and
+    /// loads them. The stale vici socket and PID file are removed first,
+    /// or the wait for the socket would end at once.
+    pub fn restart(&mut self, ns: &str) -> Result<()> {
+        self.daemon
+            .check_alive()
+            .err()
+            .ok_or_else(|| Error::Check("charon restart requested while it still runs".into()))?;
+        for stale in [
+            self.dir.join("charon.vici"),
+            self.dir.join("run").join("charon.pid"),
+        ] {
+            if stale.exists() {
+                std::fs::remove_file(&stale).map_err(io_err(&stale))?;
+            }
+        }
+        let read = |p: PathBuf| std::fs::read_to_string(&p).map_err(io_err(&p));
+        let conf = read(self.dir.join("strongswan.conf"))?;
+        let sw = read(self.dir.join("swanctl").join("swanctl.conf"))?;
+        let name = self.daemon.name().to_owned();
+        *self = Self::start(&name, ns, &self.dir.clone(), &conf, &sw)?;
+        self.load_all()
+    }
+
     /// Stops charon by its PID.
     pub fn stop(&mut self) {
         let _ = self.daemon.stop();
@@ -451,31 +481,104 @@ pub fn raw_values<'a>(raw: &'a str, key: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The key type of every key in a [`Pki`] (CAs and end entities alike).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA-2048: large enough that IKE_AUTH has to be fragmented.
+    #[default]
+    Rsa2048,
+    /// ECDSA on P-256 (RFC 7427 ecdsa-with-SHA256 signatures).
+    EcdsaP256,
+    /// Ed25519 (RFC 8420 signatures, via RFC 7427).
+    Ed25519,
+    /// RSA-2048 keys, every certificate signed with RSASSA-PSS; charon
+    /// (with `rsa_pss = yes`) makes RSASSA-PSS IKE signatures (RFC 7427
+    /// with RFC 4055 parameters) that ikegw must verify.
+    RsaPss,
+}
+
+impl KeyKind {
+    /// `pki --gen` arguments after `--type`.
+    fn gen_args(self) -> &'static [&'static str] {
+        match self {
+            Self::Rsa2048 => &["rsa", "--size", "2048"],
+            Self::EcdsaP256 => &["ecdsa", "--size", "256"],
+            Self::Ed25519 => &["ed25519"],
+            Self::RsaPss => &["rsa", "--size", "2048"],
+        }
+    }
+
+    /// The `--type` of a key `pki --self` reads.
+    fn self_type(self) -> &'static str {
+        match self {
+            Self::Rsa2048 => "rsa",
+            Self::EcdsaP256 => "ecdsa",
+            Self::Ed25519 => "ed25519",
+            Self::RsaPss => "rsa",
+        }
+    }
+
+    /// What charon's "authentication of '...' with X successful" line
+    /// names for a signature made with this key.
+    pub fn charon_auth_word(self) -> &'static str {
+        match self {
+            Self::Rsa2048 => "RSA",
+            Self::EcdsaP256 => "ECDSA",
+            Self::Ed25519 => "ED25519",
+            // ikegw signs RSA keys with PKCS#1 v1.5 (not configurable)
+            Self::RsaPss => "RSA",
+        }
+    }
+
+    /// Extra `pki --self` / `--issue` arguments (the certificates'
+    /// signature padding).
+    fn sign_args(self) -> &'static [&'static str] {
+        match self {
+            Self::RsaPss => &["--rsa-padding", "pss"],
+            _ => &[],
+        }
+    }
+}
+
 /// A CA chain and one end-entity certificate per gateway, made with
-/// strongSwan's `pki` (RSA, so that IKE_AUTH is large enough to fragment):
-/// root → intermediate → `left` / `right`.
+/// strongSwan's `pki`: root → intermediate → `left` / `right`.
 #[derive(Debug)]
 pub struct Pki {
     dir: PathBuf,
 }
 
 impl Pki {
-    /// Generates everything into `dir`.
+    /// Generates an RSA-2048 chain into `dir`.
     pub fn generate(dir: &Path) -> Result<Self> {
+        Self::generate_with(dir, KeyKind::Rsa2048)
+    }
+
+    /// Generates a chain of `kind` keys into `dir`.
+    pub fn generate_with(dir: &Path, kind: KeyKind) -> Result<Self> {
+        Self::generate_org(dir, kind, "ikegw interop")
+    }
+
+    /// Like [`Pki::generate_with`], with `org` as the O= of every subject
+    /// (an unrelated chain must not share the CAs' names).
+    pub fn generate_org(dir: &Path, kind: KeyKind, org: &str) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let conf = dir.join("pki.conf");
         // an explicit plugin list keeps `pki` from loading tpm/pkcs11 (noise)
         std::fs::write(
             &conf,
-            "pki {\n    load = random nonce openssl pem pkcs1 pkcs8 x509 pubkey sha1 sha2\n}\n",
+            "pki {\n    load = random nonce openssl pem pkcs1 pkcs8 x509 pubkey sha1 sha2 curve25519\n}\n",
         )
         .map_err(io_err(&conf))?;
         let pki = |args: &[&str], out: &str| -> Result<()> {
+            let signs = args
+                .first()
+                .is_some_and(|a| *a == "--self" || *a == "--issue");
             let o = proc::run(
                 Command::new(PKI)
                     .env("STRONGSWAN_CONF", &conf)
                     .current_dir(dir)
-                    .args(args),
+                    .args(args)
+                    .args(if signs { kind.sign_args() } else { &[] }),
                 Duration::from_secs(60),
                 dir,
             )?;
@@ -484,18 +587,10 @@ impl Pki {
         };
         // PEM everywhere: the output travels through a UTF-8 string
         let gen = |name: &str| {
-            pki(
-                &[
-                    "--gen",
-                    "--type",
-                    "rsa",
-                    "--size",
-                    "2048",
-                    "--outform",
-                    "pem",
-                ],
-                name,
-            )
+            let mut args = vec!["--gen", "--type"];
+            args.extend_from_slice(kind.gen_args());
+            args.extend_from_slice(&["--outform", "pem"]);
+            pki(&args, name)
         };
         gen("root.key")?;
         pki(
@@ -505,9 +600,9 @@ impl Pki {
                 "--in",
                 "root.key",
                 "--type",
-                "rsa",
+                kind.self_type(),
                 "--dn",
-                "C=XX, O=ikegw interop, CN=ikegw interop root CA",
+                &format!("C=XX, O={org}, CN={org} root CA"),
                 "--outform",
                 "pem",
             ],
@@ -527,7 +622,7 @@ impl Pki {
                 "--cakey",
                 "root.key",
                 "--dn",
-                "C=XX, O=ikegw interop, CN=ikegw interop intermediate CA",
+                &format!("C=XX, O={org}, CN={org} intermediate CA"),
                 "--outform",
                 "pem",
             ],
@@ -536,7 +631,7 @@ impl Pki {
         for (name, site) in [("left", LEFT), ("right", RIGHT)] {
             gen(&format!("{name}.key"))?;
             let key = format!("{name}.key");
-            let dn = format!("C=XX, O=ikegw interop, CN={name}.interop.example");
+            let dn = format!("C=XX, O={org}, CN={name}.interop.example");
             let san = format!("{name}.interop.example");
             let ip = site.wan.to_string();
             pki(

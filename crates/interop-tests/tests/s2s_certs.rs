@@ -1,6 +1,6 @@
 //! Certificate authentication (RFC 7296 §2.15 with signatures, RFC 7427),
-//! ikegw against strongSwan 5.9 in both roles: a fresh RSA-2048 chain made
-//! with strongSwan's `pki` (root → intermediate → one end entity per
+//! ikegw against strongSwan 5.9 in both roles: a fresh RSA-2048, ECDSA P-256 or Ed25519
+//! chain made with strongSwan's `pki` (root → intermediate → one end entity per
 //! gateway, FQDN and IP subjectAltNames). ikegw trusts the root and the
 //! intermediate; strongSwan has both in `x509ca/`.
 //!
@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use interop_tests::capture::{exchange, IkeHeader, Kind, PAYLOAD_SKF};
 use interop_tests::ikegw::{run_scenario, Initiator, Mixed, MixedSetup, Side};
+use interop_tests::strongswan::{CharonOptions, KeyKind};
 use interop_tests::{Error, Result};
 
-fn certificates(m: &mut Mixed) -> Result<()> {
+fn certificates(m: &mut Mixed, kind: KeyKind) -> Result<()> {
     m.establish()?;
     let sa = m.matched_sas()?;
     let (gw_id, ss_id) = match m.ikegw_side() {
@@ -33,14 +34,28 @@ fn certificates(m: &mut Mixed) -> Result<()> {
         )));
     }
     let log = m.charon.log_text();
-    let verified = format!("authentication of '{gw_id}' with RSA");
+    let word = kind.charon_auth_word();
+    let verified = format!("authentication of '{gw_id}' with {word}");
     if !log
         .lines()
         .any(|l| l.contains(&verified) && l.contains("successful"))
     {
         return Err(Error::Check(format!(
-            "strongSwan did not log a successful RSA signature check of {gw_id}"
+            "strongSwan did not log a successful {word} signature check of {gw_id}"
         )));
+    }
+    if kind == KeyKind::RsaPss {
+        // ikegw accepted the established SA, so it verified charon's
+        // RSASSA-PSS AUTH signature and the PSS-signed chain
+        let mine = format!("authentication of '{ss_id}' (myself) with RSA_EMSA_PSS");
+        if !log
+            .lines()
+            .any(|l| l.contains(&mine) && l.contains("successful"))
+        {
+            return Err(Error::Check(
+                "strongSwan did not sign with RSASSA-PSS".into(),
+            ));
+        }
     }
     m.ping(Side::Left, 3)?;
     m.ping(Side::Right, 3)?;
@@ -61,7 +76,8 @@ fn certificates(m: &mut Mixed) -> Result<()> {
             .count()
     };
     let (req, resp) = (frags(false), frags(true));
-    if req < 2 || resp < 2 {
+    // only the RSA chain is large enough to need RFC 7383 fragments
+    if matches!(kind, KeyKind::Rsa2048 | KeyKind::RsaPss) && (req < 2 || resp < 2) {
         return Err(Error::Check(format!(
             "IKE_AUTH not fragmented both ways: {req} request / {resp} response fragments; {:?}",
             auth.iter().map(IkeHeader::describe).collect::<Vec<_>>()
@@ -73,7 +89,7 @@ fn certificates(m: &mut Mixed) -> Result<()> {
     Ok(())
 }
 
-fn setup(initiator: Initiator) -> MixedSetup {
+fn setup(initiator: Initiator, cert_key: KeyKind) -> MixedSetup {
     MixedSetup {
         ikegw_side: match initiator {
             Initiator::Ikegw => Side::Left,
@@ -81,6 +97,16 @@ fn setup(initiator: Initiator) -> MixedSetup {
         },
         initiator,
         certificates: true,
+        cert_key,
+        charon: CharonOptions {
+            // charon signs with RSASSA-PSS only when told to
+            extra: if cert_key == KeyKind::RsaPss {
+                "    rsa_pss = yes\n".into()
+            } else {
+                String::new()
+            },
+            ..CharonOptions::default()
+        },
         deadline: Duration::from_secs(60),
         ..MixedSetup::default()
     }
@@ -90,8 +116,8 @@ fn setup(initiator: Initiator) -> MixedSetup {
 fn rsa_certificates_ikegw_initiates() -> Result<()> {
     run_scenario(
         "rsa_certificates_ikegw_initiates",
-        &setup(Initiator::Ikegw),
-        certificates,
+        &setup(Initiator::Ikegw, KeyKind::Rsa2048),
+        |m| certificates(m, KeyKind::Rsa2048),
     )
 }
 
@@ -99,7 +125,61 @@ fn rsa_certificates_ikegw_initiates() -> Result<()> {
 fn rsa_certificates_strongswan_initiates() -> Result<()> {
     run_scenario(
         "rsa_certificates_strongswan_initiates",
-        &setup(Initiator::StrongSwan),
-        certificates,
+        &setup(Initiator::StrongSwan, KeyKind::Rsa2048),
+        |m| certificates(m, KeyKind::Rsa2048),
+    )
+}
+
+#[test]
+fn ecdsa_p256_certificates_ikegw_initiates() -> Result<()> {
+    run_scenario(
+        "ecdsa_p256_certificates_ikegw_initiates",
+        &setup(Initiator::Ikegw, KeyKind::EcdsaP256),
+        |m| certificates(m, KeyKind::EcdsaP256),
+    )
+}
+
+#[test]
+fn ecdsa_p256_certificates_strongswan_initiates() -> Result<()> {
+    run_scenario(
+        "ecdsa_p256_certificates_strongswan_initiates",
+        &setup(Initiator::StrongSwan, KeyKind::EcdsaP256),
+        |m| certificates(m, KeyKind::EcdsaP256),
+    )
+}
+
+#[test]
+fn ed25519_certificates_ikegw_initiates() -> Result<()> {
+    run_scenario(
+        "ed25519_certificates_ikegw_initiates",
+        &setup(Initiator::Ikegw, KeyKind::Ed25519),
+        |m| certificates(m, KeyKind::Ed25519),
+    )
+}
+
+#[test]
+fn ed25519_certificates_strongswan_initiates() -> Result<()> {
+    run_scenario(
+        "ed25519_certificates_strongswan_initiates",
+        &setup(Initiator::StrongSwan, KeyKind::Ed25519),
+        |m| certificates(m, KeyKind::Ed25519),
+    )
+}
+
+#[test]
+fn rsa_pss_certificates_ikegw_initiates() -> Result<()> {
+    run_scenario(
+        "rsa_pss_certificates_ikegw_initiates",
+        &setup(Initiator::Ikegw, KeyKind::RsaPss),
+        |m| certificates(m, KeyKind::RsaPss),
+    )
+}
+
+#[test]
+fn rsa_pss_certificates_strongswan_initiates() -> Result<()> {
+    run_scenario(
+        "rsa_pss_certificates_strongswan_initiates",
+        &setup(Initiator::StrongSwan, KeyKind::RsaPss),
+        |m| certificates(m, KeyKind::RsaPss),
     )
 }

@@ -5,6 +5,8 @@
 //! - IKE proposal mismatch → NO_PROPOSAL_CHOSEN (RFC 7296 §2.7), no IKE SA;
 //! - wrong pre-shared key → AUTHENTICATION_FAILED (RFC 7296 §2.21.2), no
 //!   IKE SA;
+//! - unknown CA: ikegw trusts an unrelated chain, strongSwan's certificate
+//!   cannot be verified → AUTHENTICATION_FAILED, no IKE SA;
 //! - traffic selector mismatch → TS_UNACCEPTABLE (RFC 7296 §2.9): the IKE
 //!   SA is established, the CHILD SA is refused.
 //!
@@ -19,6 +21,7 @@ use ike::wire::{Message, NotifyType, Payload};
 use interop_tests::capture::Kind;
 use interop_tests::ikegw::{run_scenario, IkegwConf, Initiator, Mixed, MixedSetup, Side};
 use interop_tests::proc;
+use interop_tests::strongswan::KeyKind;
 use interop_tests::{Error, Result};
 
 /// What a failure looks like.
@@ -175,8 +178,8 @@ fn proposal_mismatch_strongswan_initiates() -> Result<()> {
                     strongswan_notify: "N(NO_PROP)",
                     wire_notify: Some(NotifyType::NO_PROPOSAL_CHOSEN),
                     ikegw_log: &[
-                        // NOTE: at DEBUG only; an operator at the default `info` sees nothing
-                        "dropped: no proposal chosen: peer offered \
+                        // at INFO: a refused proposal is a mismatch the operator must see
+                        "INFO ikegw::daemon::driver: refused: no proposal chosen: peer offered \
                          AES_GCM_16_256/PRF_HMAC_SHA2_384/CURVE_25519, we accept \
                          AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/ECP_384",
                     ],
@@ -226,6 +229,63 @@ fn wrong_psk_strongswan_initiates() -> Result<()> {
                          strongswan.interop.example does not verify; check that both sides have \
                          the same shared key",
                     ],
+                    ike_sa_survives: false,
+                },
+            )
+        },
+    )
+}
+
+/// Certificates on both ends (ECDSA P-256, quick to make), but ikegw trusts
+/// only an unrelated root and intermediate.
+fn unknown_ca_setup(initiator: Initiator) -> MixedSetup {
+    MixedSetup {
+        certificates: true,
+        cert_key: KeyKind::EcdsaP256,
+        ikegw_foreign_ca: true,
+        ..setup(initiator, |_| {})
+    }
+}
+
+#[test]
+fn unknown_ca_ikegw_initiates() -> Result<()> {
+    run_scenario(
+        "unknown_ca_ikegw_initiates",
+        &unknown_ca_setup(Initiator::Ikegw),
+        |m| {
+            refused(
+                m,
+                &Expect {
+                    strongswan_notify: "N(AUTH_FAILED)",
+                    wire_notify: None,
+                    ikegw_log: &["IKE SA s2s/net failed: authentication failed: peer certificate rejected: chain incomplete: \
+                         issuer 'C=XX, O=ikegw interop, CN=ikegw interop root CA' not found \
+                         (send the intermediate with certs = [...]); add the CA that issued it \
+                         to connections.s2s.remote.cacerts, or have the peer send its \
+                         intermediates",],
+                    ike_sa_survives: false,
+                },
+            )
+        },
+    )
+}
+
+#[test]
+fn unknown_ca_strongswan_initiates() -> Result<()> {
+    run_scenario(
+        "unknown_ca_strongswan_initiates",
+        &unknown_ca_setup(Initiator::StrongSwan),
+        |m| {
+            refused(
+                m,
+                &Expect {
+                    strongswan_notify: "N(AUTH_FAILED)",
+                    wire_notify: None,
+                    ikegw_log: &["IKE SA (as responder) failed: authentication failed: peer certificate rejected: chain incomplete: \
+                         issuer 'C=XX, O=ikegw interop, CN=ikegw interop root CA' not found \
+                         (send the intermediate with certs = [...]); add the CA that issued it \
+                         to connections.s2s.remote.cacerts, or have the peer send its \
+                         intermediates",],
                     ike_sa_survives: false,
                 },
             )

@@ -7,8 +7,10 @@
 //! §2.1; the responder answers a retransmitted request again instead of
 //! starting over), the two ends must agree on it, some pings must get
 //! through and a 512 KiB TCP transfer must arrive byte for byte (TCP
-//! retransmits over a lossy ESP tunnel). The drop counters prove the loss
-//! was real.
+//! retransmits over a lossy ESP tunnel). Then ikegw (CHILD rekey_time 8 s)
+//! must rekey the CHILD SA through the loss: a second CHILD SA installed,
+//! both ends agreeing on the new SPIs, pings through it. The drop counters
+//! prove the loss was real.
 //!
 //! Time bound: 120 s, not 60: ikegw's retransmission schedule is
 //! strongSwan's default (4 s, ×1.8 per try) and is not configurable, so
@@ -17,6 +19,7 @@
 use std::time::Duration;
 
 use interop_tests::ikegw::{run_scenario, Initiator, Mixed, MixedSetup, Side};
+use interop_tests::proc;
 use interop_tests::strongswan::CharonOptions;
 use interop_tests::{Error, Result};
 
@@ -62,7 +65,25 @@ fn lossy(m: &mut Mixed) -> Result<()> {
             "the loss rules dropped nothing in some direction: {drops:?}\n{rules}"
         )));
     }
+    // and a CHILD rekey (ikegw's rekey_time is 8 s) gets through the loss
+    let installed = proc::wait_for("a CHILD rekey under loss", Duration::from_secs(40), || {
+        m.ikegw.check_alive()?;
+        let n = m.ikegw.log_text().matches("CHILD SA installed:").count();
+        Ok((n >= 2).then_some(n))
+    })?;
+    let rekeyed = proc::wait_for(
+        "both ends agree after the rekey",
+        Duration::from_secs(30),
+        || Ok(m.matched_sas().ok()),
+    )?;
+    if rekeyed.children.first().map(|(g, _)| &g.spi_in)
+        == sa.children.first().map(|(g, _)| &g.spi_in)
+    {
+        return Err(Error::Check("the CHILD SA was not replaced".into()));
+    }
+    m.ping(Side::Left, 20)?;
     let stats = m.ikegw.stats()?;
+    eprintln!("under 20 % loss: {installed} CHILD SAs installed (rekeyed)");
     eprintln!(
         "under 20 % loss: IKE SA {} up after {:.1} s, 512 KiB in {:.1} s; dropped {} in / {} out; \
          ikegw IKE datagrams {} in / {} out",
@@ -89,6 +110,13 @@ fn setup(initiator: Initiator) -> MixedSetup {
             // later definition of a key in strongswan.conf wins
             extra: "    retransmit_tries = 8\n".into(),
             ..CharonOptions::default()
+        },
+        // ikegw drives CHILD rekeys every 6-8 s (life 30 s leaves room
+        // for retransmissions of CREATE_CHILD_SA under loss)
+        edit_ikegw: |c| {
+            c.child_rekey_time = Some("8s".into());
+            c.child_life_time = Some("30s".into());
+            c.child_extra = "rand_time = \"2s\"\n".into();
         },
         deadline: Duration::from_secs(120),
         establish_limit: Duration::from_secs(90),
