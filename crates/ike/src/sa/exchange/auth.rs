@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::init::{error_notify, find_notify};
+use super::{find_auth, find_id, find_sa, find_ts};
 use crate::crypto::{ct_eq, psk_auth, signed_octets, SignedOctetsInput, Signer};
 use crate::error::LocalError;
 use crate::error::{AuthFailure, Error, PeerIncompatible, PeerMisbehaved};
@@ -307,40 +308,6 @@ fn missing(payload: PayloadType) -> Error {
         payload,
     }
     .into()
-}
-
-fn find_id(p: &[Payload], initiator: bool) -> Option<&Id> {
-    p.iter().find_map(|x| match (x, initiator) {
-        (Payload::Idi(i), true) | (Payload::Idr(i), false) => Some(i),
-        _ => None,
-    })
-}
-
-fn find_auth(p: &[Payload]) -> Option<&Auth> {
-    p.iter().find_map(|x| {
-        if let Payload::Auth(a) = x {
-            Some(a)
-        } else {
-            None
-        }
-    })
-}
-
-fn find_sa(p: &[Payload]) -> Option<&Sa> {
-    p.iter().find_map(|x| {
-        if let Payload::Sa(s) = x {
-            Some(s)
-        } else {
-            None
-        }
-    })
-}
-
-fn find_ts(p: &[Payload], initiator: bool) -> Option<&Ts> {
-    p.iter().find_map(|x| match (x, initiator) {
-        (Payload::Tsi(t), true) | (Payload::Tsr(t), false) => Some(t),
-        _ => None,
-    })
 }
 
 /// Responder: verifies the initiator, answers with our AUTH and the

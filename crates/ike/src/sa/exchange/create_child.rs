@@ -16,6 +16,7 @@
 use std::time::Instant;
 
 use super::init::{error_notify, find_notify, NONCE_LEN};
+use super::{find_ke, find_nonce, find_sa, find_ts};
 use crate::crypto::{derive_ike_sa_keys, rekey_skeyseed, ActiveKeyExchange, SkKeys};
 use crate::error::{Error, LocalError, PeerIncompatible, PeerMisbehaved};
 use crate::io::{Event, IkeSaId, Mode};
@@ -203,40 +204,6 @@ pub(crate) fn start_rekey_ike(
         ke,
     })));
     Ok(())
-}
-
-fn find_sa(p: &[Payload]) -> Option<&Sa> {
-    p.iter().find_map(|x| {
-        if let Payload::Sa(s) = x {
-            Some(s)
-        } else {
-            None
-        }
-    })
-}
-fn find_nonce(p: &[Payload]) -> Option<&Nonce> {
-    p.iter().find_map(|x| {
-        if let Payload::Nonce(s) = x {
-            Some(s)
-        } else {
-            None
-        }
-    })
-}
-fn find_ke(p: &[Payload]) -> Option<&Ke> {
-    p.iter().find_map(|x| {
-        if let Payload::Ke(s) = x {
-            Some(s)
-        } else {
-            None
-        }
-    })
-}
-fn find_ts(p: &[Payload], initiator: bool) -> Option<&Ts> {
-    p.iter().find_map(|x| match (x, initiator) {
-        (Payload::Tsi(t), true) | (Payload::Tsr(t), false) => Some(t),
-        _ => None,
-    })
 }
 
 /// Responder side of CREATE_CHILD_SA.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::auth;
+use super::{find_ke, find_nonce, find_sa};
 use crate::crypto::{derive_ike_sa_keys, skeyseed, SkKeys};
 use crate::error::{Error, LocalError, PeerIncompatible, PeerMisbehaved};
 use crate::io::{IkeSaId, Path};
@@ -240,30 +241,12 @@ pub(crate) fn handle_response(
     }
     let ex = ExchangeType::IKE_SA_INIT;
     let result = (|| -> Result<(Chosen, Vec<u8>, Vec<u8>), Error> {
-        let sa_p = p.iter().find_map(|x| {
-            if let Payload::Sa(v) = x {
-                Some(v)
-            } else {
-                None
-            }
-        });
+        let sa_p = find_sa(p);
         let sa_p = sa_p.ok_or_else(|| missing(ex, PayloadType::SA))?;
         let chosen = proposal::validate_response(&sa.cfg.ike_proposals, &sa_p.proposals)?;
-        let ke = p.iter().find_map(|x| {
-            if let Payload::Ke(v) = x {
-                Some(v)
-            } else {
-                None
-            }
-        });
+        let ke = find_ke(p);
         let ke = ke.ok_or_else(|| missing(ex, PayloadType::KE))?;
-        let nr = p.iter().find_map(|x| {
-            if let Payload::Nonce(v) = x {
-                Some(v)
-            } else {
-                None
-            }
-        });
+        let nr = find_nonce(p);
         let nr = nr.ok_or_else(|| missing(ex, PayloadType::NONCE))?;
         let chosen_ke = chosen.ke_method().unwrap_or_default();
         if chosen_ke != ke.method || ke.method != s.ke.group() {
@@ -415,21 +398,9 @@ pub(crate) struct Selection {
 pub(crate) fn select(shared: &Shared, msg: &Message) -> Result<Selection, Error> {
     let ex = ExchangeType::IKE_SA_INIT;
     let p = &msg.payloads;
-    let sa_p = p.iter().find_map(|x| {
-        if let Payload::Sa(v) = x {
-            Some(v)
-        } else {
-            None
-        }
-    });
+    let sa_p = find_sa(p);
     let sa_p = sa_p.ok_or_else(|| missing(ex, PayloadType::SA))?;
-    let ke = p.iter().find_map(|x| {
-        if let Payload::Ke(v) = x {
-            Some(v)
-        } else {
-            None
-        }
-    });
+    let ke = find_ke(p);
     let ke = ke.ok_or_else(|| missing(ex, PayloadType::KE))?;
     if !p.iter().any(|x| matches!(x, Payload::Nonce(_))) {
         return Err(missing(ex, PayloadType::NONCE));
@@ -468,21 +439,9 @@ pub(crate) fn respond(
 ) -> Result<IkeSa, Error> {
     let h = msg.header;
     let p = &msg.payloads;
-    let ke = p.iter().find_map(|x| {
-        if let Payload::Ke(v) = x {
-            Some(v)
-        } else {
-            None
-        }
-    });
+    let ke = find_ke(p);
     let ke = ke.ok_or_else(|| missing(ExchangeType::IKE_SA_INIT, PayloadType::KE))?;
-    let ni = p.iter().find_map(|x| {
-        if let Payload::Nonce(v) = x {
-            Some(v.data.clone())
-        } else {
-            None
-        }
-    });
+    let ni = find_nonce(p).map(|v| v.data.clone());
     let ni = ni.ok_or_else(|| missing(ExchangeType::IKE_SA_INIT, PayloadType::NONCE))?;
     let group = shared.config.crypto.group(ke.method)?;
     let ours = group.start(shared.rng.as_ref())?;
