@@ -49,6 +49,11 @@ enum Cmd {
         /// Local addresses (direction guessing, NAT-T checks).
         #[arg(long = "local")]
         local: Vec<std::net::IpAddr>,
+        /// Also run the ESP data plane on this TUN device (Linux); the
+        /// daemon relays ESP to it over `<path>.esp` (config
+        /// `daemon.engine_socket`).
+        #[arg(long)]
+        tun: Option<String>,
     },
 }
 
@@ -182,7 +187,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 *count,
             ),
         },
-        Cmd::Engine { socket, local } => {
+        Cmd::Engine { socket, local, tun } => {
             let server = pfkey::engine::server::Server::start(pfkey::engine::EngineConfig {
                 local_addrs: local.clone(),
                 ..pfkey::engine::EngineConfig::default()
@@ -193,11 +198,45 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 socket.display(),
                 socket.display()
             );
+            if let Some(tun) = tun {
+                return engine_data_plane(&server, socket, local, tun).map(|()| ExitCode::SUCCESS);
+            }
             loop {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
     }
+}
+
+/// The engine process's ESP data plane and its relay to the daemon.
+#[cfg(target_os = "linux")]
+fn engine_data_plane(
+    server: &pfkey::engine::server::Server,
+    socket: &std::path::Path,
+    local: &[std::net::IpAddr],
+    tun: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::daemon::{dataplane, relay};
+    crate::daemon::logging::init(false, "info");
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let dp = dataplane::DataPlaneHandle::start(server.data_plane(), tun, local.to_vec(), tx)?;
+    let path = relay::relay_path(socket);
+    eprintln!(
+        "ikegw: ESP data plane on TUN {tun}, relay on {}",
+        path.display()
+    );
+    dataplane::serve_relay(server.data_plane(), dp, &path, rx)?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn engine_data_plane(
+    _server: &pfkey::engine::server::Server,
+    _socket: &std::path::Path,
+    _local: &[std::net::IpAddr],
+    _tun: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    Err("the userland data plane needs Linux TUN".into())
 }
 
 #[cfg(test)]

@@ -46,7 +46,6 @@ fn branch_config(dir: &Path) -> String {
         r#"[daemon]
 backend = "userland"
 control_socket = "{d}/branch.sock"
-engine_socket = "{d}/branch-engine.sock"
 listen = ["198.51.100.20"]
 log_level = "debug"
 

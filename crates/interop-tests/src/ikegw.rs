@@ -293,7 +293,6 @@ pub fn render_config(dir: &Path, c: &IkegwConf) -> String {
 [daemon]
 backend = \"userland\"
 control_socket = {ctl}
-engine_socket = {eng}
 state_dir = {state}
 log_format = \"text\"
 log_level = {level}
@@ -321,7 +320,6 @@ start_action = {start}
 {child_opts}
 {secrets}{extra}",
         ctl = toml_str(&control_socket(dir).to_string_lossy()),
-        eng = d("engine.sock"),
         state = d("state"),
         level = toml_str(&c.log_level),
         me = toml_str(&c.local.wan.to_string()),
@@ -462,6 +460,20 @@ impl Ikegw {
     /// `ikegw run --config F --tun ikegw0` in `ns` with a private `/run`,
     /// and waits until its control socket answers `status`.
     pub fn start(name: &str, ns: &Netns, dir: &Path, bin: &Path, config: &str) -> Result<Self> {
+        Self::start_tun(name, ns, dir, bin, config, Some(TUN))
+    }
+
+    /// Like [`Ikegw::start`], without a data plane of its own when `tun`
+    /// is `None` (the key engine is then a process of its own that runs
+    /// it, config `daemon.engine_socket`; see [`EngineProcess`]).
+    pub fn start_tun(
+        name: &str,
+        ns: &Netns,
+        dir: &Path,
+        bin: &Path,
+        config: &str,
+        tun: Option<&str>,
+    ) -> Result<Self> {
         use std::os::unix::fs::PermissionsExt as _;
         let run = dir.join("run");
         let state = dir.join("state");
@@ -474,20 +486,15 @@ impl Ikegw {
             .map_err(io_err(&conf))?;
         let bin_s = bin.to_string_lossy().into_owned();
         let conf_s = conf.to_string_lossy().into_owned();
+        let mut argv = vec!["env", "NO_COLOR=1", &bin_s, "run", "--config", &conf_s];
+        if let Some(t) = tun {
+            argv.extend(["--tun", t]);
+        }
         let daemon = Daemon::spawn(
             name,
             ns.name(),
             Some(&run),
-            &[
-                "env",
-                "NO_COLOR=1",
-                &bin_s,
-                "run",
-                "--config",
-                &conf_s,
-                "--tun",
-                TUN,
-            ],
+            &argv,
             &dir.join("ikegw.log"),
             "TERM",
         )?;
@@ -583,6 +590,12 @@ impl Ikegw {
             Reply::Rekeying { ike } => Ok(ike),
             other => Err(unexpected("rekey", other)),
         }
+    }
+
+    /// SIGKILLs the daemon (by PID: a crash, no Deletes, no cleanup) and
+    /// reaps it; returns its exit status when it could be reaped.
+    pub fn kill(&mut self) -> Option<std::process::ExitStatus> {
+        self.daemon.kill()
     }
 
     /// Stops the daemon with SIGTERM (by PID) and requires a clean exit
@@ -1425,5 +1438,66 @@ mod tests {
                 assert!(e.contains("cargo build -p gateway --bin ikegw"), "{e}");
             }
         }
+    }
+}
+
+/// `ikegw pfkey engine SOCKET --tun ikegw0`: the userland key engine and
+/// ESP data plane as a process of their own, which outlives daemon
+/// restarts the way a kernel does (config `daemon.engine_socket`).
+#[derive(Debug)]
+pub struct EngineProcess {
+    daemon: Daemon,
+    socket: PathBuf,
+}
+
+impl EngineProcess {
+    /// Starts the engine in `ns` with its sockets under `dir` and waits
+    /// until its ESP relay socket exists.
+    pub fn start(ns: &Netns, dir: &Path, bin: &Path, local: &str) -> Result<Self> {
+        let socket = dir.join("engine.sock");
+        let bin_s = bin.to_string_lossy().into_owned();
+        let sock_s = socket.to_string_lossy().into_owned();
+        let mut daemon = Daemon::spawn(
+            "ikegw-engine",
+            ns.name(),
+            None,
+            &[
+                "env",
+                "NO_COLOR=1",
+                &bin_s,
+                "pfkey",
+                "engine",
+                &sock_s,
+                "--local",
+                local,
+                "--tun",
+                TUN,
+            ],
+            &dir.join("engine.log"),
+            "TERM",
+        )?;
+        let mut relay = socket.as_os_str().to_owned();
+        relay.push(".esp");
+        let relay = PathBuf::from(relay);
+        proc::wait_for("ikegw engine relay socket", START_LIMIT, || {
+            daemon.check_alive()?;
+            Ok(relay.exists().then_some(()))
+        })?;
+        Ok(Self { daemon, socket })
+    }
+
+    /// The PF_KEY socket path (`daemon.engine_socket`).
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The engine's log.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.daemon.log()).unwrap_or_default()
+    }
+
+    /// Fails if the engine died.
+    pub fn check_alive(&mut self) -> Result<()> {
+        self.daemon.check_alive()
     }
 }

@@ -139,8 +139,10 @@ pub(crate) struct Daemon {
     pub(crate) backend: Backend,
     /// `control_socket`: the Unix socket `ikegw` commands talk to.
     pub(crate) control_socket: PathBuf,
-    /// `engine_socket`: the userland engine's PF_KEY socket (backend = userland).
-    pub(crate) engine_socket: PathBuf,
+    /// `engine_socket`: with backend = userland, the PF_KEY socket of a
+    /// key engine running as its own process (`ikegw pfkey engine`);
+    /// `None` runs the engine inside the daemon.
+    pub(crate) engine_socket: Option<PathBuf>,
     /// `state_dir`: where address-pool leases are kept across restarts.
     pub(crate) state_dir: PathBuf,
     /// `log_format`: `text` or `json`.

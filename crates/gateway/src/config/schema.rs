@@ -376,7 +376,7 @@ fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
     let mut d = Daemon {
         backend: Backend::Illumos,
         control_socket: PathBuf::from("/var/run/ikegw.sock"),
-        engine_socket: PathBuf::from("/var/run/ikegw-engine.sock"),
+        engine_socket: None,
         state_dir: PathBuf::from("/var/lib/ikegw"),
         log_format: LogFormat::Text,
         log_level: "info".to_owned(),
@@ -404,12 +404,14 @@ fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
     }
     for (key, slot) in [
         ("control_socket", &mut d.control_socket),
-        ("engine_socket", &mut d.engine_socket),
         ("state_dir", &mut d.state_dir),
     ] {
         if let Some(s) = get(t, key).and_then(|v| string(cx, v, at(key, tn))) {
             *slot = cx.resolve(s);
         }
+    }
+    if let Some(s) = get(t, "engine_socket").and_then(|v| string(cx, v, at("engine_socket", tn))) {
+        d.engine_socket = Some(cx.resolve(s));
     }
     if let Some(v) = get(t, "log_format") {
         let choices = [("text", LogFormat::Text), ("json", LogFormat::Json)];

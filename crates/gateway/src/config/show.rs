@@ -73,7 +73,9 @@ pub(super) fn render(c: &Config) -> String {
     };
     let _ = writeln!(o, "backend = {}", q(backend));
     let _ = writeln!(o, "control_socket = {}", path(&d.control_socket));
-    let _ = writeln!(o, "engine_socket = {}", path(&d.engine_socket));
+    if let Some(e) = &d.engine_socket {
+        let _ = writeln!(o, "engine_socket = {}", path(e));
+    }
     let _ = writeln!(o, "state_dir = {}", path(&d.state_dir));
     let fmt = match d.log_format {
         LogFormat::Text => "text",

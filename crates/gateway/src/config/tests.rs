@@ -724,7 +724,7 @@ fn a_config_using_every_key_parses_to_the_expected_values() {
         Daemon {
             backend: Backend::Userland,
             control_socket: d.path("run/ctl.sock"),
-            engine_socket: PathBuf::from("/run/engine.sock"),
+            engine_socket: Some(PathBuf::from("/run/engine.sock")),
             state_dir: PathBuf::from("/var/db/ikegw"),
             log_format: LogFormat::Json,
             log_level: "ike=debug".into(),

@@ -37,6 +37,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::net::Sockets;
+use super::relay::{self, RelayMsg};
 
 /// Room for one inner packet plus ESP/UDP overhead.
 const BUF_LEN: usize = 65_535 + 512;
@@ -98,6 +99,18 @@ impl Counters {
         for c in dp.sa_counters() {
             fresh.insert(c.spi.0, (c.traffic.bytes, c.traffic.packets));
         }
+        self.merge(fresh);
+    }
+
+    /// Every SPI's (bytes, packets), for the relay to an absent daemon.
+    fn snapshot(&self) -> Vec<(u32, u64, u64)> {
+        self.by_spi
+            .lock()
+            .map(|m| m.iter().map(|(s, (b, p))| (*s, *b, *p)).collect())
+            .unwrap_or_default()
+    }
+
+    fn merge(&self, fresh: HashMap<u32, (u64, u64)>) {
         if let Ok(mut m) = self.by_spi.lock() {
             // Counters of SAs that left the SADB stay readable until the
             // driver forgets the CHILD_SA.
@@ -108,13 +121,25 @@ impl Counters {
     }
 }
 
-/// The running data plane: its thread, the TUN reader, and the input queue.
+/// The running data plane: either here (its thread, the TUN reader, and
+/// the input queue) or in a key-engine process reached over the ESP relay
+/// ([`super::relay`]).
 pub(crate) struct DataPlaneHandle {
-    tx: std_mpsc::SyncSender<DpIn>,
     /// Per-SPI counters for `list-sas`.
     pub(crate) counters: Arc<Counters>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    inner: Inner,
+}
+
+enum Inner {
+    Local {
+        tx: std_mpsc::SyncSender<DpIn>,
+        stop: Arc<AtomicBool>,
+        threads: Vec<JoinHandle<()>>,
+    },
+    Relay {
+        sock: Arc<tokio::net::UnixDatagram>,
+        reader: tokio::task::JoinHandle<()>,
+    },
 }
 
 impl DataPlaneHandle {
@@ -159,37 +184,256 @@ impl DataPlaneHandle {
             );
         }
         Ok(Self {
-            tx,
             counters,
-            stop,
-            threads,
+            inner: Inner::Local { tx, stop, threads },
+        })
+    }
+
+    /// Connects to the ESP relay of a key-engine process (`PATH.esp`, see
+    /// [`super::relay`]): ESP goes there, and what its data plane sends
+    /// comes back as [`Out`] records on `out`. Needs the tokio runtime.
+    pub(crate) fn relay(path: &std::path::Path, out: mpsc::Sender<Out>) -> io::Result<Self> {
+        let s = relay::seqpacket()?;
+        s.connect(&socket2::SockAddr::unix(path)?)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        s.set_nonblocking(true)?;
+        let std: std::os::unix::net::UnixDatagram = s.into();
+        let sock = Arc::new(tokio::net::UnixDatagram::from_std(std)?);
+        let counters = Arc::new(Counters::default());
+        let reader = tokio::spawn(relay_reader(sock.clone(), out, counters.clone()));
+        info!(
+            "data plane in the key-engine process, ESP relayed over {}",
+            path.display()
+        );
+        Ok(Self {
+            counters,
+            inner: Inner::Relay { sock, reader },
         })
     }
 
     /// Hands one ESP datagram to the data plane; false if it was dropped
-    /// because the queue is full.
+    /// because the queue (or the relay socket) is full.
     pub(crate) fn esp(&self, e: EspIn) -> bool {
-        self.tx.try_send(DpIn::Esp(e)).is_ok()
+        match &self.inner {
+            Inner::Local { tx, .. } => tx.try_send(DpIn::Esp(e)).is_ok(),
+            Inner::Relay { sock, .. } => {
+                let m = RelayMsg::Esp {
+                    local: e.to,
+                    remote: e.from,
+                    bytes: e.bytes,
+                };
+                sock.try_send(&m.encode()).is_ok()
+            }
+        }
     }
 
     /// Where the key glue sends the current tunnel links.
     pub(crate) fn links_sink(&self) -> Box<dyn FnMut(Vec<Link>) + Send> {
-        let tx = self.tx.clone();
-        Box::new(move |links| {
-            // Links must not be lost to a full queue: block briefly.
-            if tx.send(DpIn::Links(links)).is_err() {
-                warn!("data plane stopped; tunnel links not updated");
+        match &self.inner {
+            Inner::Local { tx, .. } => {
+                let tx = tx.clone();
+                Box::new(move |links| {
+                    // Links must not be lost to a full queue: block briefly.
+                    if tx.send(DpIn::Links(links)).is_err() {
+                        warn!("data plane stopped; tunnel links not updated");
+                    }
+                })
             }
-        })
+            Inner::Relay { sock, .. } => {
+                let sock = sock.clone();
+                Box::new(move |links| {
+                    if let Err(e) = sock.try_send(&RelayMsg::Links(links).encode()) {
+                        warn!("ESP relay: tunnel links not sent to the engine: {e}");
+                    }
+                })
+            }
+        }
     }
 
-    /// Stops both threads and removes the routes the data plane added.
-    pub(crate) fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.tx.try_send(DpIn::Stop);
-        for t in self.threads {
-            let _ = t.join();
+    /// Where the key glue sends tunnel links' outer addresses, when the
+    /// engine is in another process (the in-process one is configured
+    /// directly).
+    pub(crate) fn tunnel_sink(&self) -> Option<Box<dyn FnMut(pfkey::engine::Tunnel) + Send>> {
+        match &self.inner {
+            Inner::Local { .. } => None,
+            Inner::Relay { sock, .. } => {
+                let sock = sock.clone();
+                Some(Box::new(move |t: pfkey::engine::Tunnel| {
+                    let m = RelayMsg::Tunnel {
+                        name: t.name,
+                        local: t.local,
+                        remote: t.remote,
+                    };
+                    if let Err(e) = sock.try_send(&m.encode()) {
+                        warn!("ESP relay: tunnel link not sent to the engine: {e}");
+                    }
+                }))
+            }
         }
+    }
+
+    /// Stops both threads and removes the routes the data plane added
+    /// (a relayed data plane keeps running in its engine process).
+    pub(crate) fn stop(self) {
+        match self.inner {
+            Inner::Local { tx, stop, threads } => {
+                stop.store(true, Ordering::Relaxed);
+                let _ = tx.try_send(DpIn::Stop);
+                for t in threads {
+                    let _ = t.join();
+                }
+            }
+            Inner::Relay { reader, .. } => reader.abort(),
+        }
+    }
+}
+
+/// Daemon side of the relay: datagrams to send and counter snapshots.
+async fn relay_reader(
+    sock: Arc<tokio::net::UnixDatagram>,
+    out: mpsc::Sender<Out>,
+    counters: Arc<Counters>,
+) {
+    let mut buf = vec![0u8; relay::MAX_RELAY_MSG];
+    let mut part = HashMap::new();
+    loop {
+        let n = match sock.recv(&mut buf).await {
+            Ok(0) | Err(_) => {
+                warn!("ESP relay: the key-engine process closed the relay; no ESP moves until ikegw restarts");
+                return;
+            }
+            Ok(n) => n,
+        };
+        match RelayMsg::decode(buf.get(..n).unwrap_or(&[])) {
+            Ok(RelayMsg::Out { local, to, bytes }) => {
+                if out.try_send(Out { local, to, bytes }).is_err() {
+                    debug!(%to, "ESP relay: send queue full, datagram dropped");
+                }
+            }
+            Ok(RelayMsg::Counters { records, last }) => {
+                part.extend(records.into_iter().map(|(s, b, p)| (s, (b, p))));
+                if last {
+                    counters.merge(std::mem::take(&mut part));
+                }
+            }
+            Ok(m) => debug!("ESP relay: unexpected message from the engine: {m:?}"),
+            Err(e) => warn!("ESP relay: bad message from the engine: {e}"),
+        }
+    }
+}
+
+/// How often the engine process sends its counters to the daemon.
+const RELAY_COUNTERS_EVERY: Duration = Duration::from_millis(250);
+
+/// Engine-process side of the relay (`ikegw pfkey engine PATH --tun`):
+/// serves one daemon at a time on `path`; a daemon that reconnects (after
+/// a restart) replaces the previous one. `out` is the data plane's send
+/// queue. Runs until the process ends.
+pub(crate) fn serve_relay(
+    engine: pfkey::engine::server::DataPlane,
+    dp: DataPlaneHandle,
+    path: &std::path::Path,
+    mut out: mpsc::Receiver<Out>,
+) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::net::UnixDatagram;
+
+    let _ = std::fs::remove_file(path);
+    let l = relay::seqpacket()?;
+    l.bind(&socket2::SockAddr::unix(path)?)?;
+    // Root only, like the PF_KEY socket it stands beside.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    l.listen(4)?;
+    let dp = Arc::new(dp);
+    let sink = Arc::new(Mutex::new(dp.links_sink()));
+    let current: Arc<Mutex<Option<Arc<UnixDatagram>>>> = Arc::new(Mutex::new(None));
+    {
+        let current = current.clone();
+        std::thread::Builder::new()
+            .name("relay-out".into())
+            .spawn(move || {
+                while let Some(o) = out.blocking_recv() {
+                    let conn = current.lock().ok().and_then(|c| c.clone());
+                    if let Some(c) = conn {
+                        let m = RelayMsg::Out {
+                            local: o.local,
+                            to: o.to,
+                            bytes: o.bytes,
+                        };
+                        let _ = c.send(&m.encode());
+                    }
+                }
+            })?;
+    }
+    {
+        let (current, dp) = (current.clone(), dp.clone());
+        std::thread::Builder::new()
+            .name("relay-counters".into())
+            .spawn(move || loop {
+                std::thread::sleep(RELAY_COUNTERS_EVERY);
+                let conn = current.lock().ok().and_then(|c| c.clone());
+                if let Some(c) = conn {
+                    for m in RelayMsg::counters(dp.counters.snapshot()) {
+                        let _ = c.send(&m.encode());
+                    }
+                }
+            })?;
+    }
+    loop {
+        let (s, _) = l.accept()?;
+        let conn = Arc::new(UnixDatagram::from(s));
+        info!("ESP relay: daemon connected");
+        if let Ok(mut c) = current.lock() {
+            *c = Some(conn.clone());
+        }
+        let (current, dp, sink, engine) =
+            (current.clone(), dp.clone(), sink.clone(), engine.clone());
+        std::thread::Builder::new()
+            .name("relay-in".into())
+            .spawn(move || {
+                let mut buf = vec![0u8; relay::MAX_RELAY_MSG];
+                loop {
+                    let n = match conn.recv(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    match RelayMsg::decode(buf.get(..n).unwrap_or(&[])) {
+                        Ok(RelayMsg::Esp {
+                            local,
+                            remote,
+                            bytes,
+                        }) => {
+                            let _ = dp.esp(EspIn {
+                                bytes,
+                                from: remote,
+                                to: local,
+                            });
+                        }
+                        Ok(RelayMsg::Tunnel {
+                            name,
+                            local,
+                            remote,
+                        }) => engine.configure_tunnel(pfkey::engine::Tunnel {
+                            name,
+                            local,
+                            remote,
+                        }),
+                        Ok(RelayMsg::Links(links)) => {
+                            if let Ok(mut f) = sink.lock() {
+                                f(links);
+                            }
+                        }
+                        Ok(m) => debug!("ESP relay: unexpected message from the daemon: {m:?}"),
+                        Err(e) => warn!("ESP relay: bad message from the daemon: {e}"),
+                    }
+                }
+                info!("ESP relay: daemon gone; SAs and policies stay in the engine");
+                if let Ok(mut c) = current.lock() {
+                    if c.as_ref().is_some_and(|x| Arc::ptr_eq(x, &conn)) {
+                        *c = None;
+                    }
+                }
+            })?;
     }
 }
 

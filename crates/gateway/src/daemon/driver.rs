@@ -219,7 +219,11 @@ impl Driver {
             crate::config::Backend::Userland => super::kernel::BackendKind::Userland,
             crate::config::Backend::Illumos => super::kernel::BackendKind::Illumos,
         };
-        let mut kernel = Kernel::open(backend, d.listen.clone())?;
+        let mut kernel = match (&d.engine_socket, backend) {
+            (Some(path), super::kernel::BackendKind::Userland) => Kernel::open_socket(path)?,
+            _ => Kernel::open(backend, d.listen.clone())?,
+        };
+        let backend = kernel.kind;
         let flushed = kernel.start().await?;
         if flushed.is_empty() {
             info!(
@@ -244,9 +248,34 @@ impl Driver {
         };
         let socks = Arc::new(socks);
         #[cfg(target_os = "linux")]
-        let (dataplane, dp_out) = match tun {
-            None => (None, None),
-            Some(name) => {
+        let (dataplane, dp_out) = match (tun, &d.engine_socket) {
+            (Some(_), Some(path)) if backend == super::kernel::BackendKind::UserlandSocket => {
+                return Err(StartError::DataPlane(std::io::Error::other(format!(
+                    "the TUN device belongs to the engine process: start it as `ikegw pfkey engine {} --tun NAME` and run the daemon without --tun",
+                    path.display()
+                ))));
+            }
+            (None, Some(path)) if backend == super::kernel::BackendKind::UserlandSocket => {
+                let relay = super::relay::relay_path(path);
+                if relay.exists() {
+                    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+                    let dp = super::dataplane::DataPlaneHandle::relay(&relay, tx)
+                        .map_err(StartError::DataPlane)?;
+                    kernel.attach_dataplane(dp.links_sink());
+                    if let Some(t) = dp.tunnel_sink() {
+                        kernel.attach_tunnels(t);
+                    }
+                    (Some(dp), Some(rx))
+                } else {
+                    info!(
+                        "the engine process runs no data plane ({} absent): ESP received here is dropped",
+                        relay.display()
+                    );
+                    (None, None)
+                }
+            }
+            (None, _) => (None, None),
+            (Some(name), _) => {
                 let engine = kernel.engine_data_plane().ok_or(StartError::DataPlane(
                     std::io::Error::other("the data plane needs backend = \"userland\""),
                 ))?;

@@ -106,6 +106,10 @@ pub(crate) enum KernelError {
 pub(crate) enum BackendKind {
     /// In-process userland engine.
     Userland,
+    /// A userland engine running as its own process (`ikegw pfkey
+    /// engine`), reached on a Unix socket: it outlives the daemon, so a
+    /// restart meets what the previous run left, as with a kernel.
+    UserlandSocket,
     /// illumos PF_KEY.
     Illumos,
 }
@@ -114,6 +118,7 @@ impl BackendKind {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Userland => "userland",
+            Self::UserlandSocket => "userland (engine process)",
             Self::Illumos => "illumos",
         }
     }
@@ -212,6 +217,9 @@ pub(crate) struct Kernel {
     acquires: Vec<(u32, IpAddr, Instant)>,
     /// The userland data plane's tunnel links, when one runs.
     links_sink: Option<Box<dyn FnMut(Vec<Link>) + Send>>,
+    /// Sets up a tunnel link in an engine we reach over a socket (the
+    /// in-process engine is configured directly).
+    tunnel_sink: Option<Box<dyn FnMut(pfkey::engine::Tunnel) + Send>>,
     /// Tunnel links by peer (outer remote) address.
     tunnels: BTreeMap<IpAddr, TunnelLink>,
     /// Trap policies (`start_action = trap`), removed at shutdown.
@@ -271,6 +279,12 @@ impl Kernel {
                 let p = server.connect_policy().map_err(open_err)?;
                 (k, p, Some(server))
             }
+            BackendKind::UserlandSocket => {
+                return Err(open_err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "an engine process is opened with Kernel::open_socket",
+                )));
+            }
             BackendKind::Illumos => {
                 let raw = |args: (i32, i32, i32), what: &str| {
                     Socket::new(
@@ -292,6 +306,42 @@ impl Kernel {
                 (k, p, None)
             }
         };
+        Self::with_sockets(kind, pfkey, policy, server)
+    }
+
+    /// Connects to a userland engine process listening at `path` (PF_KEY)
+    /// and `path.policy` (PF_POLICY), as `ikegw pfkey engine` does.
+    pub(crate) fn open_socket(path: &std::path::Path) -> Result<Self, KernelError> {
+        let kind = BackendKind::UserlandSocket;
+        let open_err = |what: &std::path::Path, e: io::Error| KernelError::Open {
+            backend: kind.name(),
+            source: io::Error::new(
+                e.kind(),
+                format!(
+                    "{} ({e}); is `ikegw pfkey engine {}` running?",
+                    what.display(),
+                    path.display()
+                ),
+            ),
+        };
+        let mut ppath = path.as_os_str().to_owned();
+        ppath.push(".policy");
+        let ppath = std::path::PathBuf::from(ppath);
+        let k = pfkey::engine::server::connect_path(path).map_err(|e| open_err(path, e))?;
+        let p = pfkey::engine::server::connect_path(&ppath).map_err(|e| open_err(&ppath, e))?;
+        Self::with_sockets(kind, k, p, None)
+    }
+
+    fn with_sockets(
+        kind: BackendKind,
+        pfkey: Socket,
+        policy: Socket,
+        server: Option<pfkey::engine::server::Server>,
+    ) -> Result<Self, KernelError> {
+        let open_err = |source| KernelError::Open {
+            backend: kind.name(),
+            source,
+        };
         Ok(Self {
             kind,
             pfkey: std::sync::Arc::new(MsgSocket::new(pfkey).map_err(open_err)?),
@@ -308,6 +358,7 @@ impl Kernel {
             policy_pending: HashMap::new(),
             acquires: Vec::new(),
             links_sink: None,
+            tunnel_sink: None,
             tunnels: BTreeMap::new(),
             trap_rules: Vec::new(),
         })
@@ -808,6 +859,11 @@ impl Kernel {
         self.links_sink = Some(sink);
     }
 
+    /// Lets an engine process learn our tunnel links' outer addresses.
+    pub(crate) fn attach_tunnels(&mut self, sink: Box<dyn FnMut(pfkey::engine::Tunnel) + Send>) {
+        self.tunnel_sink = Some(sink);
+    }
+
     /// The engine's data-plane handle (userland backend only).
     pub(crate) fn engine_data_plane(&self) -> Option<pfkey::engine::server::DataPlane> {
         self.server
@@ -828,11 +884,14 @@ impl Kernel {
         remote_net: (IpAddr, u8),
     ) -> Option<String> {
         let sink = self.links_sink.as_mut()?;
-        let server = self.server.as_ref()?;
+        let configure: &mut dyn FnMut(pfkey::engine::Tunnel) = match &self.server {
+            Some(server) => &mut |t| server.data_plane().configure_tunnel(t),
+            None => self.tunnel_sink.as_mut()?,
+        };
         let n = self.tunnels.len();
         let link = self.tunnels.entry(remote).or_insert_with(|| {
             let name = format!("ikegw.{n}");
-            server.data_plane().configure_tunnel(pfkey::engine::Tunnel {
+            configure(pfkey::engine::Tunnel {
                 name: name.clone(),
                 local,
                 remote,
@@ -943,6 +1002,17 @@ impl Kernel {
     pub(crate) fn on_policy(&mut self, bytes: &[u8]) -> Result<(), KernelError> {
         let m = SpdMsg::parse(bytes)?;
         let what = self.policy_pending.remove(&m.header.seq);
+        if m.header.errno == Errno::EEXIST && m.header.msg_type == SpdMsgType::SPD_ADDRULE {
+            // The same rule is already there: left by a run that ended
+            // without cleaning up (a crash, SIGKILL). Adopt it rather than
+            // stack a duplicate; our user count covers it from now on and
+            // shutdown removes it.
+            tracing::info!(
+                "{}: already in the SPD (left by a previous run); adopted",
+                what.as_deref().unwrap_or("policy rule")
+            );
+            return Ok(());
+        }
         if m.header.errno != Errno::OK {
             self.errors = self.errors.saturating_add(1);
             return Err(KernelError::PolicyRefused {
@@ -1457,6 +1527,7 @@ mod tests {
                 policy_pending: HashMap::new(),
                 acquires: Vec::new(),
                 links_sink: None,
+                tunnel_sink: None,
                 tunnels: BTreeMap::new(),
                 trap_rules: Vec::new(),
             };

@@ -18,6 +18,7 @@ pub(crate) mod driver;
 pub(crate) mod kernel;
 pub(crate) mod logging;
 pub(crate) mod net;
+pub(crate) mod relay;
 pub(crate) mod setup;
 pub(crate) mod vip;
 
