@@ -132,6 +132,26 @@ fn unknown_key_without_close_match_has_no_suggestion() {
 }
 
 #[test]
+fn engine_socket_needs_the_userland_backend() {
+    let e = errors(&psk(
+        "[daemon]\nbackend = \"illumos\"\nengine_socket = \"/run/e.sock\"\n",
+    ));
+    assert_eq!(
+        e,
+        ["D/ikegw.toml:22:17: engine_socket names a userland engine process, but backend = \"illumos\" uses the kernel's PF_KEY socket; remove engine_socket or set backend = \"userland\""]
+    );
+    let ok = Dir::new()
+        .load(&psk(
+            "[daemon]\nbackend = \"userland\"\nengine_socket = \"/run/e.sock\"\n",
+        ))
+        .unwrap();
+    assert_eq!(
+        ok.daemon.engine_socket.as_deref(),
+        Some(Path::new("/run/e.sock"))
+    );
+}
+
+#[test]
 fn swanctl_keys_ikegw_lacks_say_why() {
     let text = psk("").replace(
         "[connections.branch.local]",

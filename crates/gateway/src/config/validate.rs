@@ -37,6 +37,7 @@ pub(super) fn validate(
     }
     check_pool_overlaps(&mut cx, c, doc);
     check_selector_overlaps(&mut cx, c, doc);
+    check_engine_socket(&mut cx, c, doc);
     let mut diags = cx.diags;
     if let Some(d) = inline_secrets_readable(c, src) {
         diags.push(d);
@@ -271,6 +272,17 @@ fn check_pool_refs(
                 "pool '{p}' used by connections.{} is not defined; {hint}",
                 conn.name
             ),
+        );
+    }
+}
+
+/// `engine_socket` names a userland engine process; the illumos backend
+/// talks to the kernel's own PF_KEY socket instead.
+fn check_engine_socket(cx: &mut Cx<'_>, c: &Config, doc: &DeTable<'_>) {
+    if c.daemon.engine_socket.is_some() && c.daemon.backend == super::Backend::Illumos {
+        cx.error(
+            &value_span(doc, &["daemon", "engine_socket"]),
+            "engine_socket names a userland engine process, but backend = \"illumos\" uses the kernel's PF_KEY socket; remove engine_socket or set backend = \"userland\"",
         );
     }
 }
