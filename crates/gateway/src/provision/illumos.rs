@@ -6,16 +6,24 @@
 //!
 //! State is read with the parseable outputs (`dladm ... -p -o`, `zoneadm
 //! list -cp`, `ipadm ... -p -o`, `route -p show`, `routeadm -p`, `svcs -H`,
-//! `svcprop -p`) and every step is skipped when its state is there.
-//! Files are handed to zones through `zlogin ZONE /bin/sh -c 'cat > PATH'`
-//! on stdin, never by writing below the zone's root from the global zone
-//! (a zone's root may hold symlinks its administrator planted).
+//! `svcprop -p`) and every step is skipped when its state is there. The
+//! readers live in [`parse`]; each follows the printing code of its tool in
+//! illumos-gate (escaped `:` in multi-field `-p` output, IPv6 addresses,
+//! routeadm's name-less single-option form). `docs/provision-illumos.md`
+//! lists what was checked against which illumos source, and what was not.
+//! Files are handed to zones through `zlogin ZONE 'cat > PATH'` on stdin,
+//! never by writing below the zone's root from the global zone (a zone's
+//! root may hold symlinks its administrator planted).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use super::{Cmd, Observe, Plan, Plans, Presence, ProvisionError, Runner};
+use super::{shell_quote, Cmd, Observe, Plan, Plans, Presence, ProvisionError, Runner};
 use crate::site::{Site, Zone};
+
+mod parse;
+
+pub(crate) use parse::{ZoneInfo, ZoneState};
 
 const IPF_FMRI: &str = "svc:/network/ipfilter:default";
 const IPMGMT_FMRI: &str = "svc:/network/ip-interface-management:default";
@@ -26,17 +34,6 @@ const MANIFEST_PATH: &str = "/var/svc/manifest/site/ikegw.xml";
 /// Where `ikegw run` reads its IKE configuration inside the router zone.
 const IKEGW_CONFIG: &str = "/etc/ikegw/ikegw.toml";
 
-/// A zone's life cycle as `zoneadm list -cp` shows it, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum ZoneState {
-    /// `configured` or `incomplete`.
-    Configured,
-    /// `installed`, `ready`, `shutting_down`, `down`.
-    Installed,
-    /// `running`.
-    Running,
-}
-
 /// A piece of illumos state a step creates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Check {
@@ -44,16 +41,16 @@ pub(crate) enum Check {
     Etherstub(String),
     /// `dladm show-vnic` lists it over this link (any link when `None`).
     Vnic(String, Option<String>),
-    /// The zone is at least in this state.
+    /// The zone is at least in this state (and has an exclusive IP stack).
     Zone(String, ZoneState),
     /// Global-zone IP interface.
     GzIf(String),
-    /// Global-zone address object.
-    GzAddr(String),
+    /// Global-zone address object holding this `addr/prefixlen`.
+    GzAddr(String, String),
     /// IP interface inside a zone.
     ZoneIf(String, String),
-    /// Address object inside a zone.
-    ZoneAddr(String, String),
+    /// Address object inside a zone holding this `addr/prefixlen`.
+    ZoneAddr(String, String, String),
     /// Persistent default route inside a zone via this gateway.
     ZoneDefault(String, String),
     /// IPv4 forwarding persistently and currently on inside a zone.
@@ -75,10 +72,20 @@ pub(crate) enum Check {
     Not(Box<Self>),
 }
 
+/// `zlogin ZONE argv...`. zlogin joins its arguments with spaces and hands
+/// the line to `su root -c` inside the zone (`usr/src/cmd/zlogin/zlogin.c`,
+/// `prep_args`), so the zone's shell splits it again: each word is quoted
+/// for that shell here. (Every word we pass is plain, so the quoting only
+/// guards against that changing.)
 fn zlogin(zone: &str, argv: &[&str]) -> Cmd {
-    let mut v = vec!["zlogin", zone];
-    v.extend_from_slice(argv);
+    let mut v = vec!["zlogin".to_owned(), zone.to_owned()];
+    v.extend(argv.iter().map(|a| shell_quote(a)));
     Cmd::new(&v)
+}
+
+/// `zlogin ZONE 'script'`: one line for the zone's shell, e.g. a redirection.
+fn zlogin_sh(zone: &str, script: &str) -> Cmd {
+    Cmd::new(&["zlogin", zone, script])
 }
 
 fn cpu_text(centi: u32) -> String {
@@ -116,7 +123,7 @@ pub(crate) fn zonecfg(
     for (special, dir) in fs {
         let _ = writeln!(
             o,
-            "add fs\nset dir={dir}\nset special={special}\nset type=lofs\nadd options ro\nend"
+            "add fs\nset dir={dir}\nset special={special}\nset type=lofs\nadd options [ro,nodevices]\nend"
         );
     }
     if let Some(c) = zone.cpu_centi {
@@ -144,12 +151,15 @@ pub(crate) fn ipnat_conf(site: &Site) -> String {
         let nets: Vec<String> = vpn.remote_nets().iter().map(ToString::to_string).collect();
         let _ = writeln!(
             o,
-            "#\n# VPN subnets ({}) are not translated: kernel IPsec",
+            "#\n# VPN subnets ({}) are not translated, and need no rule for it:",
             nets.join(", ")
         );
-        o.push_str("# encapsulates LAN->VPN packets before IPFilter's outbound hook, so these\n");
-        o.push_str("# rules only meet the outer ESP/UDP-4500 packet, whose source is the WAN\n");
-        o.push_str("# address and not the LAN.\n");
+        o.push_str("# LAN->VPN packets are routed into the peer's IP tunnel link, not out of\n");
+        o.push_str(&format!(
+            "# {wan}, so these rules never see them; what does leave {wan} is the ESP\n"
+        ));
+        o.push_str("# (or UDP 4500) packet the tunnel built, whose source is the WAN address,\n");
+        o.push_str("# not the LAN, so it does not match either.\n");
     }
     let _ = writeln!(o, "map {wan} {lan} -> 0/32 portmap tcp/udp 1025:65000");
     let _ = writeln!(o, "map {wan} {lan} -> 0/32");
@@ -198,13 +208,23 @@ pub(crate) fn ipf_conf(site: &Site) -> String {
             );
         }
         let _ = writeln!(o, "pass in quick on {wan} proto esp from any to {me}/32");
+        // Tunnel-mode IPsec on illumos goes through IP tunnel links: the
+        // decapsulated packets come in on the tunnel link, never on the WAN
+        // link, so cleartext claiming a VPN source on the WAN is forged.
+        o.push_str("#\n# Cleartext from VPN subnets arriving on the WAN is forged: decapsulated\n");
+        o.push_str(&format!(
+            "# traffic comes in on the peer's IP tunnel link, not on {wan}.\n"
+        ));
+        for n in vpn.remote_nets() {
+            let _ = writeln!(o, "block in log quick on {wan} from {n} to any");
+        }
         o.push_str(
-            "#\n# Decapsulated VPN traffic: remote-access pools and branch subnets to the LAN.\n",
+            "# Decapsulated VPN traffic (remote-access pools, branch subnets) to the LAN.\n",
         );
         for n in vpn.remote_nets() {
             let _ = writeln!(
                 o,
-                "pass in quick on {wan} from {n} to {} keep state",
+                "pass in quick from {n} to {} keep state",
                 site.lan.subnet
             );
         }
@@ -214,7 +234,9 @@ pub(crate) fn ipf_conf(site: &Site) -> String {
     }
     for r in &site.redirects {
         for p in r.proto.each() {
-            let flags = if *p == "tcp" { " flags S" } else { "" };
+            // SYN set and ACK clear, whatever the other bits (ECN): a bare
+            // `flags S` would compare every flag bit.
+            let flags = if *p == "tcp" { " flags S/SA" } else { "" };
             let _ = writeln!(
                 o,
                 "pass in quick on {wan} proto {p} from any to {}/32 port = {}{flags} keep state",
@@ -274,9 +296,10 @@ pub(crate) fn manifest(site: &Site) -> String {
     )
 }
 
-/// Put `file` at `path` inside `zone`.
+/// Put `file` at `path` inside `zone`: non-interactive zlogin passes its
+/// stdin to the command, and the zone's own shell does the redirection.
 fn install(zone: &str, path: &str, file: &super::PlanFile) -> Cmd {
-    zlogin(zone, &["/bin/sh", "-c", &format!("cat > {path}")]).with_stdin(file)
+    zlogin_sh(zone, &format!("cat > {}", shell_quote(path))).with_stdin(file)
 }
 
 /// The apply and teardown plans.
@@ -295,6 +318,14 @@ fn apply_plan(site: &Site) -> Plan<Check> {
          (UDP 500/4500 to and from the WAN address) match no tunnel selector, so they need no bypass entry"
             .to_owned(),
     );
+    if site.vpn.is_some() {
+        p.notes.push(
+            "tunnel-mode IPsec on illumos runs through one IP tunnel link per peer (dladm create-iptun, \
+             with the tunnel policy on that link); provisioning creates none: the branch and road-warrior \
+             tunnels, their links and routes are ikegw's to set up at run time"
+                .to_owned(),
+        );
+    }
     p.notes.push(format!(
         "ikegw's SMF service is imported disabled and not started: `ikegw run` needs {IKEGW_CONFIG} (the IKE configuration) in the router zone, which provisioning does not write"
     ));
@@ -351,7 +382,7 @@ fn apply_plan(site: &Site) -> Plan<Check> {
                 &site.lan_cidr(g.address).to_string(),
                 &obj,
             ]),
-            Some(C::GzAddr(obj.clone())),
+            Some(C::GzAddr(obj.clone(), site.lan_cidr(g.address).to_string())),
         );
     }
 
@@ -413,7 +444,7 @@ fn apply_plan(site: &Site) -> Plan<Check> {
                     n,
                     &["ipadm", "create-addr", "-T", "static", "-a", cidr, &obj],
                 ),
-                Some(C::ZoneAddr(n.clone(), obj.clone())),
+                Some(C::ZoneAddr(n.clone(), obj.clone(), cidr.clone())),
             );
         }
         let gw = if is_router {
@@ -564,8 +595,10 @@ fn teardown_plan(site: &Site) -> Plan<Check> {
 #[derive(Default, Clone)]
 struct Inside {
     ifs: BTreeSet<String>,
-    addrs: BTreeSet<String>,
-    routes: BTreeSet<String>,
+    /// Address object to `addr/prefixlen`.
+    addrs: BTreeMap<String, String>,
+    /// Gateways of persistent default routes.
+    default_gws: BTreeSet<String>,
     forwarding: bool,
 }
 
@@ -576,8 +609,8 @@ pub(crate) struct Observer {
     expect: Option<(String, BTreeSet<String>)>,
     etherstubs: Option<BTreeSet<String>>,
     vnics: Option<BTreeMap<String, String>>,
-    zones: Option<BTreeMap<String, ZoneState>>,
-    gz: Option<(BTreeSet<String>, BTreeSet<String>)>,
+    zones: Option<BTreeMap<String, ZoneInfo>>,
+    gz: Option<(BTreeSet<String>, BTreeMap<String, String>)>,
     inside: HashMap<String, Inside>,
 }
 
@@ -593,32 +626,36 @@ fn probe(runner: &mut dyn Runner, argv: &[&str]) -> Result<String, ProvisionErro
     Ok(out.stdout)
 }
 
-fn lines(s: &str) -> BTreeSet<String> {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
+/// Runs a probe and reads its output with `read`; a reader's complaint
+/// becomes a [`ProvisionError::Probe`] naming the command.
+fn probe_parsed<T>(
+    runner: &mut dyn Runner,
+    argv: &[&str],
+    read: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, ProvisionError> {
+    let out = probe(runner, argv)?;
+    read(&out).map_err(|why| ProvisionError::Probe {
+        cmd: Cmd::new(argv).display(),
+        why,
+    })
 }
 
-/// `zoneadm list -cp`: `zoneid:zonename:state:zonepath:uuid:brand:ip-type`.
-pub(crate) fn parse_zones(out: &str) -> Result<BTreeMap<String, ZoneState>, String> {
-    let mut m = BTreeMap::new();
-    for l in out.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = l.split(':').collect();
-        let (Some(name), Some(state)) = (f.get(1), f.get(2)) else {
-            return Err(format!("line '{l}' has fewer than 3 fields"));
-        };
-        let s = match *state {
-            "configured" | "incomplete" => ZoneState::Configured,
-            "installed" | "ready" | "shutting_down" | "down" | "mounted" => ZoneState::Installed,
-            "running" => ZoneState::Running,
-            other => return Err(format!("unknown zone state '{other}'")),
-        };
-        m.insert((*name).to_owned(), s);
+/// Is the address object there, and does it hold `want`?
+fn addr_presence(addrs: &BTreeMap<String, String>, obj: &str, want: &str) -> Presence {
+    match addrs.get(obj) {
+        None => Presence::No,
+        Some(have) if have == want => Presence::Yes,
+        Some(have) => match (parse::cidr(have), parse::cidr(want)) {
+            (Some(h), Some(w)) if h == w => Presence::Yes,
+            _ => Presence::Differs(format!(
+                "address object {obj} holds {have}, the site wants {want}"
+            )),
+        },
     }
-    Ok(m)
 }
+
+const SHOW_ADDR: [&str; 5] = ["ipadm", "show-addr", "-p", "-o", "addrobj,addr"];
+const SHOW_IF: [&str; 5] = ["ipadm", "show-if", "-p", "-o", "ifname"];
 
 impl Observer {
     /// An observer that also reports vNICs over the site's etherstub that
@@ -635,16 +672,19 @@ impl Observer {
     fn zones(
         &mut self,
         runner: &mut dyn Runner,
-    ) -> Result<&BTreeMap<String, ZoneState>, ProvisionError> {
+    ) -> Result<&BTreeMap<String, ZoneInfo>, ProvisionError> {
         if self.zones.is_none() {
-            let out = probe(runner, &["zoneadm", "list", "-cp"])?;
-            let z = parse_zones(&out).map_err(|why| ProvisionError::Probe {
-                cmd: "zoneadm list -cp".into(),
-                why,
-            })?;
+            let z = probe_parsed(runner, &["zoneadm", "list", "-cp"], parse::zones)?;
             self.zones = Some(z);
         }
         Ok(self.zones.get_or_insert_with(BTreeMap::new))
+    }
+
+    fn running(&mut self, zone: &str, runner: &mut dyn Runner) -> Result<bool, ProvisionError> {
+        Ok(self
+            .zones(runner)?
+            .get(zone)
+            .is_some_and(|z| z.state == ZoneState::Running))
     }
 
     /// The zone's inside, or why it cannot be seen.
@@ -653,37 +693,31 @@ impl Observer {
         zone: &str,
         runner: &mut dyn Runner,
     ) -> Result<Result<Inside, String>, ProvisionError> {
-        if self.zones(runner)?.get(zone) != Some(&ZoneState::Running) {
+        if !self.running(zone, runner)? {
             return Ok(Err(format!("zone {zone} is not running")));
         }
         if let Some(i) = self.inside.get(zone) {
             return Ok(Ok(i.clone()));
         }
-        let ifs = lines(&probe(
+        let within = |argv: &[&'static str]| {
+            let mut v = vec!["zlogin", zone];
+            v.extend_from_slice(argv);
+            v
+        };
+        let ifs = parse::names(&probe(runner, &within(&SHOW_IF))?);
+        let addrs = probe_parsed(runner, &within(&SHOW_ADDR), parse::addrs)?;
+        let default_gws =
+            parse::default_gateways(&probe(runner, &within(&["route", "-p", "show"]))?);
+        let (persistent, current) = probe_parsed(
             runner,
-            &["zlogin", zone, "ipadm", "show-if", "-p", "-o", "ifname"],
-        )?);
-        let addrs = lines(&probe(
-            runner,
-            &["zlogin", zone, "ipadm", "show-addr", "-p", "-o", "addrobj"],
-        )?);
-        // `route -p show` prints `persistent: route add default 10.0.0.1`.
-        let routes = probe(runner, &["zlogin", zone, "route", "-p", "show"])?
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("persistent: route "))
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
-        // `routeadm -p ipv4-forwarding`: `ipv4-forwarding persistent=enabled default=disabled current=enabled`.
-        let fwd = probe(
-            runner,
-            &["zlogin", zone, "routeadm", "-p", "ipv4-forwarding"],
+            &within(&["routeadm", "-p", "ipv4-forwarding"]),
+            parse::routeadm_option,
         )?;
-        let forwarding = fwd.contains("persistent=enabled") && fwd.contains("current=enabled");
         let i = Inside {
             ifs,
             addrs,
-            routes,
-            forwarding,
+            default_gws,
+            forwarding: persistent && current,
         };
         self.inside.insert(zone.to_owned(), i.clone());
         Ok(Ok(i))
@@ -695,12 +729,22 @@ impl Observer {
         argv: &[&str],
         runner: &mut dyn Runner,
     ) -> Result<Option<super::Output>, ProvisionError> {
-        if self.zones(runner)?.get(zone) != Some(&ZoneState::Running) {
+        if !self.running(zone, runner)? {
             return Ok(None);
         }
-        let mut v = vec!["zlogin", zone];
-        v.extend_from_slice(argv);
-        runner.run(&Cmd::new(&v)).map(Some)
+        runner.run(&zlogin(zone, argv)).map(Some)
+    }
+
+    fn global(
+        &mut self,
+        runner: &mut dyn Runner,
+    ) -> Result<&(BTreeSet<String>, BTreeMap<String, String>), ProvisionError> {
+        if self.gz.is_none() {
+            let ifs = parse::names(&probe(runner, &SHOW_IF)?);
+            let addrs = probe_parsed(runner, &SHOW_ADDR, parse::addrs)?;
+            self.gz = Some((ifs, addrs));
+        }
+        Ok(self.gz.get_or_insert_with(Default::default))
     }
 }
 
@@ -711,9 +755,9 @@ impl Observe<Check> for Observer {
         runner: &mut dyn Runner,
     ) -> Result<Presence, ProvisionError> {
         let inside =
-            |o: &mut Self, zone: &str, runner: &mut dyn Runner, f: &dyn Fn(&Inside) -> bool| {
+            |o: &mut Self, zone: &str, runner: &mut dyn Runner, f: &dyn Fn(&Inside) -> Presence| {
                 Ok::<_, ProvisionError>(match o.inside(zone, runner)? {
-                    Ok(i) => Presence::from(f(&i)),
+                    Ok(i) => f(&i),
                     Err(why) => Presence::Unknown(why),
                 })
             };
@@ -721,7 +765,8 @@ impl Observe<Check> for Observer {
         Ok(match check {
             Check::Etherstub(n) => {
                 if self.etherstubs.is_none() {
-                    self.etherstubs = Some(lines(&probe(
+                    // One field: printed without escaping.
+                    self.etherstubs = Some(parse::names(&probe(
                         runner,
                         &["dladm", "show-etherstub", "-p", "-o", "link"],
                     )?));
@@ -730,14 +775,11 @@ impl Observe<Check> for Observer {
             }
             Check::Vnic(n, want) => {
                 if self.vnics.is_none() {
-                    // `link:over` per line.
-                    let out = probe(runner, &["dladm", "show-vnic", "-p", "-o", "link,over"])?;
-                    let map = out
-                        .lines()
-                        .filter_map(|l| l.trim().split_once(':'))
-                        .map(|(l, o)| (l.to_owned(), o.to_owned()))
-                        .collect();
-                    self.vnics = Some(map);
+                    self.vnics = Some(probe_parsed(
+                        runner,
+                        &["dladm", "show-vnic", "-p", "-o", "link,over"],
+                        parse::vnics,
+                    )?);
                 }
                 match (self.vnics.as_ref().and_then(|m| m.get(n)), want) {
                     (None, _) => Presence::No,
@@ -747,31 +789,25 @@ impl Observe<Check> for Observer {
                     (Some(_), _) => Presence::Yes,
                 }
             }
-            Check::Zone(n, want) => {
-                Presence::from(self.zones(runner)?.get(n).is_some_and(|s| s >= want))
+            Check::Zone(n, want) => match self.zones(runner)?.get(n) {
+                None => Presence::No,
+                // Every zone of the site is exclusive-IP: a shared-IP zone of
+                // the same name is someone else's.
+                Some(z) if z.ip_type.as_deref() == Some("shared") => Presence::Differs(format!(
+                    "zone {n} exists with a shared IP stack, the site needs ip-type=exclusive"
+                )),
+                Some(z) => Presence::from(z.state >= *want),
+            },
+            Check::GzIf(n) => Presence::from(self.global(runner)?.0.contains(n)),
+            Check::GzAddr(obj, cidr) => addr_presence(&self.global(runner)?.1, obj, cidr),
+            Check::ZoneIf(z, n) => inside(self, z, runner, &|i| Presence::from(i.ifs.contains(n)))?,
+            Check::ZoneAddr(z, obj, cidr) => {
+                inside(self, z, runner, &|i| addr_presence(&i.addrs, obj, cidr))?
             }
-            Check::GzIf(n) | Check::GzAddr(n) => {
-                if self.gz.is_none() {
-                    let ifs = lines(&probe(runner, &["ipadm", "show-if", "-p", "-o", "ifname"])?);
-                    let addrs = lines(&probe(
-                        runner,
-                        &["ipadm", "show-addr", "-p", "-o", "addrobj"],
-                    )?);
-                    self.gz = Some((ifs, addrs));
-                }
-                let (ifs, addrs) = self.gz.get_or_insert_with(Default::default);
-                Presence::from(if matches!(check, Check::GzIf(_)) {
-                    ifs.contains(n)
-                } else {
-                    addrs.contains(n)
-                })
-            }
-            Check::ZoneIf(z, n) => inside(self, z, runner, &|i| i.ifs.contains(n))?,
-            Check::ZoneAddr(z, n) => inside(self, z, runner, &|i| i.addrs.contains(n))?,
             Check::ZoneDefault(z, gw) => inside(self, z, runner, &|i| {
-                i.routes.contains(&format!("add default {gw}"))
+                Presence::from(i.default_gws.contains(gw))
             })?,
-            Check::Forwarding(z) => inside(self, z, runner, &|i| i.forwarding)?,
+            Check::Forwarding(z) => inside(self, z, runner, &|i| Presence::from(i.forwarding))?,
             Check::File(z, path, content) => match self.zone_run(z, &["cat", path], runner)? {
                 Some(out) => Presence::from(out.ok() && out.stdout == *content),
                 None => not_running(z),
