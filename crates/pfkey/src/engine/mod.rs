@@ -1393,7 +1393,7 @@ impl Engine {
             (Some(name), inner) => {
                 let head = self.spd.active.tunnels.get(name).ok_or(noent)?;
                 let tunnel_mode = head.rules.first().is_some_and(|r| {
-                    r.flags & crate::registry::spd_rule_flag::SPD_RULE_FLAG_TUNNEL != 0
+                    r.spec.flags & crate::registry::spd_rule_flag::SPD_RULE_FLAG_TUNNEL != 0
                 });
                 match (inner, tunnel_mode) {
                     (Some(sel), true) => head.lookup(&sel, true).cloned().ok_or(noent)?,
@@ -1401,7 +1401,8 @@ impl Engine {
                         .rules
                         .iter()
                         .find(|r| {
-                            r.flags & crate::registry::spd_rule_flag::SPD_RULE_FLAG_OUTBOUND != 0
+                            r.spec.flags & crate::registry::spd_rule_flag::SPD_RULE_FLAG_OUTBOUND
+                                != 0
                         })
                         .cloned()
                         .ok_or(noent)?,
@@ -1417,6 +1418,7 @@ impl Engine {
                 .ok_or(noent)?,
         };
         let ecombs: Vec<_> = rule
+            .spec
             .actions
             .iter()
             .filter_map(|a| spd::alt_to_ecomb(a, &self.cfg.algs))
@@ -1425,6 +1427,7 @@ impl Engine {
             return Err(noent);
         }
         let replay = rule
+            .spec
             .actions
             .iter()
             .find_map(|a| a.replay_depth)
@@ -1462,7 +1465,7 @@ impl Engine {
         let Some(rule) = head.lookup(sel, true).cloned() else {
             return Outbound::NoPolicy;
         };
-        let Some(first) = rule.actions.first() else {
+        let Some(first) = rule.spec.actions.first() else {
             return Outbound::Drop;
         };
         match first.act_type {
@@ -1470,7 +1473,8 @@ impl Engine {
             crate::registry::SpdActType::SPD_ACTTYPE_DROP => return Outbound::Drop,
             _ => {}
         }
-        let tunnel_mode = rule.flags & crate::registry::spd_rule_flag::SPD_RULE_FLAG_TUNNEL != 0;
+        let tunnel_mode =
+            rule.spec.flags & crate::registry::spd_rule_flag::SPD_RULE_FLAG_TUNNEL != 0;
         let (outer_local, outer_remote) = match tun {
             Some(n) => match self.tunnels.iter().find(|t| t.name == n) {
                 Some(t) => (t.local, t.remote),
@@ -1479,6 +1483,7 @@ impl Engine {
             None => (sel.local, sel.remote),
         };
         let combs: Vec<_> = rule
+            .spec
             .actions
             .iter()
             .filter_map(|a| spd::alt_to_comb(a, &self.cfg.algs))
@@ -1531,7 +1536,7 @@ impl Engine {
         let (osrc, odst, inner) = if tunnel_mode {
             let p = if sel.local.is_ipv4() { 4 } else { 41 };
             let sel_addr = |n: Option<(IpAddr, u8)>, port: Option<u16>, v4: bool| AddressExt {
-                proto: rule.proto.unwrap_or(0),
+                proto: rule.spec.proto.unwrap_or(0),
                 prefixlen: n.map_or(0, |x| x.1),
                 addr: SockAddr::from_ip(n.map_or(
                     if v4 {
@@ -1548,8 +1553,8 @@ impl Engine {
                 addr(outer_local, p),
                 addr(outer_remote, p),
                 Some((
-                    sel_addr(rule.laddr, rule.lport, v4),
-                    sel_addr(rule.raddr, rule.rport, v4),
+                    sel_addr(rule.spec.local, rule.spec.local_port, v4),
+                    sel_addr(rule.spec.remote, rule.spec.remote_port, v4),
                 )),
             )
         } else {
@@ -1558,9 +1563,9 @@ impl Engine {
                 (sel.proto, sel.local_port, sel.remote_port)
             } else {
                 (
-                    rule.proto.unwrap_or(0),
-                    rule.lport.unwrap_or(0),
-                    rule.rport.unwrap_or(0),
+                    rule.spec.proto.unwrap_or(0),
+                    rule.spec.local_port.unwrap_or(0),
+                    rule.spec.remote_port.unwrap_or(0),
                 )
             };
             (
@@ -1598,6 +1603,7 @@ impl Engine {
         };
         if any_extended {
             let ecombs = rule
+                .spec
                 .actions
                 .iter()
                 .filter_map(|a| spd::alt_to_ecomb(a, &self.cfg.algs))

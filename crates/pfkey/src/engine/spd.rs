@@ -10,9 +10,10 @@ use crate::registry::{
     spd_apply, spd_rule_flag, Errno, SadbAalg, SadbAlgType, SadbEalg, SadbSaType, SpdActType,
     SpdDiagnostic as D, SpdExtType, SpdId, SpdMsgType,
 };
+use crate::wire::policy::{RuleRecord, SelectorOrder};
 use crate::wire::{
-    decode_actions, encode_actions, ActionAlt, AlgDesc, Comb, DecodeError, Ecomb, ExtName,
-    RawExtIter, SadbMsgPacket, Side, SpdExt, SpdHeader, SpdMsg, SpdRule, SpdTypeCode, HEADER_LEN,
+    decode_actions, ActionAlt, AlgDesc, Comb, DecodeError, Ecomb, ExtName, PolicyRule, RawExtIter,
+    SadbMsgPacket, Side, SpdExt, SpdHeader, SpdMsg, SpdRule, HEADER_LEN,
 };
 
 use super::sadb::AlgTable;
@@ -25,17 +26,12 @@ pub(crate) const ACQ_HARD_ADDTIME: u64 = 28800;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Rule {
     pub(crate) index: u64,
-    pub(crate) priority: u32,
-    /// Exactly one of INBOUND/OUTBOUND, plus TUNNEL on tunnel-mode heads.
-    pub(crate) flags: u32,
     pub(crate) v4: bool,
-    pub(crate) proto: Option<u8>,
-    pub(crate) lport: Option<u16>,
-    pub(crate) rport: Option<u16>,
-    pub(crate) laddr: Option<(IpAddr, u8)>,
-    pub(crate) raddr: Option<(IpAddr, u8)>,
-    pub(crate) icmp: Option<SpdTypeCode>,
-    pub(crate) actions: Vec<ActionAlt>,
+    /// The rule in the shape requests state it, so that dump records are
+    /// built by the same code as requests. `flags` holds exactly one of
+    /// INBOUND/OUTBOUND, plus TUNNEL on tunnel-mode heads; `tun_name` is
+    /// always `None` (the head the rule sits in carries the name).
+    pub(crate) spec: PolicyRule,
 }
 
 fn prefix_match(net: (IpAddr, u8), ip: IpAddr) -> bool {
@@ -79,17 +75,16 @@ impl Rule {
         } else {
             spd_rule_flag::SPD_RULE_FLAG_INBOUND
         };
-        self.flags & dir != 0
+        let r = &self.spec;
+        r.flags & dir != 0
             && self.v4 == s.local.is_ipv4()
-            && self.proto.is_none_or(|p| s.proto == 0 || p == s.proto)
-            && self
-                .lport
+            && r.proto.is_none_or(|p| s.proto == 0 || p == s.proto)
+            && r.local_port
                 .is_none_or(|p| s.local_port == 0 || p == s.local_port)
-            && self
-                .rport
+            && r.remote_port
                 .is_none_or(|p| s.remote_port == 0 || p == s.remote_port)
-            && self.laddr.is_none_or(|n| prefix_match(n, s.local))
-            && self.raddr.is_none_or(|n| prefix_match(n, s.remote))
+            && r.local.is_none_or(|n| prefix_match(n, s.local))
+            && r.remote.is_none_or(|n| prefix_match(n, s.remote))
     }
 }
 
@@ -103,7 +98,7 @@ impl PolHead {
     fn tunnel_mode(&self) -> Option<bool> {
         self.rules
             .first()
-            .map(|r| r.flags & spd_rule_flag::SPD_RULE_FLAG_TUNNEL != 0)
+            .map(|r| r.spec.flags & spd_rule_flag::SPD_RULE_FLAG_TUNNEL != 0)
     }
 
     /// Highest-priority matching rule.
@@ -111,7 +106,7 @@ impl PolHead {
         self.rules
             .iter()
             .filter(|r| r.matches(s, outbound))
-            .max_by_key(|r| r.priority)
+            .max_by_key(|r| r.spec.priority)
     }
 }
 
@@ -366,16 +361,19 @@ impl Spd {
             for &v4 in &fams {
                 out.push(Rule {
                     index: 0,
-                    priority: r.priority,
-                    flags: dir | (r.flags & spd_rule_flag::SPD_RULE_FLAG_TUNNEL),
                     v4,
-                    proto,
-                    lport,
-                    rport,
-                    laddr,
-                    raddr,
-                    icmp,
-                    actions: actions.clone(),
+                    spec: PolicyRule {
+                        priority: r.priority,
+                        flags: dir | (r.flags & spd_rule_flag::SPD_RULE_FLAG_TUNNEL),
+                        tun_name: None,
+                        proto,
+                        icmp,
+                        local_port: lport,
+                        remote_port: rport,
+                        local: laddr,
+                        remote: raddr,
+                        actions: actions.clone(),
+                    },
                 });
             }
         }
@@ -408,19 +406,19 @@ impl Spd {
         };
         let new_tunnel = rules
             .first()
-            .is_some_and(|r| r.flags & spd_rule_flag::SPD_RULE_FLAG_TUNNEL != 0);
+            .is_some_and(|r| r.spec.flags & spd_rule_flag::SPD_RULE_FLAG_TUNNEL != 0);
         if tun.is_some() {
             if let Some(mode) = head.tunnel_mode() {
                 if mode != new_tunnel {
                     return Err((Errno::EBUSY, D::SPD_DIAGNOSTIC_NONE));
                 }
             }
-            let has_sel = rules.first().is_some_and(|r| {
+            let has_sel = rules.first().map(|r| &r.spec).is_some_and(|r| {
                 r.proto.is_some()
-                    || r.lport.is_some()
-                    || r.rport.is_some()
-                    || r.laddr.is_some()
-                    || r.raddr.is_some()
+                    || r.local_port.is_some()
+                    || r.remote_port.is_some()
+                    || r.local.is_some()
+                    || r.remote.is_some()
             });
             if !new_tunnel && has_sel {
                 return Err((Errno::EINVAL, D::SPD_DIAGNOSTIC_NO_TUNNEL_SELECTORS));
@@ -477,14 +475,16 @@ impl Spd {
                 return Err((Errno::ESRCH, D::SPD_DIAGNOSTIC_NONE));
             }
         } else {
-            let same = |a: &Rule, b: &Rule| {
+            // Priority and actions do not name a rule, only its selectors.
+            let same = |x: &Rule, y: &Rule| {
+                let (a, b) = (&x.spec, &y.spec);
                 a.flags == b.flags
-                    && a.v4 == b.v4
+                    && x.v4 == y.v4
                     && a.proto == b.proto
-                    && a.lport == b.lport
-                    && a.rport == b.rport
-                    && a.laddr == b.laddr
-                    && a.raddr == b.raddr
+                    && a.local_port == b.local_port
+                    && a.remote_port == b.remote_port
+                    && a.local == b.local
+                    && a.remote == b.remote
                     && a.icmp == b.icmp
             };
             for r in &rules {
@@ -525,58 +525,34 @@ impl Spd {
         let version = list.iter().map(|(_, h)| h.version).sum::<u64>();
         let mut out = vec![SpdMsg::new(m.header).with(SpdExt::Ruleset { count: 0, version })];
         let mut count = 0u32;
+        let mut trailer_errno = Errno::OK;
         for (name, head) in list {
             for r in &head.rules {
-                let mut rec = SpdMsg::new(m.header).with(SpdExt::Rule(SpdRule {
-                    priority: r.priority,
-                    flags: r.flags,
-                    index: r.index,
-                }));
-                if let Some(n) = name {
-                    rec.exts.push(SpdExt::tun_name(n));
-                }
-                if let Some(p) = r.proto {
-                    rec.exts.push(SpdExt::Proto(p));
-                }
-                if let Some(p) = r.lport {
-                    rec.exts.push(SpdExt::Port {
-                        side: Side::Local,
-                        min: p,
-                        max: p,
-                    });
-                }
-                if let Some(p) = r.rport {
-                    rec.exts.push(SpdExt::Port {
-                        side: Side::Remote,
-                        min: p,
-                        max: p,
-                    });
-                }
-                if let Some((a, l)) = r.raddr {
-                    rec.exts.push(SpdExt::Addr {
-                        side: Side::Remote,
-                        prefixlen: l,
-                        addr: a,
-                    });
-                }
-                if let Some((a, l)) = r.laddr {
-                    rec.exts.push(SpdExt::Addr {
-                        side: Side::Local,
-                        prefixlen: l,
-                        addr: a,
-                    });
-                }
-                if let Some(t) = r.icmp {
-                    rec.exts.push(SpdExt::IcmpTypeCode(t));
-                }
-                if let Ok(a) = encode_actions(&r.actions) {
-                    rec.exts.push(a);
+                let mut rec = SpdMsg::new(m.header);
+                let built = r.spec.push_exts(
+                    &mut rec.exts,
+                    RuleRecord {
+                        index: r.index,
+                        tun_name: name,
+                        order: SelectorOrder::Dump,
+                        with_actions: true,
+                    },
+                );
+                // Stored programs were decoded from a u16 count, so
+                // re-encoding cannot overflow; should it ever fail, the
+                // trailer says so the way spdsock reports a record it could
+                // not build, instead of a record without its ACTION.
+                if built.is_err() {
+                    trailer_errno = Errno::ENOMEM;
+                    continue;
                 }
                 out.push(rec);
                 count = count.saturating_add(1);
             }
         }
-        out.push(SpdMsg::new(m.header).with(SpdExt::Ruleset { count, version }));
+        let mut trailer = m.header;
+        trailer.errno = trailer_errno;
+        out.push(SpdMsg::new(trailer).with(SpdExt::Ruleset { count, version }));
         out
     }
 }
@@ -793,4 +769,71 @@ pub(crate) fn alt_to_ecomb(a: &ActionAlt, algs: &AlgTable) -> Option<Ecomb> {
         algs: descs,
         ..Ecomb::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn dump_record_repeats_the_added_rule_in_spdsock_order() {
+        let algs = AlgTable::illumos_default();
+        let mut spd = Spd::default();
+        let rule = PolicyRule {
+            priority: 0x10,
+            flags: spd_rule_flag::SPD_RULE_FLAG_OUTBOUND,
+            proto: Some(6),
+            local_port: Some(22),
+            remote_port: Some(2222),
+            local: Some((Ipv4Addr::new(10, 1, 0, 0).into(), 24)),
+            remote: Some((Ipv4Addr::new(10, 2, 0, 0).into(), 24)),
+            actions: vec![ActionAlt::esp(20, Some(128), None)],
+            ..PolicyRule::default()
+        };
+        let add = SpdMsg::rule(SpdMsgType::SPD_ADDRULE, SpdId::SPD_ACTIVE, &rule, 1, 5).unwrap();
+        let reply = spd.handle(&add.to_bytes().unwrap(), &algs);
+        let reply = SpdMsg::parse(reply.first().unwrap()).unwrap();
+        assert_eq!(reply.header.errno, Errno::OK);
+
+        let dump = SpdMsg::dump(SpdId::SPD_ACTIVE, None, 2, 5)
+            .to_bytes()
+            .unwrap();
+        let out: Vec<SpdMsg> = spd
+            .handle(&dump, &algs)
+            .iter()
+            .map(|b| SpdMsg::parse(b).unwrap())
+            .collect();
+        assert_eq!(out.len(), 3, "header, one record, trailer");
+        let rec = &out[1];
+        let types: Vec<_> = rec.exts.iter().map(SpdExt::ext_type).collect();
+        assert_eq!(
+            types,
+            [
+                SpdExtType::SPD_EXT_RULE,
+                SpdExtType::SPD_EXT_PROTO,
+                SpdExtType::SPD_EXT_LCLPORT,
+                SpdExtType::SPD_EXT_REMPORT,
+                SpdExtType::SPD_EXT_REMADDR,
+                SpdExtType::SPD_EXT_LCLADDR,
+                SpdExtType::SPD_EXT_ACTION,
+            ]
+        );
+        // The kernel's index comes back; everything else as added.
+        let Some(SpdExt::Rule(r)) = rec.ext(SpdExtType::SPD_EXT_RULE) else {
+            panic!("no RULE")
+        };
+        assert_eq!((r.priority, r.flags, r.index), (0x10, rule.flags, 1));
+        for e in &add.exts {
+            if e.ext_type() != SpdExtType::SPD_EXT_RULE {
+                assert!(rec.exts.contains(e), "{e:?} not in the dump record");
+            }
+        }
+        assert_eq!(out[2].header.errno, Errno::OK);
+        assert!(matches!(
+            out[2].ext(SpdExtType::SPD_EXT_RULESET),
+            Some(SpdExt::Ruleset { count: 1, .. })
+        ));
+    }
 }

@@ -479,52 +479,96 @@ impl SpdMsg {
         pid: u32,
     ) -> Result<Self, EmitError> {
         let mut m = Self::new(SpdHeader::new(msg_type, spdid, seq, pid));
-        m.exts.push(SpdExt::Rule(SpdRule {
-            priority: rule.priority,
-            flags: rule.flags,
-            index: 0,
-        }));
-        if let Some(t) = &rule.tun_name {
-            m.exts.push(SpdExt::tun_name(t));
-        }
-        if let Some(p) = rule.proto {
-            m.exts.push(SpdExt::Proto(p));
-        }
-        if let Some(tc) = rule.icmp {
-            m.exts.push(SpdExt::IcmpTypeCode(tc));
-        }
-        if let Some(p) = rule.local_port {
-            m.exts.push(SpdExt::Port {
-                side: Side::Local,
-                min: p,
-                max: p,
-            });
-        }
-        if let Some(p) = rule.remote_port {
-            m.exts.push(SpdExt::Port {
-                side: Side::Remote,
-                min: p,
-                max: p,
-            });
-        }
-        if let Some((a, l)) = rule.local {
-            m.exts.push(SpdExt::Addr {
-                side: Side::Local,
-                prefixlen: l,
-                addr: a,
-            });
-        }
-        if let Some((a, l)) = rule.remote {
-            m.exts.push(SpdExt::Addr {
-                side: Side::Remote,
-                prefixlen: l,
-                addr: a,
-            });
-        }
-        if msg_type == SpdMsgType::SPD_ADDRULE {
-            m.exts.push(encode_actions(&rule.actions)?);
-        }
+        // DELETERULE names the rule by index or by its selectors; no ACTION
+        // is sent there (reference §6.2, SPD_DELETERULE).
+        rule.push_exts(
+            &mut m.exts,
+            RuleRecord {
+                index: 0,
+                tun_name: rule.tun_name.as_deref(),
+                order: SelectorOrder::Request,
+                with_actions: msg_type == SpdMsgType::SPD_ADDRULE,
+            },
+        )?;
         Ok(m)
+    }
+}
+
+/// Order of the selector extensions in a rule message. spdsock accepts them
+/// in any order on input (it indexes extensions by type), so the order only
+/// matters for byte-exact output, and two orders are pinned by facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SelectorOrder {
+    /// Requests as [`SpdMsg::rule`] has always written them: PROTO,
+    /// ICMP_TYPECODE, LCLPORT, REMPORT, LCLADDR, REMADDR (the reference §8.15
+    /// golden vector pins TUN_NAME, then LCLADDR before REMADDR).
+    Request,
+    /// SPD_DUMP records as spdsock writes them (`spdsock_encode_rule_head`,
+    /// reference §6.7): PROTO, LCLPORT, REMPORT, REMADDR, LCLADDR,
+    /// ICMP_TYPECODE.
+    Dump,
+}
+
+/// What a rule message carries besides the rule itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RuleRecord<'a> {
+    /// `spd_rule_index`: 0 in requests, the kernel's index in dump records.
+    pub(crate) index: u64,
+    /// The policy head's tunnel name, if it is not the global head.
+    pub(crate) tun_name: Option<&'a str>,
+    /// Selector order (see [`SelectorOrder`]).
+    pub(crate) order: SelectorOrder,
+    /// Append the ACTION program (ADDRULE and dump records, not DELETERULE).
+    pub(crate) with_actions: bool,
+}
+
+impl PolicyRule {
+    /// Appends this rule's extensions: RULE, TUN_NAME, the selectors present
+    /// (each port as a one-port range), then ACTION. The one place that turns
+    /// a rule into PF_POLICY extensions, for requests and for the userland
+    /// engine's dump records alike.
+    pub(crate) fn push_exts(
+        &self,
+        exts: &mut Vec<SpdExt>,
+        rec: RuleRecord<'_>,
+    ) -> Result<(), EmitError> {
+        exts.push(SpdExt::Rule(SpdRule {
+            priority: self.priority,
+            flags: self.flags,
+            index: rec.index,
+        }));
+        if let Some(t) = rec.tun_name {
+            exts.push(SpdExt::tun_name(t));
+        }
+        let proto = self.proto.map(SpdExt::Proto);
+        let icmp = self.icmp.map(SpdExt::IcmpTypeCode);
+        let port = |side, p: Option<u16>| {
+            p.map(|p| SpdExt::Port {
+                side,
+                min: p,
+                max: p,
+            })
+        };
+        let lport = port(Side::Local, self.local_port);
+        let rport = port(Side::Remote, self.remote_port);
+        let addr = |side, a: Option<(IpAddr, u8)>| {
+            a.map(|(addr, prefixlen)| SpdExt::Addr {
+                side,
+                prefixlen,
+                addr,
+            })
+        };
+        let laddr = addr(Side::Local, self.local);
+        let raddr = addr(Side::Remote, self.remote);
+        let selectors = match rec.order {
+            SelectorOrder::Request => [proto, icmp, lport, rport, laddr, raddr],
+            SelectorOrder::Dump => [proto, lport, rport, raddr, laddr, icmp],
+        };
+        exts.extend(selectors.into_iter().flatten());
+        if rec.with_actions {
+            exts.push(encode_actions(&self.actions)?);
+        }
+        Ok(())
     }
 }
 
@@ -748,4 +792,115 @@ pub fn decode_actions(count: u16, attrs: &[SpdAttr]) -> Result<Vec<ActionAlt>, A
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::registry::spd_rule_flag;
+
+    fn full_rule() -> PolicyRule {
+        PolicyRule {
+            priority: 7,
+            flags: spd_rule_flag::SPD_RULE_FLAG_OUTBOUND,
+            tun_name: Some("ip.tun0".into()),
+            proto: Some(17),
+            icmp: Some(SpdTypeCode::default()),
+            local_port: Some(500),
+            remote_port: Some(4500),
+            local: Some((Ipv4Addr::new(10, 1, 0, 0).into(), 16)),
+            remote: Some((Ipv4Addr::new(10, 2, 0, 0).into(), 16)),
+            actions: vec![ActionAlt::esp(20, Some(128), None)],
+        }
+    }
+
+    fn types(exts: &[SpdExt]) -> Vec<SpdExtType> {
+        exts.iter().map(SpdExt::ext_type).collect()
+    }
+
+    #[test]
+    fn request_and_dump_records_differ_only_in_selector_order() {
+        use SpdExtType as T;
+        let rule = full_rule();
+        let mut req = Vec::new();
+        let mut dump = Vec::new();
+        let rec = |order| RuleRecord {
+            index: 9,
+            tun_name: Some("ip.tun0"),
+            order,
+            with_actions: true,
+        };
+        rule.push_exts(&mut req, rec(SelectorOrder::Request))
+            .unwrap();
+        rule.push_exts(&mut dump, rec(SelectorOrder::Dump)).unwrap();
+        assert_eq!(
+            types(&req),
+            [
+                T::SPD_EXT_RULE,
+                T::SPD_EXT_TUN_NAME,
+                T::SPD_EXT_PROTO,
+                T::SPD_EXT_ICMP_TYPECODE,
+                T::SPD_EXT_LCLPORT,
+                T::SPD_EXT_REMPORT,
+                T::SPD_EXT_LCLADDR,
+                T::SPD_EXT_REMADDR,
+                T::SPD_EXT_ACTION,
+            ]
+        );
+        // spdsock_encode_rule_head's order (reference §6.7).
+        assert_eq!(
+            types(&dump),
+            [
+                T::SPD_EXT_RULE,
+                T::SPD_EXT_TUN_NAME,
+                T::SPD_EXT_PROTO,
+                T::SPD_EXT_LCLPORT,
+                T::SPD_EXT_REMPORT,
+                T::SPD_EXT_REMADDR,
+                T::SPD_EXT_LCLADDR,
+                T::SPD_EXT_ICMP_TYPECODE,
+                T::SPD_EXT_ACTION,
+            ]
+        );
+        // Same extensions, same values: only the order differs.
+        for e in &req {
+            assert!(dump.contains(e), "{e:?} missing from the dump record");
+        }
+        assert_eq!(req.len(), dump.len());
+        assert!(matches!(
+            req.first(),
+            Some(SpdExt::Rule(SpdRule { index: 9, .. }))
+        ));
+    }
+
+    #[test]
+    fn deleterule_carries_no_action_and_absent_selectors_are_omitted() {
+        let rule = PolicyRule {
+            proto: None,
+            icmp: None,
+            local_port: None,
+            tun_name: None,
+            ..full_rule()
+        };
+        let m = SpdMsg::rule(SpdMsgType::SPD_DELETERULE, SpdId::SPD_ACTIVE, &rule, 1, 2).unwrap();
+        assert_eq!(
+            types(&m.exts),
+            [
+                SpdExtType::SPD_EXT_RULE,
+                SpdExtType::SPD_EXT_REMPORT,
+                SpdExtType::SPD_EXT_LCLADDR,
+                SpdExtType::SPD_EXT_REMADDR,
+            ]
+        );
+        assert_eq!(
+            m.ext(SpdExtType::SPD_EXT_REMPORT),
+            Some(&SpdExt::Port {
+                side: Side::Remote,
+                min: 4500,
+                max: 4500
+            })
+        );
+    }
 }
