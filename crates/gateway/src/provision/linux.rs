@@ -22,9 +22,11 @@
 //! with a private `/run` bound to the lab's state directory
 //! (`/run/ikegw-lab/<prefix>`): the daemon's default control and engine
 //! sockets land there instead of colliding with a host daemon's, and its
-//! PID file and log sit next to them. `status` checks that PID against
-//! `/proc/<pid>/cmdline`; teardown stops it by that PID before deleting
-//! any namespace.
+//! PID file and log sit next to them; its default state directory (pool
+//! leases) is bound to `state/` there too, over a private `/var/lib`.
+//! `status` checks that PID against `/proc/<pid>/cmdline`; teardown stops
+//! it by that PID before deleting any namespace. A daemon's IPv4 pools must
+//! lie inside `[site.vpn] pools`, the prefixes the router does not NAT.
 //!
 //! Left out on this target: loopback mounts and resource caps (namespaces
 //! share the host's filesystem and have no CPU or memory caps).
@@ -45,13 +47,20 @@ pub(crate) const TUN: &str = "ikegw0";
 
 /// Starts the daemon inside `unshare -m`: `$1` is the state directory, the
 /// rest is the daemon's argv. The bind over `/run` is private to the new
-/// mount namespace, so the host's `/run` is untouched. Redirecting every
+/// mount namespace, so the host's `/run` is untouched. So is the host's
+/// `/var/lib`: the daemon sees an empty tmpfs there, with its default
+/// `state_dir` (`/var/lib/ikegw`, the pool leases) bound to `state/` in
+/// the lab's directory, so leases live and die with the lab and survive
+/// a daemon restart inside it (bound before `/run` is replaced, as `$1`
+/// lies under `/run`). Redirecting every
 /// standard stream matters: the runner waits for its pipes to close, and a
 /// daemon holding them would hang `apply`. A daemon that dies within a
 /// second (a bad config, a port in use) fails the step with its log's tail;
 /// until this shell exits it is our unreaped child, hence the zombie test.
 const START_SCRIPT: &str =
-    "set -e; d=\"$1\"; mkdir -p \"$d\"; cd \"$d\"; mount --bind \"$d\" /run; shift; \
+    "set -e; d=\"$1\"; mkdir -p \"$d/state\"; cd \"$d\"; \
+mount -t tmpfs -o mode=0755 ikegw-lab /var/lib; mkdir /var/lib/ikegw; mount --bind \"$d/state\" /var/lib/ikegw; \
+mount --bind \"$d\" /run; shift; \
 \"$@\" </dev/null >>ikegw.log 2>&1 & p=$!; echo $p >ikegw.pid; sleep 1; \
 if ! kill -0 $p 2>/dev/null || grep -q '^State:[[:space:]]*Z' /proc/$p/status 2>/dev/null; then \
 echo \"ikegw exited at once; the end of $d/ikegw.log:\" >&2; tail -n 5 ikegw.log >&2; exit 1; fi";
@@ -87,6 +96,7 @@ impl Daemon {
         if !has {
             return Ok(None);
         }
+        pools_inside_site(&doc).map_err(fail)?;
         // Absolute paths: the daemon starts in the state directory.
         let config = std::fs::canonicalize(config).map_err(|e| fail(e.to_string()))?;
         let bin = std::env::current_exe()
@@ -96,6 +106,61 @@ impl Daemon {
             config: config.to_string_lossy().into_owned(),
         }))
     }
+}
+
+/// Every IPv4 `[pools.NAME]` of the daemon must lie inside the site's
+/// `[site.vpn] pools`: those prefixes are what the router's nftables
+/// exempt from masquerading, so a client leased an address outside them
+/// would reach the LAN but its replies would leave NATed to the WAN. IPv6
+/// pools are not checked: the lab's router is IPv4-only (its table is
+/// `ip`), so they are the daemon's business alone. Unreadable values are
+/// left to `ikegw check`.
+fn pools_inside_site(doc: &toml::Table) -> Result<(), String> {
+    let site_pools: Vec<(u32, u32)> = doc
+        .get("site")
+        .and_then(|s| s.get("vpn"))
+        .and_then(|v| v.get("pools"))
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(toml::Value::as_str)
+        .filter_map(v4_range)
+        .collect();
+    let Some(pools) = doc.get("pools").and_then(toml::Value::as_table) else {
+        return Ok(());
+    };
+    for (name, pool) in pools {
+        let Some(text) = pool.get("addrs").and_then(toml::Value::as_str) else {
+            continue;
+        };
+        let Some((first, last)) = v4_range(text) else {
+            continue;
+        };
+        if !site_pools.iter().any(|(a, b)| *a <= first && last <= *b) {
+            return Err(format!(
+                "[pools.{name}] addrs = \"{text}\" is not inside [site.vpn] pools: the router \
+                 would masquerade the replies to its clients; add its prefix to [site.vpn] pools"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An IPv4 `a.b.c.d/len`, `a-b` range or single address as (first, last);
+/// `None` for IPv6 or anything unreadable.
+fn v4_range(text: &str) -> Option<(u32, u32)> {
+    let ip = |t: &str| t.trim().parse::<std::net::Ipv4Addr>().ok().map(u32::from);
+    if let Some((a, len)) = text.split_once('/') {
+        let len: u32 = len.trim().parse().ok().filter(|l| *l <= 32)?;
+        // checked_shr: a shift by 32 (a /32) is out of range for u32.
+        let host = u32::MAX.checked_shr(len).unwrap_or(0);
+        let net = ip(a)? & !host;
+        return Some((net, net | host));
+    }
+    if let Some((a, b)) = text.split_once('-') {
+        return Some((ip(a)?, ip(b)?)).filter(|(a, b)| a <= b);
+    }
+    ip(text).map(|a| (a, a))
 }
 
 /// The lab's state directory on the host (daemon PID, log, sockets).
@@ -242,12 +307,12 @@ pub(crate) fn ruleset(site: &Site) -> String {
             );
         }
     }
-    if !vpn_nets.is_empty() {
-        let _ = writeln!(
-            b,
-            "\t\tip saddr @vpn_nets ip daddr {lan} accept comment \"VPN\""
-        );
-    }
+    // No rule lets the VPN subnets in from the WAN: here the daemon
+    // decrypts in userland and hands the packets to the kernel on its TUN
+    // device, which `iifname != wan accept` above already admits. A packet
+    // from a pool or branch address arriving on the WAN itself is in clear,
+    // i.e. spoofed or unprotected, and meets the final drop (the illumos
+    // ipf.conf blocks the same on its WAN link).
     b.push_str("\t\tcounter drop\n\t}\n");
     let tag = format!("ikegw-site {} fnv64={:016x}", site.name, fnv64(&b));
     format!(

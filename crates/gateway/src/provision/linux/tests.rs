@@ -88,6 +88,11 @@ fn ruleset_nats_the_lan_but_not_the_vpn_and_drops_by_default() {
     assert!(r.contains("elements = { 10.8.0.0/24, 172.16.1.0/24 }"));
     assert!(r.contains("udp dport { 500, 4500 } accept"));
     assert_eq!(r.matches("counter drop").count(), 2);
+    // VPN subnets come in only through ikegw's TUN: nothing accepts them
+    // from the WAN in clear (a spoofed pool address must be dropped).
+    let forward = &r[r.find("chain forward").unwrap()..];
+    assert!(!forward.contains("@vpn_nets"), "{forward}");
+    assert!(forward.contains("iifname != \"wan0\" accept"));
     // The fingerprint changes with the content.
     let mut s2 = site();
     s2.redirects.pop();
@@ -241,4 +246,49 @@ fn connections_in_the_config_decide_whether_the_daemon_runs() {
     assert!(Path::new(&d.bin).is_absolute());
     assert_eq!(Daemon::for_config(&without).unwrap(), None);
     assert!(Daemon::for_config(&dir.path().join("missing.toml")).is_err());
+}
+
+#[test]
+fn daemon_pools_must_lie_inside_the_sites_vpn_pools() {
+    let doc = |pools: &str| -> toml::Table {
+        format!("[site.vpn]\npools = [\"10.8.0.0/24\"]\n{pools}")
+            .parse()
+            .unwrap()
+    };
+    for ok in [
+        "[pools.rw]\naddrs = \"10.8.0.0/24\"\n",
+        "[pools.rw]\naddrs = \"10.8.0.10-10.8.0.20\"\n",
+        "[pools.rw]\naddrs = \"10.8.0.7\"\n",
+        // IPv6 pools are the daemon's alone (the lab router is IPv4-only).
+        "[pools.rw6]\naddrs = \"fd00:3::/112\"\n",
+        "",
+    ] {
+        assert_eq!(pools_inside_site(&doc(ok)), Ok(()), "{ok}");
+    }
+    for bad in [
+        "[pools.rw]\naddrs = \"10.9.0.0/24\"\n",
+        "[pools.rw]\naddrs = \"10.8.0.0/23\"\n",
+        "[pools.rw]\naddrs = \"10.8.0.250-10.8.1.5\"\n",
+    ] {
+        let e = pools_inside_site(&doc(bad)).unwrap_err();
+        assert!(
+            e.starts_with("[pools.rw] addrs = ") && e.contains("is not inside [site.vpn] pools"),
+            "{e}"
+        );
+    }
+    assert_eq!(v4_range("0.0.0.0/0"), Some((0, u32::MAX)));
+    assert_eq!(v4_range("10.0.0.9/32"), Some((0x0a00_0009, 0x0a00_0009)));
+    assert_eq!(v4_range("10.0.0.9-10.0.0.1"), None);
+    assert_eq!(v4_range("10.0.0.0/33"), None);
+}
+
+#[test]
+fn the_examples_ike_side_passes_the_pool_check() {
+    let text = concat!(
+        include_str!("../../../../../examples/home-datacentre.toml"),
+        include_str!("../../../../../examples/home-datacentre-ike.toml")
+    );
+    let doc: toml::Table = text.parse().unwrap();
+    assert_eq!(pools_inside_site(&doc), Ok(()));
+    assert!(doc["pools"].as_table().is_some_and(|p| !p.is_empty()));
 }
