@@ -598,6 +598,19 @@ impl Ikegw {
         self.daemon.kill()
     }
 
+    /// Runs `ikegw VERB ARGS... --socket S --json` like [`Ikegw::verb`],
+    /// but returns the output whatever the exit status (for verbs that are
+    /// expected to be refused).
+    pub fn verb_unchecked(&self, args: &[&str]) -> Result<Output> {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            .arg("--socket")
+            .arg(control_socket(&self.dir))
+            .arg("--json")
+            .env("NO_COLOR", "1");
+        proc::run_unchecked(&mut cmd, CLI_LIMIT, &self.dir)
+    }
+
     /// Stops the daemon with SIGTERM (by PID) and requires a clean exit
     /// (status 0) within the shutdown grace.
     pub fn stop(&mut self) -> Result<()> {

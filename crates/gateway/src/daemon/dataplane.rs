@@ -160,6 +160,11 @@ impl DataPlaneHandle {
         info!("data plane on TUN {}", tun.name());
         let cfg = DataPlaneConfig {
             local_addrs,
+            // The IKE core sends the NAT-T keepalives (RFC 3948 §4) for
+            // every IKE SA behind a NAT, as it must on illumos where the
+            // kernel sends none; a second stream from here would only
+            // double them.
+            keepalive_interval: None,
             ..DataPlaneConfig::default()
         };
         let dp = DataPlane::new(cfg, ServerEngine::new(engine));
