@@ -20,6 +20,8 @@ PKGS=(
     # libstrongswan-extra-plugins / -standard-plugins).
     strongswan-charon strongswan-swanctl strongswan-pki
     libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins
+    # eap-mschapv2 and eap-identity (EAP road warriors, tests/rw_eap.rs)
+    libcharon-extauth-plugins
     # network namespaces, capture, traffic
     iproute2 iputils-ping nftables tcpdump iperf3 procps util-linux openssl
 )

@@ -243,6 +243,17 @@ impl Certificate {
         Some((bc.value.ca, bc.value.path_len_constraint))
     }
 
+    /// subjectKeyIdentifier (RFC 5280 §4.2.1.2), `None` when absent.
+    pub fn subject_key_identifier(&self) -> Option<Vec<u8>> {
+        crate::chain::subject_key_id(&self.parsed()?)
+    }
+
+    /// The keyIdentifier of authorityKeyIdentifier (RFC 5280 §4.2.1.1),
+    /// `None` when absent.
+    pub fn authority_key_identifier(&self) -> Option<Vec<u8>> {
+        crate::chain::authority_key_id(&self.parsed()?)
+    }
+
     /// keyUsage bit names, `None` when the extension is absent.
     pub fn key_usage(&self) -> Option<Vec<&'static str>> {
         let cert = self.parsed()?;

@@ -467,16 +467,7 @@ impl<'a> Builder<'a> {
         let child = parse(child_cert, path.len().saturating_sub(1))?;
         let cands = self.candidates(&child, path);
         if cands.is_empty() {
-            return Err(if child.subject().as_raw() == child.issuer().as_raw() {
-                ValidationError::UntrustedRoot {
-                    subject: child_cert.subject().to_owned(),
-                }
-            } else {
-                ValidationError::ChainIncomplete {
-                    subject: child_cert.subject().to_owned(),
-                    issuer: child_cert.issuer().to_owned(),
-                }
-            });
+            return Err(self.no_issuer(&child, child_cert, path.len()));
         }
         if path.len() >= self.opts.max_depth {
             return Err(ValidationError::TooDeep {
@@ -508,10 +499,52 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        Err(first_err.unwrap_or(ValidationError::ChainIncomplete {
-            subject: child_cert.subject().to_owned(),
-            issuer: child_cert.issuer().to_owned(),
-        }))
+        Err(first_err.unwrap_or_else(|| self.no_issuer(&child, child_cert, path.len())))
+    }
+
+    /// Why no issuer was found for `child_cert` at depth `depth` (1 = the
+    /// end entity): each case names what the operator can act on.
+    fn no_issuer(
+        &self,
+        child: &X509Certificate<'_>,
+        child_cert: &Certificate,
+        depth: usize,
+    ) -> ValidationError {
+        let subject = child_cert.subject().to_owned();
+        let issuer = child_cert.issuer().to_owned();
+        if child.subject().as_raw() == child.issuer().as_raw() {
+            return ValidationError::UntrustedRoot { subject };
+        }
+        // One of our certificates has the issuer's name, but the key
+        // identifiers ruled it out: a re-keyed CA, or an impostor of the
+        // same name. (A same-name certificate the peer sent is its own
+        // business: the cases below describe that.)
+        if let Some(aki) = authority_key_id(child) {
+            let same_name = self
+                .store
+                .anchors
+                .iter()
+                .chain(&self.store.intermediates)
+                .filter_map(Certificate::parsed)
+                .find(|c| names::dn_eq(c.subject(), child.issuer()));
+            if let Some(ski) = same_name.as_ref().and_then(subject_key_id) {
+                return ValidationError::IssuerKeyMismatch {
+                    subject,
+                    issuer,
+                    aki: crate::fmt::hex_colon(&aki),
+                    ski: crate::fmt::hex_colon(&ski),
+                };
+            }
+        }
+        if depth > 1 {
+            ValidationError::NoTrustAnchor { subject, issuer }
+        } else {
+            ValidationError::ChainIncomplete {
+                subject,
+                issuer,
+                peer_sent: self.peer.len(),
+            }
+        }
     }
 
     /// Check that `issuer_cert` may have issued `child` (the last of `path`).
@@ -700,7 +733,7 @@ fn reason_name(code: u8) -> &'static str {
     }
 }
 
-fn authority_key_id(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
+pub(crate) fn authority_key_id(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
     cert.extensions()
         .iter()
         .find_map(|e| match e.parsed_extension() {
@@ -711,7 +744,7 @@ fn authority_key_id(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
         })
 }
 
-fn subject_key_id(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
+pub(crate) fn subject_key_id(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
     cert.extensions()
         .iter()
         .find_map(|e| match e.parsed_extension() {

@@ -163,21 +163,61 @@ pub enum ValidationError {
         /// keyUsage bits present.
         has: String,
     },
-    /// No issuer for this certificate among anchors, local and peer intermediates.
+    /// The end entity's issuer is neither a trust anchor nor among the
+    /// certificates the peer sent. From the end entity alone it cannot be
+    /// told whether that issuer is a root we do not trust or an intermediate
+    /// the peer left out; the message says what is known, and how many
+    /// other certificates the peer sent.
     #[error(
-        "chain incomplete: issuer '{issuer}' not found (send the intermediate with certs = [...])"
+        "no issuer for '{subject}': '{issuer}' is not one of our trust anchors{}",
+        match peer_sent {
+            0 => ", and the peer sent no intermediate CA certificate".to_owned(),
+            n => format!(" nor among the {n} other certificate(s) the peer sent"),
+        }
     )]
     ChainIncomplete {
-        /// The certificate whose issuer is missing.
+        /// The end entity.
         subject: String,
         /// The missing issuer DN.
         issuer: String,
+        /// Certificates the peer sent besides the end entity.
+        peer_sent: usize,
+    },
+    /// The path climbed through CA certificates (sent by the peer, or known
+    /// locally) up to one whose issuer we do not have: the peer's chain
+    /// leads to a CA we do not trust (RFC 5280 §6.1: no trust anchor).
+    #[error(
+        "no trust anchor: the chain reaches CA '{subject}', issued by '{issuer}', \
+         which is not one of our trust anchors"
+    )]
+    NoTrustAnchor {
+        /// The topmost CA certificate of the path.
+        subject: String,
+        /// Its issuer, which is not a trust anchor.
+        issuer: String,
     },
     /// The chain ends in a self-signed certificate that is not a trust anchor.
-    #[error("untrusted root '{subject}'")]
+    #[error("no trust anchor: the chain ends in self-signed '{subject}', which is not one of our trust anchors")]
     UntrustedRoot {
         /// Subject DN of the root we do not trust.
         subject: String,
+    },
+    /// A CA of the right name is known, but with another key than the one
+    /// the certificate's authorityKeyIdentifier names (RFC 5280 §4.2.1.1):
+    /// the CA was re-keyed, or the certificate is not from it.
+    #[error(
+        "no issuer for '{subject}': our '{issuer}' has another key \
+         (authorityKeyIdentifier {aki}, our CA's subjectKeyIdentifier {ski})"
+    )]
+    IssuerKeyMismatch {
+        /// The certificate whose issuer was looked for.
+        subject: String,
+        /// The issuer DN, which we know with another key.
+        issuer: String,
+        /// The certificate's authorityKeyIdentifier, colon hex.
+        aki: String,
+        /// The subjectKeyIdentifier of our certificate of that name, colon hex.
+        ski: String,
     },
     /// The issuer's key does not verify the certificate's signature.
     #[error("signature of '{subject}' by '{issuer}' does not verify")]
@@ -441,6 +481,32 @@ pub enum IssueError {
     /// Refusing to overwrite an existing file.
     #[error("{0} already exists; refusing to overwrite it")]
     Exists(PathBuf),
+    /// The issuing certificate is not a CA that may sign certificates.
+    #[error("'{subject}' cannot issue certificates: {reason}")]
+    NotACa {
+        /// The would-be issuer.
+        subject: String,
+        /// What it lacks.
+        reason: &'static str,
+    },
+    /// The issuer's pathLenConstraint is 0: no CA may follow it (RFC 5280 §4.2.1.9).
+    #[error(
+        "CA '{subject}' has pathLenConstraint 0: it may issue end entities only, not another CA"
+    )]
+    PathLenExhausted {
+        /// The issuer.
+        subject: String,
+    },
+    /// A requested pathLenConstraint the issuer's own does not leave room for.
+    #[error("pathLenConstraint {asked} is too large below CA '{subject}': at most {max}")]
+    PathLenTooLarge {
+        /// The issuer.
+        subject: String,
+        /// What was asked for.
+        asked: u8,
+        /// The largest value its constraint allows.
+        max: u8,
+    },
     /// A CA or key that cannot be used for issuing.
     #[error(transparent)]
     Load(#[from] LoadError),

@@ -204,6 +204,38 @@ pub fn choose_style(key: &PrivateKey, peer_hashes: Option<&[u16]>) -> Option<Aut
         .or(classic)
 }
 
+/// As [`choose_style`], with the schemes the configuration allows for our
+/// key in order of preference (e.g. RSASSA-PSS only, from swanctl's
+/// `rsa/pss` or strongSwan's `rsa_pss = yes`). An empty list is
+/// [`choose_style`]. With the peer's SIGNATURE_HASH_ALGORITHMS, the first
+/// preferred scheme whose hash it announced; without, the key's classic
+/// method (ECDSA) or `None`, so that the caller's fixed signer (made with
+/// the first preferred scheme) is used.
+pub fn choose_style_from(
+    key: &PrivateKey,
+    peer_hashes: Option<&[u16]>,
+    preferred: &[SignatureScheme],
+) -> Option<AuthStyle> {
+    if preferred.is_empty() {
+        return choose_style(key, peer_hashes);
+    }
+    let classic = match key.key_type() {
+        KeyType::EcdsaP256 | KeyType::EcdsaP384 => Some(AuthStyle::Classic),
+        KeyType::Ed25519 | KeyType::Rsa { .. } => None,
+    };
+    let Some(hashes) = peer_hashes else {
+        return classic;
+    };
+    let can = key.signing_schemes();
+    preferred
+        .iter()
+        .copied()
+        .filter(|s| can.contains(s))
+        .find(|s| hashes.contains(&s.hash_algorithm_id()))
+        .map(|s| AuthStyle::DigitalSignature(Some(s)))
+        .or(classic)
+}
+
 /// An [`ike::crypto::Signer`] backed by one of our private keys.
 pub struct CertSigner {
     key: Arc<PrivateKey>,
@@ -524,7 +556,7 @@ impl TrustVerifier {
         opts.now = ValidationOptions::at(self.clock.now(), opts.purpose).now;
         let chain = validate_der(&ders, &self.store, &opts)?;
         // The path is checked first: the names in an untrusted certificate
-        // mean nothing, and "untrusted root" is the more useful message.
+        // mean nothing, and "no trust anchor" is the more useful message.
         let end_entity = chain.end_entity().ok_or(ValidationError::Malformed {
             index: 0,
             reason: "no certificate".into(),

@@ -449,6 +449,87 @@ impl Ca {
         )?)
     }
 
+    /// Check that this CA may issue certificates at all (RFC 5280 §4.2.1.9:
+    /// basicConstraints cA; §4.2.1.3: keyCertSign when keyUsage is present),
+    /// so that `ikegw pki` refuses to make a chain no validator accepts.
+    pub fn check_can_issue(&self) -> Result<(), IssueError> {
+        let subject = self.cert.subject().to_owned();
+        match self.cert.basic_constraints() {
+            Some((true, _)) => {}
+            _ => {
+                return Err(IssueError::NotACa {
+                    subject,
+                    reason: "basicConstraints cA is not set",
+                })
+            }
+        }
+        if let Some(ku) = self.cert.key_usage() {
+            if !ku.contains(&"keyCertSign") {
+                return Err(IssueError::NotACa {
+                    subject,
+                    reason: "its keyUsage lacks keyCertSign",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The pathLenConstraint a CA issued by this one may carry (RFC 5280
+    /// §4.2.1.9): `Ok(None)` when this CA is unconstrained, `Ok(Some(n - 1))`
+    /// below a constraint of `n`, and an error below a constraint of 0,
+    /// where no further CA may follow.
+    pub fn sub_ca_path_len(&self) -> Result<Option<u8>, IssueError> {
+        match self.cert.basic_constraints() {
+            Some((true, None)) => Ok(None),
+            Some((true, Some(n))) => match n.checked_sub(1) {
+                Some(m) => Ok(Some(u8::try_from(m).unwrap_or(u8::MAX))),
+                None => Err(IssueError::PathLenExhausted {
+                    subject: self.cert.subject().to_owned(),
+                }),
+            },
+            _ => Err(IssueError::NotACa {
+                subject: self.cert.subject().to_owned(),
+                reason: "basicConstraints cA is not set",
+            }),
+        }
+    }
+
+    /// Issue an intermediate CA certificate for `subject_key` (RFC 5280
+    /// §4.2.1.9, §4.2.1.3): basicConstraints cA with `spec`'s
+    /// pathLenConstraint, keyUsage keyCertSign and cRLSign, SKI, and an AKI
+    /// equal to this CA's SKI. Refused when this CA cannot issue, when its
+    /// own pathLenConstraint leaves no room for another CA, or when the
+    /// requested pathLenConstraint is not below it; `path_len: None` under a
+    /// constrained CA takes the largest value allowed.
+    pub fn issue_intermediate(
+        &self,
+        spec: &CertSpec,
+        subject_key: &PrivateKey,
+    ) -> Result<Certificate, IssueError> {
+        self.check_can_issue()?;
+        let Profile::Ca { path_len } = spec.profile else {
+            return Err(IssueError::Rcgen {
+                what: "intermediate CA",
+                reason: "the spec's profile is not a CA".into(),
+            });
+        };
+        let max = self.sub_ca_path_len()?;
+        let path_len = match (path_len, max) {
+            (Some(asked), Some(max)) if asked > max => {
+                return Err(IssueError::PathLenTooLarge {
+                    subject: self.cert.subject().to_owned(),
+                    asked,
+                    max,
+                })
+            }
+            (Some(asked), _) => Some(asked),
+            (None, max) => max,
+        };
+        let mut spec = spec.clone();
+        spec.profile = Profile::Ca { path_len };
+        self.issue(&spec, subject_key)
+    }
+
     /// Issue a CRL listing `revoked` (serial octets and revocation time), valid
     /// from `this_update` for `days` days (RFC 5280 §5).
     pub fn issue_crl(
@@ -569,6 +650,109 @@ mod tests {
             San::parse("IP:nope").unwrap_err().to_string(),
             "bad subjectAltName 'IP:nope': use DNS:name, IP:address or EMAIL:user@domain"
         );
+    }
+
+    const NOW: i64 = 1_795_478_400; // 2026-11-24 00:00:00 UTC
+
+    fn root(path_len: Option<u8>) -> Ca {
+        let spec = CertSpec::new("CN=Root", Profile::Ca { path_len }, NOW, 3650);
+        Ca::self_signed(&spec, generate_key(KeyAlgorithm::EcdsaP256).unwrap()).unwrap()
+    }
+
+    fn sub_spec(cn: &str, path_len: Option<u8>) -> CertSpec {
+        CertSpec::new(cn, Profile::Ca { path_len }, NOW, 1825)
+    }
+
+    #[test]
+    fn intermediate_ca_carries_ca_constraints_and_key_ids() {
+        let root = root(None);
+        let key = generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+        let inter = root
+            .issue_intermediate(&sub_spec("CN=Inter", Some(0)), &key)
+            .unwrap();
+        assert_eq!(inter.basic_constraints(), Some((true, Some(0))));
+        let ku = inter.key_usage().unwrap();
+        assert!(
+            ku.contains(&"keyCertSign") && ku.contains(&"cRLSign"),
+            "{ku:?}"
+        );
+        assert_eq!(inter.issuer(), "CN=Root");
+        let ski = inter.subject_key_identifier().unwrap();
+        assert!(!ski.is_empty());
+        assert_eq!(
+            inter.authority_key_identifier(),
+            root.cert.subject_key_identifier()
+        );
+        // What the intermediate issues names it by its SKI.
+        let inter = Ca::new(inter, key).unwrap();
+        let ee_key = generate_key(KeyAlgorithm::Ed25519).unwrap();
+        let ee = inter
+            .issue(&CertSpec::new("CN=gw", Profile::Gateway, NOW, 30), &ee_key)
+            .unwrap();
+        assert_eq!(ee.authority_key_identifier(), Some(ski));
+        assert_eq!(ee.issuer(), "CN=Inter");
+    }
+
+    #[test]
+    fn intermediate_path_len_follows_the_issuer() {
+        let key = || generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+        // Below pathLen 2, no value asked gives 1; 2 is too large.
+        let r2 = root(Some(2));
+        let c = r2
+            .issue_intermediate(&sub_spec("CN=A", None), &key())
+            .unwrap();
+        assert_eq!(c.basic_constraints(), Some((true, Some(1))));
+        assert_eq!(
+            r2.issue_intermediate(&sub_spec("CN=B", Some(2)), &key())
+                .unwrap_err()
+                .to_string(),
+            "pathLenConstraint 2 is too large below CA 'CN=Root': at most 1"
+        );
+        // Below an unconstrained root, none asked stays unconstrained.
+        let c = root(None)
+            .issue_intermediate(&sub_spec("CN=C", None), &key())
+            .unwrap();
+        assert_eq!(c.basic_constraints(), Some((true, None)));
+        // pathLen 0 leaves no room for another CA.
+        assert_eq!(
+            root(Some(0))
+                .issue_intermediate(&sub_spec("CN=D", None), &key())
+                .unwrap_err()
+                .to_string(),
+            "CA 'CN=Root' has pathLenConstraint 0: it may issue end entities only, not another CA"
+        );
+    }
+
+    #[test]
+    fn only_cas_with_key_cert_sign_issue_intermediates() {
+        let root = root(None);
+        let ee_key = generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+        let ee = root
+            .issue(&CertSpec::new("CN=gw", Profile::Gateway, NOW, 30), &ee_key)
+            .unwrap();
+        let fake = Ca::new(ee, ee_key).unwrap();
+        let key = generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+        assert_eq!(
+            fake.issue_intermediate(&sub_spec("CN=X", None), &key)
+                .unwrap_err()
+                .to_string(),
+            "'CN=gw' cannot issue certificates: basicConstraints cA is not set"
+        );
+        let mut spec = CertSpec::new("CN=Signless", Profile::Ca { path_len: None }, NOW, 30);
+        spec.key_usage = Some(vec![KeyUsage::CrlSign]);
+        let signless =
+            Ca::self_signed(&spec, generate_key(KeyAlgorithm::EcdsaP256).unwrap()).unwrap();
+        assert_eq!(
+            signless
+                .issue_intermediate(&sub_spec("CN=X", None), &key)
+                .unwrap_err()
+                .to_string(),
+            "'CN=Signless' cannot issue certificates: its keyUsage lacks keyCertSign"
+        );
+        // An end-entity spec is not an intermediate.
+        assert!(root
+            .issue_intermediate(&CertSpec::new("CN=gw", Profile::Gateway, NOW, 30), &key)
+            .is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ use ike::crypto::{ring_provider, AuthMethod, HmacDrbg, Signer};
 use ike::io::{Command, Event, KernelRequest, Lifetimes, Mode, Path};
 use ike::policy::proposal::parse_list;
 use ike::policy::ts::parse_ts;
-use ike::sa::{Endpoint, EndpointConfig, PeerAuth, PeerConfig};
+use ike::sa::{ChildConfig, Endpoint, EndpointConfig, PeerAuth, PeerConfig};
 use ike::wire::{ExchangeType, HeaderPacket, Id, Message, Payload, PayloadType, ProtocolId};
 
 const A_IP: &str = "192.0.2.1";
@@ -70,6 +70,7 @@ struct SideCfg {
 fn peer_config(me: &SideCfg, local_ip: &str, remote_ip: &str, lts: &str, rts: &str) -> PeerConfig {
     let sock = |ip: &str| -> SocketAddr { format!("{ip}:500").parse().unwrap() };
     PeerConfig {
+        eap_client: None,
         name: me.id.to_string(),
         local: sock(local_ip),
         remote: sock(remote_ip),
@@ -81,16 +82,19 @@ fn peer_config(me: &SideCfg, local_ip: &str, remote_ip: &str, lts: &str, rts: &s
         cert_requests: me.verifier.cert_requests(),
         peer_auth: PeerAuth::Certificate(Arc::new(me.verifier.clone())),
         ike_proposals: parse_list(ProtocolId::IKE, "aes256gcm16-prfsha384-x25519").unwrap(),
-        esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
-        local_ts: vec![parse_ts(lts).unwrap()],
-        remote_ts: vec![parse_ts(rts).unwrap()],
-        mode: Mode::Tunnel,
+        children: vec![ChildConfig {
+            name: "net".into(),
+            esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
+            local_ts: vec![parse_ts(lts).unwrap()],
+            remote_ts: vec![parse_ts(rts).unwrap()],
+            mode: Mode::Tunnel,
+            lifetimes: Lifetimes {
+                soft: Some(Duration::from_secs(3000)),
+                hard: Some(Duration::from_secs(3600)),
+            },
+        }],
         force_encap: false,
         dpd_delay: None,
-        lifetimes: Lifetimes {
-            soft: Some(Duration::from_secs(3000)),
-            hard: Some(Duration::from_secs(3600)),
-        },
         ike_rekey_time: None,
         remote_access: Default::default(),
         credentials: None,
@@ -219,7 +223,7 @@ impl Pair {
         let now = self.now;
         self.a
             .ep
-            .handle_command(now, Command::Initiate { peer: 0 })
+            .handle_command(now, Command::Initiate { peer: 0, child: 0 })
             .unwrap();
         for _ in 0..10_000 {
             if done(self) || self.now > self.start + Duration::from_secs(400) || !self.step() {
@@ -648,8 +652,8 @@ fn certreq_picks_the_chain_the_peer_asks_for() {
     assert_eq!(
         rb.unwrap(),
         "authentication failed: peer certificate rejected: \
-         chain incomplete: issuer 'CN=Old Corp CA' not found \
-         (send the intermediate with certs = [...])"
+         no issuer for 'CN=a.example': 'CN=Old Corp CA' is not one of our trust anchors, \
+         and the peer sent no intermediate CA certificate"
     );
 
     // B's IKE_SA_INIT response asked for CA 2; the chooser answers with the
@@ -771,7 +775,8 @@ fn certificate_from_an_untrusted_root_fails() {
     assert_eq!(ra, A_REJECTED);
     assert_eq!(
         rb.unwrap(),
-        "authentication failed: peer certificate rejected: untrusted root 'CN=Rogue Root'"
+        "authentication failed: peer certificate rejected: no trust anchor: the chain ends \
+         in self-signed 'CN=Rogue Root', which is not one of our trust anchors"
     );
 }
 
@@ -978,8 +983,9 @@ fn missing_intermediate_fails() {
     assert_eq!(ra, A_REJECTED);
     assert_eq!(
         rb.unwrap(),
-        "authentication failed: peer certificate rejected: chain incomplete: issuer \
-         'CN=Issuing CA 7' not found (send the intermediate with certs = [...])"
+        "authentication failed: peer certificate rejected: no issuer for 'CN=a.example': \
+         'CN=Issuing CA 7' is not one of our trust anchors, and the peer sent no \
+         intermediate CA certificate"
     );
 }
 

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use certs::ikeauth::{
-    choose_style, AuthStyle, CertSigner, PeerCertError, TrustVerifier, WallClock, MAX_PEER_CERTS,
+    choose_style, choose_style_from, AuthStyle, CertSigner, PeerCertError, TrustVerifier,
+    WallClock, MAX_PEER_CERTS,
 };
 use certs::load::certificate_from_file;
 use certs::{IkeId, KeyPurpose, PrivateKey, SignatureScheme, TrustStore};
@@ -291,5 +292,64 @@ proptest! {
         gw.data[i] ^= flip.1.max(1);
         let int = x509("sw-int.crt");
         prop_assert!(v.check(&fqdn("gw.example.org"), &[&gw, &int]).is_err());
+    }
+}
+
+#[test]
+fn preferred_schemes_pick_rsassa_pss_and_the_announced_hash() {
+    let (rsa, p256) = (key("sw-ee-rsa.key"), key("sw-misc.key"));
+    let pss = [
+        SignatureScheme::RsaPssSha256,
+        SignatureScheme::RsaPssSha384,
+        SignatureScheme::RsaPssSha512,
+    ];
+    let ds = |s| Some(AuthStyle::DigitalSignature(Some(s)));
+    let sw = [2, 3, 4, 5];
+    assert_eq!(
+        choose_style_from(&rsa, Some(&sw), &pss),
+        ds(SignatureScheme::RsaPssSha256)
+    );
+    assert_eq!(
+        choose_style_from(&rsa, Some(&[4]), &pss),
+        ds(SignatureScheme::RsaPssSha512)
+    );
+    // No RFC 7427 from the peer: no classic RSA method, the caller's fixed
+    // signer (first preference) goes out.
+    assert_eq!(choose_style_from(&rsa, None, &pss), None);
+    // No preference is choose_style.
+    assert_eq!(
+        choose_style_from(&rsa, Some(&sw), &[]),
+        ds(SignatureScheme::RsaPkcs1Sha256)
+    );
+    // A preference the key cannot make is skipped.
+    assert_eq!(
+        choose_style_from(&p256, Some(&sw), &pss),
+        Some(AuthStyle::Classic)
+    );
+}
+
+/// Our RSASSA-PSS AUTH data (RFC 7427 §3 with RFC 4055 parameters) checked
+/// by the IKE layer's own verifier, and refused once tampered with.
+#[test]
+fn rsassa_pss_auth_data_verifies_with_the_ike_verifier() {
+    let k = Arc::new(key("sw-ee-rsa.key"));
+    let v = RingVerifier::from_spki_der(k.public_key().spki_der()).unwrap();
+    for scheme in [
+        SignatureScheme::RsaPssSha256,
+        SignatureScheme::RsaPssSha384,
+        SignatureScheme::RsaPssSha512,
+    ] {
+        let signer =
+            CertSigner::new(Arc::clone(&k), AuthStyle::DigitalSignature(Some(scheme))).unwrap();
+        let auth = signer.sign(b"octets").unwrap();
+        assert_eq!(auth.method, AuthMethod::DIGITAL_SIGNATURE);
+        let algid = scheme.algorithm_identifier();
+        assert_eq!(auth.data[0] as usize, algid.len());
+        assert_eq!(&auth.data[1..=algid.len()], &algid[..]);
+        v.verify(AuthMethod::DIGITAL_SIGNATURE, &auth.data, b"octets")
+            .unwrap();
+        assert!(v
+            .verify(AuthMethod::DIGITAL_SIGNATURE, &auth.data, b"other")
+            .is_err());
     }
 }

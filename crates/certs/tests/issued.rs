@@ -167,17 +167,65 @@ fn untrusted_root_and_missing_issuer() {
         )
         .unwrap_err()
         .to_string(),
-        "untrusted root 'CN=Other CA'"
+        "no trust anchor: the chain ends in self-signed 'CN=Other CA', which is not one of our \
+         trust anchors"
     );
     assert_eq!(
         validate(&other.cert, &[], &s, &opts(KeyPurpose::Any))
             .unwrap_err()
             .to_string(),
-        "untrusted root 'CN=Other CA'"
+        "no trust anchor: the chain ends in self-signed 'CN=Other CA', which is not one of our \
+         trust anchors"
     );
     assert_eq!(
-        validate(&gw, &[], &s, &opts(KeyPurpose::Server)).unwrap_err().to_string(),
-        "chain incomplete: issuer 'CN=Other CA' not found (send the intermediate with certs = [...])"
+        validate(&gw, &[], &s, &opts(KeyPurpose::Server))
+            .unwrap_err()
+            .to_string(),
+        "no issuer for 'CN=gw': 'CN=Other CA' is not one of our trust anchors, and the peer \
+         sent no intermediate CA certificate"
+    );
+    // Unrelated certificates from the peer are counted, not taken for the issuer.
+    assert_eq!(
+        validate(
+            &gw,
+            std::slice::from_ref(&ours.cert),
+            &s,
+            &opts(KeyPurpose::Server)
+        )
+        .unwrap_err()
+        .to_string(),
+        "no issuer for 'CN=gw': 'CN=Other CA' is not one of our trust anchors nor among the 1 \
+         other certificate(s) the peer sent"
+    );
+}
+
+#[test]
+fn intermediate_sent_under_an_unknown_root_is_no_trust_anchor() {
+    let ours = ca("CN=Our CA", KeyAlgorithm::EcdsaP256);
+    let theirs = ca("CN=Their Root", KeyAlgorithm::EcdsaP256);
+    let ikey = generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+    let icert = theirs
+        .issue_intermediate(
+            &CertSpec::new(
+                "CN=Their Intermediate",
+                Profile::Ca { path_len: None },
+                NOW - DAY,
+                30,
+            ),
+            &ikey,
+        )
+        .unwrap();
+    let inter = Ca::new(icert.clone(), ikey).unwrap();
+    let (gw, _) = ee(&inter, &gateway_spec("gw"));
+    let err = validate(&gw, &[icert], &anchors(&[&ours]), &opts(KeyPurpose::Server)).unwrap_err();
+    assert!(
+        matches!(err, certs::ValidationError::NoTrustAnchor { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "no trust anchor: the chain reaches CA 'CN=Their Intermediate', issued by 'CN=Their Root', \
+         which is not one of our trust anchors"
     );
 }
 
@@ -199,7 +247,12 @@ fn same_name_different_key_is_a_signature_failure() {
         validate(&gw, &[], &anchors(&[&impostor]), &opts(KeyPurpose::Server))
             .unwrap_err()
             .to_string(),
-        "chain incomplete: issuer 'CN=Twin' not found (send the intermediate with certs = [...])"
+        format!(
+            "no issuer for 'CN=gw': our 'CN=Twin' has another key (authorityKeyIdentifier {}, \
+             our CA's subjectKeyIdentifier {})",
+            certs::fmt::hex_colon(&gw.authority_key_identifier().unwrap()),
+            certs::fmt::hex_colon(&impostor.cert.subject_key_identifier().unwrap())
+        )
     );
 }
 
@@ -516,7 +569,8 @@ fn a_pinned_self_signed_end_entity_is_trusted_as_is() {
         )
         .unwrap_err()
         .to_string(),
-        "untrusted root 'CN=pinned.example'"
+        "no trust anchor: the chain ends in self-signed 'CN=pinned.example', which is not one \
+         of our trust anchors"
     );
 }
 

@@ -136,7 +136,26 @@ fn missing_intermediate_is_explained() {
             KeyPurpose::Server
         ),
         format!(
-            "chain incomplete: issuer '{INT}' not found (send the intermediate with certs = [...])"
+            "no issuer for 'C=CH, O=strongSwan Test, CN=gw.example.org': '{INT}' is not one \
+             of our trust anchors, and the peer sent no intermediate CA certificate"
+        )
+    );
+}
+
+#[test]
+fn intermediate_sent_but_root_unknown_is_no_trust_anchor() {
+    // The peer did send its intermediate: what is missing is trust in its
+    // root, not another certificate (issue #8 scenario 9).
+    assert_eq!(
+        err(
+            "sw-gw.crt",
+            &["sw-int.crt"],
+            &store(&["sw-edroot.crt"]),
+            KeyPurpose::Server
+        ),
+        format!(
+            "no trust anchor: the chain reaches CA '{INT}', issued by '{ROOT}', which is not \
+             one of our trust anchors"
         )
     );
 }
@@ -242,7 +261,10 @@ fn untrusted_root_sent_by_the_peer_is_named() {
             &store(&["sw-edroot.crt"]),
             KeyPurpose::Server
         ),
-        format!("untrusted root '{ROOT}'")
+        format!(
+            "no trust anchor: the chain ends in self-signed '{ROOT}', which is not one of our \
+             trust anchors"
+        )
     );
 }
 

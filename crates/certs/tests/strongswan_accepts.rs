@@ -104,3 +104,77 @@ fn strongswan_pki_verifies_our_certificates_and_crls() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `pki --verify` with the root and an intermediate made by
+/// [`Ca::issue_intermediate`]: strongSwan builds the path through the
+/// intermediate (AKI = SKI, cA, keyCertSign, pathLen) up to the root.
+#[test]
+fn strongswan_pki_verifies_a_chain_through_our_intermediate() {
+    if !Path::new(PKI).exists() {
+        eprintln!("SKIPPED: {PKI} (Debian strongswan-pki) is not installed");
+        return;
+    }
+    let dir: PathBuf = std::env::temp_dir().join(format!("certs-sw-inter-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let now = now();
+    for (i, alg) in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Ed25519]
+        .into_iter()
+        .enumerate()
+    {
+        let root_spec = CertSpec::new(
+            "C=CH, O=ikegw test, CN=Chain Root",
+            Profile::Ca { path_len: Some(1) },
+            now - DAY,
+            30,
+        );
+        let root = Ca::self_signed(&root_spec, generate_key(alg).unwrap()).unwrap();
+        let inter_key = generate_key(alg).unwrap();
+        let inter_spec = CertSpec::new(
+            "C=CH, O=ikegw test, CN=Chain Intermediate",
+            Profile::Ca { path_len: None },
+            now - DAY,
+            30,
+        );
+        let inter_cert = root.issue_intermediate(&inter_spec, &inter_key).unwrap();
+        assert_eq!(inter_cert.basic_constraints(), Some((true, Some(0))));
+        let inter = Ca::new(inter_cert, inter_key).unwrap();
+        let mut gw_spec = CertSpec::new("CN=gw.example.org", Profile::Gateway, now - DAY, 30);
+        gw_spec.sans = vec![San::Dns("gw.example.org".into())];
+        let gw = inter.issue(&gw_spec, &generate_key(alg).unwrap()).unwrap();
+        let root_path = dir.join(format!("root{i}.crt"));
+        let inter_path = dir.join(format!("inter{i}.crt"));
+        let gw_path = dir.join(format!("gw{i}.crt"));
+        std::fs::write(&root_path, root.cert.to_pem()).unwrap();
+        std::fs::write(&inter_path, inter.cert.to_pem()).unwrap();
+        std::fs::write(&gw_path, gw.to_pem()).unwrap();
+        let conf = dir.join("strongswan.conf");
+        std::fs::write(
+            &conf,
+            "pki {\n  load = random nonce pem pkcs1 pkcs8 x509 sha1 sha2 gmp openssl curve25519 pubkey\n}\n",
+        )
+        .unwrap();
+        let out = Command::new(PKI)
+            .env("STRONGSWAN_CONF", &conf)
+            .args(["--verify", "--in"])
+            .arg(&gw_path)
+            .arg("--cacert")
+            .arg(&inter_path)
+            .arg("--cacert")
+            .arg(&root_path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{alg:?}: strongSwan rejected the chain:\n{text}"
+        );
+        assert!(
+            text.contains("C=CH, O=ikegw test, CN=Chain Intermediate")
+                && text.contains("reached self-signed root ca"),
+            "{alg:?}: {text}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -25,7 +25,8 @@ pub(crate) struct Args {
 enum PkiCommand {
     /// Create a self-signed CA: DIR/ca.crt and DIR/ca.key (mode 0600).
     Ca(CaArgs),
-    /// Issue a gateway or client certificate signed by a CA directory.
+    /// Issue a gateway or client certificate, or an intermediate CA
+    /// (--profile ca), signed by a CA directory or --cacert/--cakey.
     Issue(IssueArgs),
     /// Print a summary of certificates or CRLs in a PEM or DER file.
     Show {
@@ -68,6 +69,9 @@ enum ProfileArg {
     Gateway,
     /// clientAuth + ipsecIKE, digitalSignature.
     Client,
+    /// An intermediate CA: OUT/ca.crt, OUT/ca.key and OUT/ca-chain.crt, a
+    /// CA directory that can issue in turn.
+    Ca,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -94,9 +98,17 @@ struct CaArgs {
 
 #[derive(Debug, ClapArgs)]
 struct IssueArgs {
-    /// CA directory holding ca.crt and ca.key.
-    #[arg(long)]
-    ca: PathBuf,
+    /// CA directory holding ca.crt and ca.key (and ca-chain.crt for an
+    /// intermediate CA made here).
+    #[arg(long, required_unless_present = "cacert", conflicts_with_all = ["cacert", "cakey"])]
+    ca: Option<PathBuf>,
+    /// Issuing CA certificate file (as strongSwan's `pki --issue --cacert`);
+    /// CA certificates after the first one are its own chain.
+    #[arg(long, requires = "cakey")]
+    cacert: Option<PathBuf>,
+    /// Private key of --cacert.
+    #[arg(long, requires = "cacert")]
+    cakey: Option<PathBuf>,
     /// Common name (or a full DN).
     #[arg(long)]
     cn: String,
@@ -113,12 +125,16 @@ struct IssueArgs {
     /// Certificate profile.
     #[arg(long, value_enum, default_value = "gateway")]
     profile: ProfileArg,
-    /// Output directory.
+    /// Output directory (for --profile ca: the new CA directory).
     #[arg(long, default_value = ".")]
     out: PathBuf,
     /// Validity in days.
     #[arg(long, default_value_t = 825)]
     days: u32,
+    /// pathLenConstraint of an intermediate CA (--profile ca); by default
+    /// the largest the issuer allows (none below an unconstrained CA).
+    #[arg(long)]
+    pathlen: Option<u8>,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -283,8 +299,50 @@ fn file_stem(cn: &str) -> String {
     }
 }
 
+/// File name, inside a CA directory, of the CA certificate followed by the
+/// intermediate CAs above it (not the root): what an end entity issued
+/// there must send after its own certificate (RFC 7296 §3.6).
+const CA_CHAIN_FILE: &str = "ca-chain.crt";
+
+/// The issuing CA of `ikegw pki issue`, and the intermediate CAs between it
+/// and its root, the issuing CA first (empty when it is the root).
+fn load_issuer(a: &IssueArgs) -> Result<(Ca, Vec<certs::Certificate>)> {
+    let (ca, chain_file) = match (&a.ca, &a.cacert, &a.cakey) {
+        (Some(dir), _, _) => {
+            let ca = Ca::load(dir)?;
+            let chain = dir.join(CA_CHAIN_FILE);
+            (ca, chain.exists().then_some(chain))
+        }
+        (None, Some(cert), Some(key)) => {
+            let list = certs::load::certificates_from_file(cert)?;
+            let Some(first) = list.first() else {
+                return Err(format!("{}: no certificate", cert.display()).into());
+            };
+            let ca = Ca::new(first.clone(), PrivateKey::load(key)?)?;
+            (ca, Some(cert.clone()))
+        }
+        _ => return Err("give --ca DIR, or --cacert FILE with --cakey FILE".into()),
+    };
+    ca.check_can_issue()?;
+    let mut inters = match chain_file {
+        Some(p) => certs::load::certificates_from_file(&p)?,
+        None => Vec::new(),
+    };
+    // The issuing CA goes first; a root is never sent (the peer must
+    // already trust it, RFC 7296 §3.6).
+    inters.retain(|c| !c.is_self_issued() && c.der() != ca.cert.der());
+    if !ca.cert.is_self_issued() {
+        inters.insert(0, ca.cert.clone());
+    }
+    Ok((ca, inters))
+}
+
+fn pem_chain(list: &[&certs::Certificate]) -> String {
+    list.iter().map(|c| c.to_pem()).collect()
+}
+
 fn issue_cert(a: &IssueArgs, now: i64) -> Result<String> {
-    let ca = Ca::load(&a.ca)?;
+    let (ca, above) = load_issuer(a)?;
     let mut sans = a
         .san
         .iter()
@@ -292,7 +350,7 @@ fn issue_cert(a: &IssueArgs, now: i64) -> Result<String> {
         .map(|s| San::parse(s))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let mut note = String::new();
-    if sans.is_empty() {
+    if sans.is_empty() && a.profile != ProfileArg::Ca {
         // iOS, macOS and Windows match the server address or remote ID against
         // the SANs, never the CN; derive one rather than issue a useless cert.
         let cn = file_stem(&a.cn);
@@ -304,10 +362,19 @@ fn issue_cert(a: &IssueArgs, now: i64) -> Result<String> {
     let profile = match a.profile {
         ProfileArg::Gateway => Profile::Gateway,
         ProfileArg::Client => Profile::Client,
+        ProfileArg::Ca => Profile::Ca {
+            path_len: a.pathlen,
+        },
     };
+    if a.pathlen.is_some() && a.profile != ProfileArg::Ca {
+        return Err("--pathlen applies to --profile ca only".into());
+    }
     let mut spec = CertSpec::new(&subject_of(&a.cn), profile, now, a.days);
     spec.sans = sans;
     let (key, generated) = obtain_key(a.key.as_deref(), a.key_type)?;
+    if a.profile == ProfileArg::Ca {
+        return issue_intermediate(a, &ca, &above, &spec, &key);
+    }
     let cert = ca.issue(&spec, &key)?;
     create_dir(&a.out)?;
     let stem = file_stem(&a.cn);
@@ -320,12 +387,64 @@ fn issue_cert(a: &IssueArgs, now: i64) -> Result<String> {
     } else {
         String::new()
     };
+    // Below an intermediate, the peer needs the intermediates too: one
+    // file with the certificate first is what `local.certs` takes.
+    let chain_line = if above.is_empty() {
+        String::new()
+    } else {
+        let chain_path = a.out.join(format!("{stem}-chain.crt"));
+        let list: Vec<&certs::Certificate> = std::iter::once(&cert).chain(&above).collect();
+        issue::write_public(&chain_path, &pem_chain(&list))?;
+        format!(
+            "  chain:       {} (the certificate and {} intermediate CA(s); use it in local.certs)\n",
+            chain_path.display(),
+            above.len()
+        )
+    };
     Ok(format!(
-        "issued '{}' (serial {}) by '{}'\n  certificate: {}\n{key_line}{note}",
+        "issued '{}' (serial {}) by '{}'\n  certificate: {}\n{key_line}{chain_line}{note}",
         cert.subject(),
         cert.serial_hex(),
         ca.cert.subject(),
         cert_path.display()
+    ))
+}
+
+/// `--profile ca`: an intermediate CA in a CA directory of its own, with
+/// `ca-chain.crt` so that what it issues can carry the whole chain.
+fn issue_intermediate(
+    a: &IssueArgs,
+    ca: &Ca,
+    above: &[certs::Certificate],
+    spec: &CertSpec,
+    key: &PrivateKey,
+) -> Result<String> {
+    let cert = ca.issue_intermediate(spec, key)?;
+    create_dir(&a.out)?;
+    let cert_path = a.out.join(issue::CA_CERT_FILE);
+    let key_path = a.out.join(issue::CA_KEY_FILE);
+    let chain_path = a.out.join(CA_CHAIN_FILE);
+    // A generated key, or a copy of --key as `pki ca --key` keeps one: the
+    // CA directory is self-contained either way (mode 0600).
+    issue::write_private_key(&key_path, key)?;
+    issue::write_public(&cert_path, &cert.to_pem())?;
+    let list: Vec<&certs::Certificate> = std::iter::once(&cert).chain(above).collect();
+    issue::write_public(&chain_path, &pem_chain(&list))?;
+    let path_len = match cert.basic_constraints() {
+        Some((true, Some(n))) => format!("pathLen {n}"),
+        _ => "no pathLen".to_owned(),
+    };
+    Ok(format!(
+        "intermediate CA '{}' ({}, {path_len}) issued by '{}', valid {} days\n  \
+         certificate: {}\n  private key: {} (mode 0600)\n  chain:       {} (issue with --ca {})\n",
+        cert.subject(),
+        key.key_type(),
+        ca.cert.subject(),
+        a.days,
+        cert_path.display(),
+        key_path.display(),
+        chain_path.display(),
+        a.out.display()
     ))
 }
 
@@ -390,6 +509,14 @@ fn show(path: &Path, now: i64) -> Result<String> {
                 }
                 if let Some(eku) = c.extended_key_usage() {
                     let _ = writeln!(out, "extKeyUsage: {}", eku.join(", "));
+                }
+                // Key identifiers link a certificate to its issuer (RFC 5280
+                // §4.2.1.1): a chain is whole when each AKI is the SKI above.
+                if let Some(ski) = c.subject_key_identifier() {
+                    let _ = writeln!(out, "subjkeyId:   {}", certs::fmt::hex_colon(&ski));
+                }
+                if let Some(aki) = c.authority_key_identifier() {
+                    let _ = writeln!(out, "authkeyId:   {}", certs::fmt::hex_colon(&aki));
                 }
                 let _ = writeln!(out, "public key:  {key}");
                 let _ = writeln!(
@@ -600,6 +727,7 @@ mod tests {
         let profile = match profile {
             ProfileArg::Gateway => "gateway",
             ProfileArg::Client => "client",
+            ProfileArg::Ca => "ca",
         };
         let (ca, out) = (ca.display().to_string(), out.display().to_string());
         let mut argv = vec![
@@ -753,6 +881,196 @@ mod tests {
                 "{shown}"
             );
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn intermediate_ca_issues_end_entities_whose_chain_verifies() {
+        let dir = tmp("inter");
+        let root = dir.join("root");
+        make_ca(&ca_args(&root, KeyTypeArg::Ecdsa), NOW).unwrap();
+        let inter = dir.join("inter");
+        let mut a = issue_args(
+            &root,
+            &inter,
+            "C=XX, O=Example, CN=Example Intermediate CA",
+            &[],
+            ProfileArg::Ca,
+        );
+        a.pathlen = Some(0);
+        let out = issue_cert(&a, NOW).unwrap();
+        assert!(
+            out.starts_with(
+                "intermediate CA 'C=XX, O=Example, CN=Example Intermediate CA' (ECDSA P-256, pathLen 0) \
+                 issued by 'CN=Test CA', valid 825 days\n"
+            ),
+            "{out}"
+        );
+        let shown = show(&inter.join("ca.crt"), NOW).unwrap();
+        assert!(shown.contains("CA:          yes, pathLen 0\n"), "{shown}");
+        assert!(
+            shown.contains("keyUsage:    digitalSignature, keyCertSign, cRLSign\n"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("altNames"),
+            "a CA gets no derived SAN: {shown}"
+        );
+        let root_cert = certs::load::certificate_from_file(&root.join("ca.crt")).unwrap();
+        let root_ski = certs::fmt::hex_colon(&root_cert.subject_key_identifier().unwrap());
+        assert!(
+            shown.contains(&format!("authkeyId:   {root_ski}\n")),
+            "{shown}"
+        );
+        // The intermediate directory issues in turn, and hands out the chain.
+        let out = issue_cert(
+            &issue_args(
+                &inter,
+                &dir,
+                "gw.example",
+                &["DNS:gw.example"],
+                ProfileArg::Gateway,
+            ),
+            NOW,
+        )
+        .unwrap();
+        assert!(
+            out.contains("by 'C=XX, O=Example, CN=Example Intermediate CA'"),
+            "{out}"
+        );
+        assert!(
+            out.contains("gw.example-chain.crt (the certificate and 1 intermediate CA(s); use it in local.certs)"),
+            "{out}"
+        );
+        let chain = certs::load::certificates_from_file(&dir.join("gw.example-chain.crt")).unwrap();
+        assert_eq!(chain.len(), 2);
+        assert_eq!(
+            chain[0].authority_key_identifier(),
+            chain[1].subject_key_identifier()
+        );
+        // Our validator accepts the chain file as a peer would send it…
+        let ok = verify(
+            &verify_args(
+                &root,
+                &dir.join("gw.example-chain.crt"),
+                Some("gw.example"),
+                EkuArg::Server,
+            ),
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            ok,
+            "chain OK:\n  0: CN=gw.example [end entity, expires in 825 days]\n  \
+             1: C=XX, O=Example, CN=Example Intermediate CA [intermediate, expires in 825 days]\n  \
+             2: CN=Test CA [trust anchor, expires in 3650 days]\nidentity 'gw.example' matches\n"
+        );
+        // …and without the intermediate says what is missing.
+        let err = verify(
+            &verify_args(&root, &dir.join("gw.example.crt"), None, EkuArg::Server),
+            NOW,
+        )
+        .unwrap()
+        .unwrap_err();
+        assert!(
+            err.contains("'C=XX, O=Example, CN=Example Intermediate CA'"),
+            "{err}"
+        );
+        // pathLen 0: no CA below the intermediate.
+        let err = issue_cert(
+            &issue_args(&inter, &dir.join("sub"), "Sub CA", &[], ProfileArg::Ca),
+            NOW,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "CA 'C=XX, O=Example, CN=Example Intermediate CA' has pathLenConstraint 0: \
+             it may issue end entities only, not another CA"
+        );
+        // An end entity cannot be used as an issuer.
+        let err = issue_cert(
+            &match cli(&[
+                "issue",
+                "--cacert",
+                &dir.join("gw.example.crt").display().to_string(),
+                "--cakey",
+                &dir.join("gw.example.key").display().to_string(),
+                "--cn",
+                "x.example",
+                "--out",
+                &dir.join("x").display().to_string(),
+            ]) {
+                PkiCommand::Issue(a) => a,
+                other => panic!("{other:?}"),
+            },
+            NOW,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "'CN=gw.example' cannot issue certificates: basicConstraints cA is not set"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn cacert_and_cakey_work_as_in_strongswan_pki() {
+        let dir = tmp("cacert");
+        let root = dir.join("root");
+        make_ca(&ca_args(&root, KeyTypeArg::Ed25519), NOW).unwrap();
+        let (cacert, cakey) = (
+            root.join("ca.crt").display().to_string(),
+            root.join("ca.key").display().to_string(),
+        );
+        let inter = dir.join("inter").display().to_string();
+        let a = match cli(&[
+            "issue",
+            "--cacert",
+            &cacert,
+            "--cakey",
+            &cakey,
+            "--profile",
+            "ca",
+            "--cn",
+            "Inter",
+            "--pathlen",
+            "1",
+            "--type",
+            "ed25519",
+            "--out",
+            &inter,
+        ]) {
+            PkiCommand::Issue(a) => a,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((a.pathlen, a.profile), (Some(1), ProfileArg::Ca));
+        let out = issue_cert(&a, NOW).unwrap();
+        assert!(out.contains("(Ed25519, pathLen 1)"), "{out}");
+        let c = certs::load::certificate_from_file(&dir.join("inter/ca.crt")).unwrap();
+        assert_eq!(c.basic_constraints(), Some((true, Some(1))));
+        // --pathlen belongs to CAs; --ca excludes --cacert.
+        let mut a = issue_args(&root, &dir, "gw", &[], ProfileArg::Gateway);
+        a.pathlen = Some(1);
+        assert_eq!(
+            issue_cert(&a, NOW).unwrap_err().to_string(),
+            "--pathlen applies to --profile ca only"
+        );
+        #[derive(Debug, clap::Parser)]
+        struct TestCli {
+            #[command(subcommand)]
+            cmd: PkiCommand,
+        }
+        assert!(<TestCli as clap::Parser>::try_parse_from([
+            "pki", "issue", "--ca", "d", "--cacert", "c", "--cakey", "k", "--cn", "x"
+        ])
+        .is_err());
+        assert!(<TestCli as clap::Parser>::try_parse_from([
+            "pki", "issue", "--cacert", "c", "--cn", "x"
+        ])
+        .is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -348,8 +348,13 @@ fn a_peer_certified_by_an_untrusted_ca_is_refused_with_what_to_change() {
     let line = lines[0];
     assert!(line.contains("WARN"), "{line}");
     assert!(line.contains("CN=Test VPN CA"), "{line}");
+    // Same name, other key: the line says so, and what to put in cacerts.
+    assert!(line.contains("has another key"), "{line}");
     assert!(
-        line.contains("add the CA that issued it to connections.ab.remote.cacerts"),
+        line.contains(
+            "the 'CN=Test VPN CA' in connections.ab.remote.cacerts is not the one that \
+             signed the peer's certificate: replace it with the CA's current certificate"
+        ),
         "{line}"
     );
     let b_line = log_b

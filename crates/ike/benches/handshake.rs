@@ -29,7 +29,7 @@ use ike::crypto::{
 use ike::io::{Command, Event, Lifetimes, Mode, Path};
 use ike::policy::proposal::parse_list;
 use ike::policy::ts::parse_ts;
-use ike::sa::{Endpoint, EndpointConfig, PeerAuth, PeerConfig};
+use ike::sa::{ChildConfig, Endpoint, EndpointConfig, PeerAuth, PeerConfig};
 use ike::wire::{Id, IdType, ProtocolId};
 
 struct Counting;
@@ -127,6 +127,7 @@ fn endpoint(
         }
     };
     let cfg = Arc::new(PeerConfig {
+        eap_client: None,
         name: me.into(),
         local: addr(&format!("{local}:500")),
         remote: addr(&format!("{remote}:500")),
@@ -141,13 +142,16 @@ fn endpoint(
         remote_access: Default::default(),
         credentials: None,
         ike_proposals: parse_list(ProtocolId::IKE, "aes256gcm16-prfsha384-x25519").unwrap(),
-        esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
-        local_ts: vec![parse_ts(lts).unwrap()],
-        remote_ts: vec![parse_ts(rts).unwrap()],
-        mode: Mode::Tunnel,
+        children: vec![ChildConfig {
+            name: "net".into(),
+            esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
+            local_ts: vec![parse_ts(lts).unwrap()],
+            remote_ts: vec![parse_ts(rts).unwrap()],
+            mode: Mode::Tunnel,
+            lifetimes: Lifetimes::default(),
+        }],
         force_encap: false,
         dpd_delay: Some(Duration::from_secs(30)),
-        lifetimes: Lifetimes::default(),
     });
     let mut ec = EndpointConfig::new(vec![cfg], ring_provider());
     // A benchmark is a flood by design; keep cookies and limits out of it.
@@ -187,7 +191,7 @@ fn pair(auth: Auth) -> (Endpoint, Endpoint) {
 
 /// One complete handshake over a perfect link; returns the datagrams exchanged.
 fn handshake(a: &mut Endpoint, b: &mut Endpoint, now: Instant) -> usize {
-    a.handle_command(now, Command::Initiate { peer: 0 })
+    a.handle_command(now, Command::Initiate { peer: 0, child: 0 })
         .unwrap();
     let mut datagrams = 0;
     let mut established = 0;

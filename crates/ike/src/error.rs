@@ -145,6 +145,10 @@ pub enum AuthFailure {
     /// An AUTH method we are not configured for.
     #[error("AUTH method {0} not accepted")]
     Method(AuthMethod),
+    /// EAP inside IKE_AUTH failed (RFC 7296 §2.16): a bad password, an
+    /// unknown user, or a broken EAP conversation.
+    #[error("{0}")]
+    Eap(crate::sa::EapError),
 }
 
 /// Errors on our side: configuration, crypto backend, resources.

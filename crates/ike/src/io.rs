@@ -109,6 +109,9 @@ pub struct ChildSaInstall {
     pub seq: u32,
     /// The IKE SA that negotiated it.
     pub ike_sa: IkeSaId,
+    /// Index of its child configuration in the peer's
+    /// [`children`](crate::sa::PeerConfig::children).
+    pub child: usize,
     /// Our local tunnel endpoint.
     pub local: SocketAddr,
     /// The peer's tunnel endpoint.
@@ -166,6 +169,13 @@ pub enum KernelEvent {
     Acquire {
         /// Peer address of the policy.
         remote: SocketAddr,
+        /// Our side of the traffic (the packet or the policy's selector,
+        /// from the inner or outer addresses, protocol and ports of the
+        /// ACQUIRE), when known: it picks which of the peer's children is
+        /// wanted, and is proposed first in TSi (RFC 7296 §2.9).
+        local_ts: Option<TrafficSelector>,
+        /// The peer's side of the traffic, when known.
+        remote_ts: Option<TrafficSelector>,
     },
     /// An SA reached a lifetime (SADB_EXPIRE); `hard` means it is gone.
     Expire {
@@ -197,6 +207,9 @@ pub enum Command {
     Initiate {
         /// Index of the peer configuration.
         peer: usize,
+        /// Index in its [`children`](crate::sa::PeerConfig::children) of
+        /// the CHILD_SA to create in IKE_AUTH.
+        child: usize,
     },
     /// Delete an IKE SA and its CHILD_SAs (RFC 7296 §1.4.1).
     Terminate {
@@ -217,10 +230,15 @@ pub enum Command {
         /// Our inbound SPI of the CHILD_SA.
         inbound_spi: u32,
     },
-    /// Create one more CHILD_SA with the configured selectors (RFC 7296 §1.3.1).
+    /// Create one more CHILD_SA from a child configuration of the IKE
+    /// SA's peer (RFC 7296 §1.3.1). While the IKE SA is still being set up
+    /// or busy with another exchange, the request waits its turn (window
+    /// size 1, §2.3).
     CreateChild {
         /// Which IKE SA.
         ike_sa: IkeSaId,
+        /// Index in the peer's [`children`](crate::sa::PeerConfig::children).
+        child: usize,
     },
     /// Rekey the IKE SA (RFC 7296 §1.3.2).
     RekeyIke {
@@ -279,6 +297,9 @@ pub enum Event {
     ChildInstalled {
         /// Owning IKE SA.
         ike_sa: IkeSaId,
+        /// Index of its child configuration in the peer's
+        /// [`children`](crate::sa::PeerConfig::children).
+        child: usize,
         /// Our inbound SPI.
         inbound_spi: u32,
         /// Our outbound SPI.
@@ -314,6 +335,9 @@ pub enum Event {
     ChildFailed {
         /// Owning IKE SA.
         ike_sa: IkeSaId,
+        /// Index of the child configuration, when one was chosen (a
+        /// responder that found none fitting has `None`).
+        child: Option<usize>,
         /// Why.
         reason: String,
     },

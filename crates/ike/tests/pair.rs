@@ -17,7 +17,9 @@ use ike::io::{
 };
 use ike::policy::proposal::{parse_list, ProposalSpec};
 use ike::policy::ts::parse_ts;
-use ike::sa::{CredentialProvider, Credentials, Endpoint, EndpointConfig, PeerAuth, PeerConfig};
+use ike::sa::{
+    ChildConfig, CredentialProvider, Credentials, Endpoint, EndpointConfig, PeerAuth, PeerConfig,
+};
 use ike::wire::{ExchangeType, HeaderPacket, Id, IdType, ProtocolId};
 
 const A_IP: &str = "192.0.2.1";
@@ -159,6 +161,7 @@ fn peer_config(
         o.remote_ts
     };
     Arc::new(PeerConfig {
+        eap_client: None,
         name: me.into(),
         local: sa(&format!("{local_ip}:500")),
         remote: sa(&format!("{remote_ip}:500")),
@@ -177,16 +180,19 @@ fn peer_config(
         remote_access: Default::default(),
         credentials: o.credentials.clone(),
         ike_proposals: parse_list(ProtocolId::IKE, o.ike).unwrap(),
-        esp_proposals: parse_list(ProtocolId::ESP, o.esp).unwrap(),
-        local_ts: lts.split(',').map(|t| parse_ts(t).unwrap()).collect(),
-        remote_ts: rts.split(',').map(|t| parse_ts(t).unwrap()).collect(),
-        mode: o.mode,
+        children: vec![ChildConfig {
+            name: "net".into(),
+            esp_proposals: parse_list(ProtocolId::ESP, o.esp).unwrap(),
+            local_ts: lts.split(',').map(|t| parse_ts(t).unwrap()).collect(),
+            remote_ts: rts.split(',').map(|t| parse_ts(t).unwrap()).collect(),
+            mode: o.mode,
+            lifetimes: Lifetimes {
+                soft: Some(Duration::from_secs(3000)),
+                hard: Some(Duration::from_secs(3600)),
+            },
+        }],
         force_encap: o.force_encap,
         dpd_delay: o.dpd,
-        lifetimes: Lifetimes {
-            soft: Some(Duration::from_secs(3000)),
-            hard: Some(Duration::from_secs(3600)),
-        },
     })
 }
 
@@ -415,7 +421,7 @@ impl Pair {
         let id = self
             .a
             .ep
-            .handle_command(now, Command::Initiate { peer: 0 })
+            .handle_command(now, Command::Initiate { peer: 0, child: 0 })
             .unwrap();
         self.drain();
         id
@@ -2940,7 +2946,13 @@ fn additional_child_sa_on_command_and_on_acquire() {
     p.drive_until(Duration::from_secs(60), Pair::both_established);
     let now = p.now;
     p.a.ep
-        .handle_command(now, Command::CreateChild { ike_sa: id })
+        .handle_command(
+            now,
+            Command::CreateChild {
+                ike_sa: id,
+                child: 0,
+            },
+        )
         .unwrap();
     assert!(
         p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 2
@@ -2971,6 +2983,8 @@ fn additional_child_sa_on_command_and_on_acquire() {
         now,
         ike::io::KernelEvent::Acquire {
             remote: sa(&format!("{B_IP}:500")),
+            local_ts: None,
+            remote_ts: None,
         },
     );
     assert!(
@@ -3030,4 +3044,505 @@ fn cbc_hmac_and_modp_suites_work_end_to_end() {
             && installs_count(&p.b) == 2)
     );
     assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+}
+
+// --- Several CHILD_SAs of one connection on one IKE SA (issue #6) ---
+
+fn child(name: &str, esp: &str, local: &str, remote: &str) -> ChildConfig {
+    ChildConfig {
+        name: name.into(),
+        esp_proposals: parse_list(ProtocolId::ESP, esp).unwrap(),
+        local_ts: local.split(',').map(|t| parse_ts(t).unwrap()).collect(),
+        remote_ts: remote.split(',').map(|t| parse_ts(t).unwrap()).collect(),
+        mode: Mode::Tunnel,
+        lifetimes: Lifetimes {
+            soft: Some(Duration::from_secs(3000)),
+            hard: Some(Duration::from_secs(3600)),
+        },
+    }
+}
+
+/// Replaces the (only) peer's children.
+fn with_children(children: Vec<ChildConfig>) -> impl FnOnce(&mut EndpointConfig) {
+    move |c: &mut EndpointConfig| {
+        Arc::get_mut(&mut c.peers[0]).unwrap().children = children;
+    }
+}
+
+/// (child index, local TS, remote TS) of every ChildInstalled event.
+fn installed_children(p: &Peer) -> Vec<(usize, String, String)> {
+    p.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ChildInstalled {
+                child,
+                local_ts,
+                remote_ts,
+                ..
+            } => Some((
+                *child,
+                ike::policy::ts::TsList(local_ts).to_string(),
+                ike::policy::ts::TsList(remote_ts).to_string(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ts_text(s: &str) -> String {
+    let v: Vec<_> = s.split(',').map(|t| parse_ts(t).unwrap()).collect();
+    ike::policy::ts::TsList(&v).to_string()
+}
+
+#[test]
+fn two_children_share_one_ike_sa_both_ways() {
+    let a_children = vec![
+        child("net", "aes256gcm16", "10.1.0.0/16", "10.2.0.0/16"),
+        child("net2", "aes256gcm16", "10.11.0.0/16", "10.12.0.0/16"),
+        child("net3", "aes256gcm16", "10.21.0.0/16", "10.22.0.0/16"),
+    ];
+    // B lists them in another order: indexes are per side.
+    let b_children = vec![
+        child("net3", "aes256gcm16", "10.22.0.0/16", "10.21.0.0/16"),
+        child("net2", "aes256gcm16", "10.12.0.0/16", "10.11.0.0/16"),
+        child("net", "aes256gcm16", "10.2.0.0/16", "10.1.0.0/16"),
+    ];
+    let mut p = Pair::with(
+        600,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        with_children(a_children),
+        with_children(b_children),
+    );
+    let id = p.initiate();
+    // Asked for while IKE_AUTH is in flight: waits for the window.
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::CreateChild {
+                ike_sa: id,
+                child: 1,
+            },
+        )
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(60), |p| installs_count(&p.a) == 2
+            && installs_count(&p.b) == 2)
+    );
+    // The responder of IKE_AUTH creates the third one on the same IKE SA.
+    let b_id = match p
+        .b
+        .events
+        .iter()
+        .find(|e| matches!(e, Event::Established { .. }))
+    {
+        Some(Event::Established { ike_sa, .. }) => *ike_sa,
+        _ => unreachable!(),
+    };
+    let now = p.now;
+    p.b.ep
+        .handle_command(
+            now,
+            Command::CreateChild {
+                ike_sa: b_id,
+                child: 0,
+            },
+        )
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 3
+            && installs_count(&p.b) == 3)
+    );
+    assert_eq!(p.a.ep.ike_sa_count(), 1);
+    assert_eq!(p.b.ep.ike_sa_count(), 1);
+    assert_eq!(p.a.ep.child_count(id), 3);
+    assert_eq!(p.b.ep.child_count(b_id), 3);
+    for i in 0..3 {
+        assert_keys_agree(Pair::installs(&p.a)[i], Pair::installs(&p.b)[i]);
+    }
+    let t = ts_text;
+    assert_eq!(
+        installed_children(&p.a),
+        vec![
+            (0, t("10.1.0.0/16"), t("10.2.0.0/16")),
+            (1, t("10.11.0.0/16"), t("10.12.0.0/16")),
+            (2, t("10.21.0.0/16"), t("10.22.0.0/16")),
+        ]
+    );
+    assert_eq!(
+        installed_children(&p.b),
+        vec![
+            (2, t("10.2.0.0/16"), t("10.1.0.0/16")),
+            (1, t("10.12.0.0/16"), t("10.11.0.0/16")),
+            (0, t("10.22.0.0/16"), t("10.21.0.0/16")),
+        ]
+    );
+    // A rekey keeps the child's configuration on both sides.
+    let spi = Pair::installs(&p.a)[1].inbound.spi;
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::RekeyChild {
+                ike_sa: id,
+                inbound_spi: spi,
+            },
+        )
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(180), |p| installs_count(&p.a) == 4
+            && installs_count(&p.b) == 4
+            && p.a.ep.child_count(id) == 3
+            && p.b.ep.child_count(b_id) == 3)
+    );
+    assert_eq!(
+        installed_children(&p.a)[3],
+        (1, t("10.11.0.0/16"), t("10.12.0.0/16"))
+    );
+    assert_eq!(
+        installed_children(&p.b)[3],
+        (1, t("10.12.0.0/16"), t("10.11.0.0/16"))
+    );
+    // The kernel requests name the child as the events do.
+    let kids = |x: &Peer| {
+        Pair::installs(x)
+            .iter()
+            .map(|i| i.child)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(kids(&p.a), [0, 1, 2, 1]);
+    assert_eq!(kids(&p.b), [2, 1, 0, 1]);
+}
+
+#[test]
+fn responder_picks_the_child_whose_selectors_fit_best() {
+    // B: a wide child first, then a narrower one with another proposal.
+    let b_children = vec![
+        child("wide", "aes128gcm16", "10.2.0.0/16", "10.1.0.0/16"),
+        child("exact", "aes256gcm16", "10.2.5.0/24", "10.1.5.0/24"),
+        child("other", "aes256gcm16", "10.9.0.0/16", "10.8.0.0/16"),
+    ];
+    let a_children = vec![
+        child("exact", "aes256gcm16", "10.1.5.0/24", "10.2.5.0/24"),
+        child("wide", "aes128gcm16", "10.1.0.0/16", "10.2.0.0/16"),
+        child("other", "aes256gcm16", "10.8.0.0/16", "10.9.0.0/16"),
+    ];
+    let mut p = Pair::with(
+        601,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        with_children(a_children),
+        with_children(b_children),
+    );
+    let id = p.initiate();
+    let now = p.now;
+    for child in [1, 2] {
+        p.a.ep
+            .handle_command(now, Command::CreateChild { ike_sa: id, child })
+            .unwrap();
+    }
+    assert!(
+        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 3
+            && installs_count(&p.b) == 3)
+    );
+    let t = ts_text;
+    // Both "wide" and "exact" contain 10.1.5.0/24 === 10.2.5.0/24; the one
+    // equal to the proposal wins, and its proposal (AES-256) is used, which
+    // "wide" (AES-128 only) would have refused.
+    assert_eq!(
+        installed_children(&p.b),
+        vec![
+            (1, t("10.2.5.0/24"), t("10.1.5.0/24")),
+            (0, t("10.2.0.0/16"), t("10.1.0.0/16")),
+            (2, t("10.9.0.0/16"), t("10.8.0.0/16")),
+        ]
+    );
+    let suites: Vec<String> =
+        p.b.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ChildInstalled { suite, .. } => Some(suite.clone()),
+                _ => None,
+            })
+            .collect();
+    assert!(suites[0].starts_with("AES_GCM_16_256"), "{suites:?}");
+    assert!(suites[1].starts_with("AES_GCM_16_128"), "{suites:?}");
+}
+
+#[test]
+fn ts_unacceptable_when_no_child_fits_and_the_ike_sa_stays() {
+    let a_children = vec![
+        child("net", "aes256gcm16", "10.1.0.0/16", "10.2.0.0/16"),
+        child("stray", "aes256gcm16", "10.77.0.0/16", "10.78.0.0/16"),
+    ];
+    let b_children = vec![child("net", "aes256gcm16", "10.2.0.0/16", "10.1.0.0/16")];
+    let mut p = Pair::with(
+        602,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        with_children(a_children),
+        with_children(b_children),
+    );
+    // IKE_AUTH with the child B does not have.
+    let now = p.now;
+    let id =
+        p.a.ep
+            .handle_command(now, Command::Initiate { peer: 0, child: 1 })
+            .unwrap();
+    assert!(p.drive_until(Duration::from_secs(60), Pair::both_established));
+    let why = Pair::child_failed(&p.a).unwrap();
+    assert!(why.contains("TS_UNACCEPTABLE"), "{why}");
+    assert!(p
+        .a
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::ChildFailed { child: Some(1), .. })));
+    assert!(p
+        .b
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::ChildFailed { child: None, .. })));
+    assert_eq!(installs_count(&p.a), 0);
+    // The same by CREATE_CHILD_SA, then the one that fits.
+    let now = p.now;
+    for child in [1, 0] {
+        p.a.ep
+            .handle_command(now, Command::CreateChild { ike_sa: id, child })
+            .unwrap();
+    }
+    assert!(
+        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 1
+            && installs_count(&p.b) == 1)
+    );
+    let fails = p
+        .a
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::ChildFailed { reason, child: Some(1), .. } if reason.contains("TS_UNACCEPTABLE")))
+        .count();
+    assert_eq!(fails, 2);
+    assert!(p.a.ep.is_established(id));
+    assert_eq!(installed_children(&p.a)[0].0, 0);
+}
+
+#[test]
+fn each_child_negotiates_its_own_proposals() {
+    // "fast" disagrees on its ESP proposal, "safe" agrees.
+    let a_children = vec![
+        child("fast", "aes128gcm16", "10.1.0.0/16", "10.2.0.0/16"),
+        child("safe", "aes256gcm16-x25519", "10.11.0.0/16", "10.12.0.0/16"),
+    ];
+    let b_children = vec![
+        child("safe", "aes256gcm16-x25519", "10.12.0.0/16", "10.11.0.0/16"),
+        child("fast", "chacha20poly1305", "10.2.0.0/16", "10.1.0.0/16"),
+    ];
+    let mut p = Pair::with(
+        603,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        with_children(a_children),
+        with_children(b_children),
+    );
+    let id = p.initiate();
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::CreateChild {
+                ike_sa: id,
+                child: 1,
+            },
+        )
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 1
+            && installs_count(&p.b) == 1)
+    );
+    let why = Pair::child_failed(&p.a).unwrap();
+    assert!(why.contains("NO_PROPOSAL_CHOSEN"), "{why}");
+    let t = ts_text;
+    assert_eq!(
+        installed_children(&p.b),
+        vec![(0, t("10.12.0.0/16"), t("10.11.0.0/16"))]
+    );
+    // PFS from "safe"'s own proposal on CREATE_CHILD_SA.
+    assert!(p.a.events.iter().any(|e| matches!(
+        e,
+        Event::ChildInstalled { child: 1, suite, .. } if suite.contains("CURVE_25519")
+    )));
+}
+
+#[test]
+fn an_acquire_starts_the_child_whose_selectors_hold_the_packet() {
+    let children = |flip: bool| {
+        let (l1, r1, l2, r2) = if flip {
+            (
+                "10.2.0.0/16",
+                "10.1.0.0/16",
+                "10.12.0.0/16[tcp/443]",
+                "10.11.0.0/16",
+            )
+        } else {
+            (
+                "10.1.0.0/16",
+                "10.2.0.0/16",
+                "10.11.0.0/16",
+                "10.12.0.0/16[tcp/443]",
+            )
+        };
+        vec![
+            child("net", "aes256gcm16", l1, r1),
+            child("web", "aes256gcm16", l2, r2),
+        ]
+    };
+    let mut p = Pair::with(
+        604,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        with_children(children(false)),
+        with_children(children(true)),
+    );
+    let acquire = |p: &mut Pair, l: &str, r: &str| {
+        let now = p.now;
+        p.a.ep.handle_kernel(
+            now,
+            ike::io::KernelEvent::Acquire {
+                remote: sa(&format!("{B_IP}:500")),
+                local_ts: Some(parse_ts(l).unwrap()),
+                remote_ts: Some(parse_ts(r).unwrap()),
+            },
+        );
+        p.drain();
+    };
+    // Port 443 traffic: the "web" child, in IKE_AUTH.
+    acquire(&mut p, "10.11.0.9[tcp/40000]", "10.12.3.4[tcp/443]");
+    // A repeated ACQUIRE while it is being set up changes nothing.
+    acquire(&mut p, "10.11.0.9[tcp/40001]", "10.12.3.4[tcp/443]");
+    assert!(
+        p.drive_until(Duration::from_secs(60), |p| installs_count(&p.a) == 1
+            && installs_count(&p.b) == 1)
+    );
+    // Other traffic of "web"'s networks but not its port fits no child.
+    acquire(&mut p, "10.11.0.9[udp/53]", "10.12.3.4[udp/53]");
+    // The other child's traffic: a CREATE_CHILD_SA on the same IKE SA.
+    acquire(&mut p, "10.1.0.9", "10.2.0.1");
+    assert!(
+        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 2
+            && installs_count(&p.b) == 2)
+    );
+    p.drive_for(Duration::from_secs(5));
+    assert_eq!(p.a.ep.ike_sa_count(), 1);
+    assert_eq!(installs_count(&p.a), 2);
+    let t = ts_text;
+    assert_eq!(
+        installed_children(&p.a),
+        vec![
+            (1, t("10.11.0.0/16"), t("10.12.0.0/16[tcp/443]")),
+            (0, t("10.1.0.0/16"), t("10.2.0.0/16")),
+        ]
+    );
+    assert!(Pair::dropped_reasons(&p.a)
+        .iter()
+        .any(|r| r.contains("no child configuration fits")));
+}
+
+#[test]
+fn reconfigure_adds_and_removes_children_without_touching_the_ike_sa() {
+    let a0 = vec![
+        child("net", "aes256gcm16", "10.1.0.0/16", "10.2.0.0/16"),
+        child("net2", "aes256gcm16", "10.11.0.0/16", "10.12.0.0/16"),
+    ];
+    let b = vec![
+        child("net", "aes256gcm16", "10.2.0.0/16", "10.1.0.0/16"),
+        child("net2", "aes256gcm16", "10.12.0.0/16", "10.11.0.0/16"),
+        child("net3", "aes256gcm16", "10.22.0.0/16", "10.21.0.0/16"),
+    ];
+    let mut p = Pair::with(
+        605,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        with_children(a0),
+        with_children(b),
+    );
+    let id = p.initiate();
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::CreateChild {
+                ike_sa: id,
+                child: 1,
+            },
+        )
+        .unwrap();
+    assert!(p.drive_until(Duration::from_secs(60), |p| installs_count(&p.a) == 2));
+    let net_spi = Pair::installs(&p.a)[0].inbound.spi;
+    // New table: "net2" gone, "net3" added, "net" unchanged (moved index).
+    let mut new = peer_config(
+        A_IP,
+        B_IP,
+        "a.example",
+        "b.example",
+        &PeerOpts::default(),
+        "10.1.0.0/16",
+        "10.2.0.0/16",
+    );
+    Arc::get_mut(&mut new).unwrap().children = vec![
+        child("net3", "aes256gcm16", "10.21.0.0/16", "10.22.0.0/16"),
+        child("net", "aes256gcm16", "10.1.0.0/16", "10.2.0.0/16"),
+    ];
+    let now = p.now;
+    let r =
+        p.a.ep
+            .reconfigure(now, vec![new], PeerConfig::same_settings);
+    assert_eq!(r.children_changed, vec!["a.example".to_string()]);
+    assert!(r.deleted.is_empty());
+    p.a.ep
+        .handle_command(
+            now,
+            Command::CreateChild {
+                ike_sa: id,
+                child: 0,
+            },
+        )
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 3
+            && p.a.ep.child_count(id) == 2)
+    );
+    assert!(p.a.ep.is_established(id));
+    assert_eq!(p.a.ep.ike_sa_count(), 1);
+    let t = ts_text;
+    assert_eq!(
+        installed_children(&p.a)[2],
+        (0, t("10.21.0.0/16"), t("10.22.0.0/16"))
+    );
+    // "net" survived under its new index: a rekey uses it.
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::RekeyChild {
+                ike_sa: id,
+                inbound_spi: net_spi,
+            },
+        )
+        .unwrap();
+    assert!(p.drive_until(Duration::from_secs(180), |p| installs_count(&p.a) == 4));
+    assert_eq!(
+        installed_children(&p.a)[3],
+        (1, t("10.1.0.0/16"), t("10.2.0.0/16"))
+    );
+    assert!(p
+        .a
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::ChildDeleted { .. })));
 }

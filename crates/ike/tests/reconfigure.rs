@@ -12,7 +12,7 @@ use ike::crypto::{ring_provider, HmacDrbg, SecretBytes};
 use ike::io::{Command, Event, IkeSaId, KernelRequest, Lifetimes, Mode, Path};
 use ike::policy::proposal::parse_list;
 use ike::policy::ts::parse_ts;
-use ike::sa::{Endpoint, EndpointConfig, PeerAuth, PeerConfig, Reconfigured};
+use ike::sa::{ChildConfig, Endpoint, EndpointConfig, PeerAuth, PeerConfig, Reconfigured};
 use ike::wire::{Id, IdType, ProtocolId};
 
 const A_IP: &str = "192.0.2.1";
@@ -33,6 +33,7 @@ fn peer(name: &str, local: &str, remote: &str, me: &str, them: &str, psk: &str) 
         ("10.2.0.0/16", "10.1.0.0/16")
     };
     Arc::new(PeerConfig {
+        eap_client: None,
         name: name.into(),
         local: format!("{local}:500").parse().unwrap(),
         remote: format!("{remote}:500").parse().unwrap(),
@@ -44,16 +45,19 @@ fn peer(name: &str, local: &str, remote: &str, me: &str, them: &str, psk: &str) 
         cert_requests: Vec::new(),
         peer_auth: PeerAuth::Psk,
         ike_proposals: parse_list(ProtocolId::IKE, "aes256gcm16-prfsha384-x25519").unwrap(),
-        esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
-        local_ts: vec![parse_ts(lts).unwrap()],
-        remote_ts: vec![parse_ts(rts).unwrap()],
-        mode: Mode::Tunnel,
+        children: vec![ChildConfig {
+            name: "net".into(),
+            esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
+            local_ts: vec![parse_ts(lts).unwrap()],
+            remote_ts: vec![parse_ts(rts).unwrap()],
+            mode: Mode::Tunnel,
+            lifetimes: Lifetimes {
+                soft: Some(Duration::from_secs(3000)),
+                hard: Some(Duration::from_secs(3600)),
+            },
+        }],
         force_encap: false,
         dpd_delay: None,
-        lifetimes: Lifetimes {
-            soft: Some(Duration::from_secs(3000)),
-            hard: Some(Duration::from_secs(3600)),
-        },
         ike_rekey_time: None,
         remote_access: Default::default(),
         credentials: None,
@@ -197,7 +201,7 @@ impl Sim {
         let now = self.now;
         let id = self
             .a
-            .handle_command(now, Command::Initiate { peer })
+            .handle_command(now, Command::Initiate { peer, child: 0 })
             .unwrap();
         self.run(Duration::from_secs(5));
         id
@@ -354,6 +358,6 @@ fn same_settings_sees_a_new_key_or_selector_but_not_a_rebuild() {
     assert!(!a.same_settings(&b_tun(PSK)));
     let mut other_ts = Arc::try_unwrap(a_tun(PSK)).unwrap();
     assert!(a.same_settings(&other_ts));
-    other_ts.remote_ts = vec![parse_ts("10.9.0.0/16").unwrap()];
+    other_ts.children[0].remote_ts = vec![parse_ts("10.9.0.0/16").unwrap()];
     assert!(!a.same_settings(&other_ts));
 }

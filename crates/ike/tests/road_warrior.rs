@@ -16,7 +16,8 @@ use ike::io::{ChildSaInstall, Command, Event, IkeSaId, KernelRequest, Lifetimes,
 use ike::policy::proposal::parse_list;
 use ike::policy::ts::{host, parse_ts};
 use ike::sa::{
-    AddressError, AddressProvider, Endpoint, EndpointConfig, PeerAuth, PeerConfig, RemoteAccess,
+    AddressError, AddressProvider, ChildConfig, Endpoint, EndpointConfig, PeerAuth, PeerConfig,
+    RemoteAccess,
 };
 use ike::wire::{Id, IdType, ProtocolId, TrafficSelector};
 
@@ -105,6 +106,7 @@ fn lifetimes() -> Lifetimes {
 
 fn gateway_config(pools: &[&str]) -> PeerConfig {
     PeerConfig {
+        eap_client: None,
         name: "rw".into(),
         local: format!("{GW_IP}:500").parse().unwrap(),
         remote: "0.0.0.0:500".parse().unwrap(),
@@ -116,13 +118,16 @@ fn gateway_config(pools: &[&str]) -> PeerConfig {
         cert_requests: Vec::new(),
         peer_auth: PeerAuth::Psk,
         ike_proposals: parse_list(ProtocolId::IKE, "aes256gcm16-prfsha384-x25519").unwrap(),
-        esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
-        local_ts: ts("10.2.0.0/16"),
-        remote_ts: ts("0.0.0.0/0"),
-        mode: Mode::Tunnel,
+        children: vec![ChildConfig {
+            name: "net".into(),
+            esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
+            local_ts: ts("10.2.0.0/16"),
+            remote_ts: ts("0.0.0.0/0"),
+            mode: Mode::Tunnel,
+            lifetimes: lifetimes(),
+        }],
         force_encap: false,
         dpd_delay: None,
-        lifetimes: lifetimes(),
         ike_rekey_time: None,
         remote_access: RemoteAccess {
             vips: Vec::new(),
@@ -137,6 +142,7 @@ fn gateway_config(pools: &[&str]) -> PeerConfig {
 
 fn client_config(addr: &str, id: &str, vips: &[&str]) -> PeerConfig {
     PeerConfig {
+        eap_client: None,
         name: id.into(),
         local: format!("{addr}:500").parse().unwrap(),
         remote: format!("{GW_IP}:500").parse().unwrap(),
@@ -148,14 +154,17 @@ fn client_config(addr: &str, id: &str, vips: &[&str]) -> PeerConfig {
         cert_requests: Vec::new(),
         peer_auth: PeerAuth::Psk,
         ike_proposals: parse_list(ProtocolId::IKE, "aes256gcm16-prfsha384-x25519").unwrap(),
-        esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
-        // Without a virtual IP the client would propose its own address.
-        local_ts: vec![host(ip(addr))],
-        remote_ts: ts("10.2.0.0/16"),
-        mode: Mode::Tunnel,
+        children: vec![ChildConfig {
+            name: "net".into(),
+            esp_proposals: parse_list(ProtocolId::ESP, "aes256gcm16").unwrap(),
+            // Without a virtual IP the client would propose its own address.
+            local_ts: vec![host(ip(addr))],
+            remote_ts: ts("10.2.0.0/16"),
+            mode: Mode::Tunnel,
+            lifetimes: lifetimes(),
+        }],
         force_encap: false,
         dpd_delay: None,
-        lifetimes: lifetimes(),
         ike_rekey_time: None,
         remote_access: RemoteAccess {
             vips: vips.iter().map(|v| ip(v)).collect(),
@@ -300,7 +309,7 @@ impl Net {
     fn connect(&mut self, client: usize) -> IkeSaId {
         let id = self.nodes[client]
             .ep
-            .handle_command(self.now, Command::Initiate { peer: 0 })
+            .handle_command(self.now, Command::Initiate { peer: 0, child: 0 })
             .unwrap();
         self.settle();
         id
@@ -390,7 +399,13 @@ fn road_warrior_gets_address_and_dns_and_selectors_are_narrowed_to_it() {
     // A further CHILD_SA keeps using the virtual IP on both sides.
     net.nodes[c]
         .ep
-        .handle_command(net.now, Command::CreateChild { ike_sa: id })
+        .handle_command(
+            net.now,
+            Command::CreateChild {
+                ike_sa: id,
+                child: 0,
+            },
+        )
         .unwrap();
     net.settle();
     let ci = net.nodes[c].installs();
@@ -619,7 +634,13 @@ fn ike_rekey_moves_the_lease_and_it_is_released_once() {
     // A further CHILD_SA on the rekeyed SA still uses the virtual IP.
     net.nodes[a]
         .ep
-        .handle_command(net.now, Command::CreateChild { ike_sa: new })
+        .handle_command(
+            net.now,
+            Command::CreateChild {
+                ike_sa: new,
+                child: 0,
+            },
+        )
         .unwrap();
     net.settle();
     let gi = net.gw().installs();

@@ -137,6 +137,9 @@ pub struct IkegwConf {
     pub psk: String,
     /// Certificate authentication instead of the PSK.
     pub pubkey: Option<PubkeyAuth>,
+    /// With `pubkey`: the `auth` of our round, swanctl's syntax (default
+    /// `pubkey`; e.g. `rsa/pss` to sign with RSASSA-PSS).
+    pub local_auth: Option<String>,
     /// Our traffic selectors (default: our LAN).
     pub local_ts: Vec<String>,
     /// The peer's traffic selectors (default: its LAN).
@@ -185,6 +188,7 @@ impl IkegwConf {
             esp_proposals: vec![esp_proposals.to_owned()],
             psk: crate::strongswan::TEST_PSK.to_owned(),
             pubkey: None,
+            local_auth: None,
             local_ts: vec![local.lan_net.to_owned()],
             remote_ts: vec![remote.lan_net.to_owned()],
             ike_rekey_time: None,
@@ -278,7 +282,11 @@ pub fn render_config(dir: &Path, c: &IkegwConf) -> String {
         Some(pk) => {
             let cas: Vec<String> = pk.cacerts.iter().map(|p| path(p)).collect();
             (
-                format!("auth = \"pubkey\"\ncerts = [{}]\n", path(&pk.cert)),
+                format!(
+                    "auth = {}\ncerts = [{}]\n",
+                    toml_str(c.local_auth.as_deref().unwrap_or("pubkey")),
+                    path(&pk.cert)
+                ),
                 format!("auth = \"pubkey\"\ncacerts = [{}]\n", cas.join(", ")),
                 format!("[secrets.private.me]\nfile = {}\n", path(&pk.key)),
             )
@@ -688,6 +696,9 @@ pub struct MixedSetup {
     /// second, unrelated chain instead of the one that issued strongSwan's
     /// certificate (issue #8 scenario 9, unknown CA).
     pub ikegw_foreign_ca: bool,
+    /// With `certificates`: the chain is made by `ikegw pki`
+    /// ([`Pki::generate_by_ikegw`]) instead of strongSwan's `pki`.
+    pub ikegw_pki: bool,
 }
 
 impl Default for MixedSetup {
@@ -709,6 +720,7 @@ impl Default for MixedSetup {
             certificates: false,
             cert_key: KeyKind::Rsa2048,
             ikegw_foreign_ca: false,
+            ikegw_pki: false,
         }
     }
 }
@@ -805,7 +817,11 @@ impl Mixed {
             Side::Right => ("right", "left"),
         };
         let (gw_id, ss_id, ss_auth, gw_pubkey) = if setup.certificates {
-            let pki = Pki::generate_with(&dir.path().join("pki"), setup.cert_key)?;
+            let pki = if setup.ikegw_pki {
+                Pki::generate_by_ikegw(&dir.path().join("pki"), bin, setup.cert_key)?
+            } else {
+                Pki::generate_with(&dir.path().join("pki"), setup.cert_key)?
+            };
             pki.install(ss_side, &ss_dir)?;
             (
                 format!("{gw_side}.interop.example"),

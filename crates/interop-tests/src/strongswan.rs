@@ -687,6 +687,78 @@ impl Pki {
 }
 
 impl Pki {
+    /// The same chain as [`Pki::generate_org`] (root → intermediate →
+    /// `left` / `right`, same names and SANs, same file names), made with
+    /// `ikegw pki` at `ikegw` instead of strongSwan's `pki`: `pki ca`, then
+    /// `pki issue --profile ca` for the intermediate (pathLen 0), then
+    /// `pki issue` for the end entities. `ikegw pki` generates ECDSA and
+    /// Ed25519 keys only; other kinds are refused.
+    pub fn generate_by_ikegw(dir: &Path, ikegw: &Path, kind: KeyKind) -> Result<Self> {
+        let key_type = match kind {
+            KeyKind::EcdsaP256 => "ecdsa",
+            KeyKind::Ed25519 => "ed25519",
+            other => {
+                return Err(Error::Check(format!(
+                    "ikegw pki cannot generate {other:?} keys (no RSA key generation in ring)"
+                )))
+            }
+        };
+        let org = "ikegw interop";
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let run = |args: &[&str]| -> Result<String> {
+            let o = proc::run(
+                Command::new(ikegw).arg("pki").args(args).current_dir(dir),
+                Duration::from_secs(60),
+                dir,
+            )?;
+            Ok(o.stdout)
+        };
+        let root_dn = format!("C=XX, O={org}, CN={org} root CA");
+        let inter_dn = format!("C=XX, O={org}, CN={org} intermediate CA");
+        run(&[
+            "ca", "--cn", &root_dn, "--type", key_type, "--out", "root-ca", "--days", "30",
+        ])?;
+        run(&[
+            "issue",
+            "--ca",
+            "root-ca",
+            "--profile",
+            "ca",
+            "--pathlen",
+            "0",
+            "--cn",
+            &inter_dn,
+            "--type",
+            key_type,
+            "--out",
+            "inter-ca",
+            "--days",
+            "30",
+        ])?;
+        let copy = |from: &str, to: &str| -> Result<()> {
+            let (f, t) = (dir.join(from), dir.join(to));
+            std::fs::copy(&f, &t).map(|_| ()).map_err(io_err(&f))
+        };
+        copy("root-ca/ca.crt", "root.pem")?;
+        copy("root-ca/ca.key", "root.key")?;
+        copy("inter-ca/ca.crt", "inter.pem")?;
+        copy("inter-ca/ca.key", "inter.key")?;
+        for (name, site) in [("left", LEFT), ("right", RIGHT)] {
+            let fqdn = format!("{name}.interop.example");
+            let dn = format!("C=XX, O={org}, CN={fqdn}");
+            let (san_dns, san_ip) = (format!("DNS:{fqdn}"), format!("IP:{}", site.wan));
+            run(&[
+                "issue", "--ca", "inter-ca", "--cn", &dn, "--san", &san_dns, "--san", &san_ip,
+                "--type", key_type, "--out", "ee", "--days", "30",
+            ])?;
+            copy(&format!("ee/{fqdn}.crt"), &format!("{name}.pem"))?;
+            copy(&format!("ee/{fqdn}.key"), &format!("{name}.key"))?;
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
     /// Copies `side`'s certificate and key and both CA certificates into
     /// `dir` for ikegw (key mode 0600: ikegw refuses readable keys) and
     /// returns them as ikegw's [`crate::ikegw::PubkeyAuth`], trusting the

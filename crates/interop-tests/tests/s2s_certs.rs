@@ -2,7 +2,15 @@
 //! ikegw against strongSwan 5.9 in both roles: a fresh RSA-2048, ECDSA P-256 or Ed25519
 //! chain made with strongSwan's `pki` (root → intermediate → one end entity per
 //! gateway, FQDN and IP subjectAltNames). ikegw trusts the root and the
-//! intermediate; strongSwan has both in `x509ca/`.
+//! intermediate; strongSwan has both in `x509ca/`. The ECDSA P-256 chain is
+//! also made with `ikegw pki` (`pki ca`, `pki issue --profile ca`, `pki
+//! issue`), which strongSwan must accept as it accepts its own.
+//!
+//! RSA-PSS (issue #8 scenario 3) runs both directions: charon signs with
+//! `rsa_pss = yes` and ikegw verifies, and ikegw signs RFC 7427 RSASSA-PSS
+//! (RFC 4055 parameters) and charon logs that it verified an RSA_EMSA_PSS
+//! signature; ikegw is told so by `[daemon] rsa_pss = true` when it
+//! initiates and by `local.auth = "rsa/pss"` when it responds.
 //!
 //! Checked: both ends authenticate the other's certificate identity
 //! (strongSwan's log names the signature scheme it verified), the ends
@@ -56,6 +64,20 @@ fn certificates(m: &mut Mixed, kind: KeyKind) -> Result<()> {
                 "strongSwan did not sign with RSASSA-PSS".into(),
             ));
         }
+        // and ikegw (daemon rsa_pss = true) signed its own AUTH with
+        // RSASSA-PSS, which charon names by its padding, not PKCS#1
+        let theirs = format!("authentication of '{gw_id}' with RSA_EMSA_PSS");
+        if !log
+            .lines()
+            .any(|l| l.contains(&theirs) && l.contains("successful"))
+        {
+            return Err(Error::Check(format!(
+                "strongSwan did not verify an RSASSA-PSS signature from ikegw: {:?}",
+                log.lines()
+                    .filter(|l| l.contains(&format!("authentication of '{gw_id}'")))
+                    .collect::<Vec<_>>()
+            )));
+        }
     }
     m.ping(Side::Left, 3)?;
     m.ping(Side::Right, 3)?;
@@ -106,6 +128,13 @@ fn setup(initiator: Initiator, cert_key: KeyKind) -> MixedSetup {
                 String::new()
             },
             ..CharonOptions::default()
+        },
+        // and so does ikegw: as initiator with strongswan.conf's setting
+        // under [daemon], as responder with swanctl's per-round `rsa/pss`
+        edit_ikegw: match (cert_key, initiator) {
+            (KeyKind::RsaPss, Initiator::Ikegw) => |c| c.daemon_extra.push_str("rsa_pss = true\n"),
+            (KeyKind::RsaPss, Initiator::StrongSwan) => |c| c.local_auth = Some("rsa/pss".into()),
+            _ => |_| {},
         },
         deadline: Duration::from_secs(60),
         ..MixedSetup::default()
@@ -181,5 +210,49 @@ fn rsa_pss_certificates_strongswan_initiates() -> Result<()> {
         "rsa_pss_certificates_strongswan_initiates",
         &setup(Initiator::StrongSwan, KeyKind::RsaPss),
         |m| certificates(m, KeyKind::RsaPss),
+    )
+}
+
+/// Scenario 2 with the chain made by `ikegw pki`: root and intermediate CA
+/// (pathLen 0, keyCertSign/cRLSign, SKI/AKI) and both end entities.
+fn ikegw_pki_setup(initiator: Initiator) -> MixedSetup {
+    MixedSetup {
+        ikegw_pki: true,
+        ..setup(initiator, KeyKind::EcdsaP256)
+    }
+}
+
+/// On top of [`certificates`]: charon built the path to the root made by
+/// `ikegw pki` through its intermediate.
+fn ikegw_pki_chain(m: &mut Mixed) -> Result<()> {
+    certificates(m, KeyKind::EcdsaP256)?;
+    let log = m.charon.log_text();
+    let inter = "CN=ikegw interop intermediate CA";
+    if !log
+        .lines()
+        .any(|l| l.contains("intermediate ca certificate") && l.contains(inter))
+    {
+        return Err(Error::Check(format!(
+            "charon did not use the intermediate CA made by ikegw pki ({inter})"
+        )));
+    }
+    Ok(())
+}
+
+#[test]
+fn ecdsa_p256_ikegw_pki_chain_ikegw_initiates() -> Result<()> {
+    run_scenario(
+        "ecdsa_p256_ikegw_pki_chain_ikegw_initiates",
+        &ikegw_pki_setup(Initiator::Ikegw),
+        ikegw_pki_chain,
+    )
+}
+
+#[test]
+fn ecdsa_p256_ikegw_pki_chain_strongswan_initiates() -> Result<()> {
+    run_scenario(
+        "ecdsa_p256_ikegw_pki_chain_strongswan_initiates",
+        &ikegw_pki_setup(Initiator::StrongSwan),
+        ikegw_pki_chain,
     )
 }

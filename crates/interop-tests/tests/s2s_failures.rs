@@ -258,11 +258,11 @@ fn unknown_ca_ikegw_initiates() -> Result<()> {
                 &Expect {
                     strongswan_notify: "N(AUTH_FAILED)",
                     wire_notify: None,
-                    ikegw_log: &["IKE SA s2s/net failed: authentication failed: peer certificate rejected: chain incomplete: \
-                         issuer 'C=XX, O=ikegw interop, CN=ikegw interop root CA' not found \
-                         (send the intermediate with certs = [...]); add the CA that issued it \
-                         to connections.s2s.remote.cacerts, or have the peer send its \
-                         intermediates",],
+                    ikegw_log: &["IKE SA s2s/net failed: authentication failed: peer certificate rejected: no trust anchor: \
+                         the chain reaches CA 'C=XX, O=ikegw interop, CN=ikegw interop intermediate CA', \
+                         issued by 'C=XX, O=ikegw interop, CN=ikegw interop root CA', which is not one \
+                         of our trust anchors; if you trust 'C=XX, O=ikegw interop, CN=ikegw interop \
+                         root CA', add its certificate to connections.s2s.remote.cacerts",],
                     ike_sa_survives: false,
                 },
             )
@@ -281,11 +281,11 @@ fn unknown_ca_strongswan_initiates() -> Result<()> {
                 &Expect {
                     strongswan_notify: "N(AUTH_FAILED)",
                     wire_notify: None,
-                    ikegw_log: &["IKE SA (as responder) failed: authentication failed: peer certificate rejected: chain incomplete: \
-                         issuer 'C=XX, O=ikegw interop, CN=ikegw interop root CA' not found \
-                         (send the intermediate with certs = [...]); add the CA that issued it \
-                         to connections.s2s.remote.cacerts, or have the peer send its \
-                         intermediates",],
+                    ikegw_log: &["IKE SA (as responder) failed: authentication failed: peer certificate rejected: no trust anchor: \
+                         the chain reaches CA 'C=XX, O=ikegw interop, CN=ikegw interop intermediate CA', \
+                         issued by 'C=XX, O=ikegw interop, CN=ikegw interop root CA', which is not one \
+                         of our trust anchors; if you trust 'C=XX, O=ikegw interop, CN=ikegw interop \
+                         root CA', add its certificate to connections.s2s.remote.cacerts",],
                     ike_sa_survives: false,
                 },
             )

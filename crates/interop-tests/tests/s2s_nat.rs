@@ -14,9 +14,9 @@
 //!
 //! Keepalives (RFC 3948 §2.3/§4): the NAT's UDP conntrack timeouts are cut
 //! to [`NAT_UDP_TIMEOUT`] inside the NAT namespace, longer than ikegw's
-//! keepalive period (20 s: strongSwan's `keep_alive` default; ikegw has no
-//! setting for it) but shorter than the idle period [`IDLE`] that follows
-//! establishment. An nftables counter in the NAT namespace counts the
+//! keepalive period ([`KEEP_ALIVE`], `[daemon] keep_alive`, shortened from
+//! strongSwan's 20 s default to keep the test short) but shorter than the
+//! idle period [`IDLE`] that follows establishment. An nftables counter in the NAT namespace counts the
 //! single-0xFF datagrams ikegw sends to 4500, and so does the capture on
 //! ikegw's WAN. With them, a ping from strongSwan's side still reaches
 //! ikegw after the idle period, and strongSwan still sees the same mapped
@@ -32,13 +32,15 @@ use interop_tests::ikegw::{run_scenario, Initiator, Mixed, MixedSetup, Side};
 use interop_tests::netns::{Netns, LEFT, LEFT_BEHIND_NAT, NAT_PORTS, RIGHT};
 use interop_tests::{Error, Result};
 
+/// ikegw's `[daemon] keep_alive` in the keepalive tests, seconds.
+const KEEP_ALIVE: u32 = 4;
 /// The NAT's UDP conntrack timeouts (both the unreplied/replied and the
-/// "stream" one), seconds: above ikegw's 20 s keepalive period, below
+/// "stream" one), seconds: above ikegw's keepalive period, below
 /// [`IDLE`].
-const NAT_UDP_TIMEOUT: u32 = 25;
+const NAT_UDP_TIMEOUT: u32 = 9;
 /// How long the tunnel stays idle (no ESP, no IKE) after establishment:
-/// almost two mapping lifetimes, so at least two keepalives fall in it.
-const IDLE: Duration = Duration::from_secs(45);
+/// almost two mapping lifetimes, so at least three keepalives fall in it.
+const IDLE: Duration = Duration::from_secs(17);
 
 /// Whether the NAT lets ikegw's keepalives through.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -157,11 +159,12 @@ fn idle_behind_nat(m: &mut Mixed, mode: Keepalives) -> Result<()> {
         .filter(|d| d.kind() == Kind::Keepalive)
         .count();
     let sent = u64::try_from(sent).unwrap_or(u64::MAX);
-    // 20 s apart, from establishment on: at least two within the idle time
-    if sent < 2 || counted < 2 || counted > sent {
+    // KEEP_ALIVE apart, from establishment on: at least three within the
+    // idle time
+    if sent < 3 || counted < 3 || counted > sent {
         return Err(Error::Check(format!(
             "NAT-T keepalives: {sent} sent by ikegw in {}, {counted} counted at the NAT \
-             (want >= 2 in {} s)",
+             (want >= 3 in {} s)",
             pcap.display(),
             IDLE.as_secs()
         )));
@@ -216,6 +219,17 @@ fn nat_setup(deadline: Duration) -> MixedSetup {
         ikegw_behind_nat: true,
         deadline,
         ..MixedSetup::default()
+    }
+}
+
+/// [`nat_setup`] with ikegw's keepalives every [`KEEP_ALIVE`] seconds.
+fn keepalive_setup(deadline: Duration) -> MixedSetup {
+    MixedSetup {
+        edit_ikegw: |c| {
+            c.daemon_extra
+                .push_str(&format!("keep_alive = {KEEP_ALIVE}\n"));
+        },
+        ..nat_setup(deadline)
     }
 }
 
@@ -280,7 +294,7 @@ fn ikegw_behind_nat_initiates_to_strongswan() -> Result<()> {
 fn ikegw_keepalives_keep_the_nat_mapping_while_idle() -> Result<()> {
     run_scenario(
         "ikegw_keepalives_keep_the_nat_mapping_while_idle",
-        &nat_setup(Duration::from_secs(90)),
+        &keepalive_setup(Duration::from_secs(60)),
         |m| idle_behind_nat(m, Keepalives::Pass),
     )
 }
@@ -289,7 +303,7 @@ fn ikegw_keepalives_keep_the_nat_mapping_while_idle() -> Result<()> {
 fn nat_mapping_expires_when_keepalives_are_dropped() -> Result<()> {
     run_scenario(
         "nat_mapping_expires_when_keepalives_are_dropped",
-        &nat_setup(Duration::from_secs(90)),
+        &keepalive_setup(Duration::from_secs(60)),
         |m| idle_behind_nat(m, Keepalives::DroppedAtNat),
     )
 }

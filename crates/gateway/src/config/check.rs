@@ -40,6 +40,10 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 c.secrets.ike.len(),
                 c.secrets.private.len()
             );
+            let eap_users: usize = c.secrets.eap.iter().map(|s| s.ids.len()).sum();
+            if eap_users > 0 {
+                eprintln!("{}: {eap_users} EAP user(s)", args.config.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(diags) => {

@@ -158,12 +158,25 @@ pub(crate) struct Daemon {
     /// `retransmit_timeout`: wait before the first retransmission
     /// (strongswan.conf `charon.retransmit_timeout`, 4 s).
     pub(crate) retransmit_timeout: Duration,
+    /// `keep_alive`: how often a NAT-T keepalive goes out behind a NAT
+    /// (strongswan.conf `charon.keep_alive`, 20 s; RFC 3948 §4).
+    pub(crate) keep_alive: Duration,
+    /// `cookie_threshold`: half-open IKE SAs from which IKE_SA_INIT
+    /// requests must carry a COOKIE (RFC 7296 §2.6; `charon.cookie_threshold`, 10).
+    pub(crate) cookie_threshold: usize,
+    /// `init_limit_half_open`: half-open IKE SAs above which new
+    /// IKE_SA_INIT requests are dropped (`charon.init_limit_half_open`;
+    /// strongSwan's default is no limit, ours 1000).
+    pub(crate) init_limit_half_open: usize,
     /// `retransmit_base`: factor by which each further wait grows
     /// (`charon.retransmit_base`, 1.8); finite, 1.0 to 10.0.
     pub(crate) retransmit_base: f64,
     /// `retransmit_tries`: retransmissions before the peer is declared
     /// dead (`charon.retransmit_tries`, 5).
     pub(crate) retransmit_tries: u32,
+    /// `rsa_pss`: sign with RSASSA-PSS rather than PKCS#1 v1.5 where an
+    /// `auth` does not say (`charon.rsa_pss`, no; RFC 7427 §3, RFC 8017 §8.1).
+    pub(crate) rsa_pss: bool,
 }
 
 // `retransmit_base` is validated finite (never NaN), so `==` is an
@@ -347,6 +360,89 @@ pub(crate) struct AuthRound {
     pub(crate) cacerts: Vec<PathBuf>,
     /// `revocation`: how strictly to check CRLs.
     pub(crate) revocation: Revocation,
+    /// `eap_id` (remote round with `auth = eap-mschapv2`): `%any` asks the
+    /// client with EAP-Identity; absent, the IKE identity names the user
+    /// when it can.
+    pub(crate) eap_id: Option<String>,
+    /// Signature constraints written into `auth` (`rsa/pss-sha256`,
+    /// `ike:pubkey-sha384`, …); empty for a plain `pubkey`.
+    pub(crate) signature: SigConstraints,
+}
+
+/// A key type named in an `auth` constraint (swanctl.conf `auth`:
+/// `rsa-2048`, `ecdsa-256`, `ed25519`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SigKey {
+    /// `rsa`: PKCS#1 v1.5 padding (RFC 8017 §8.2), or RSASSA-PSS with
+    /// `[daemon] rsa_pss`.
+    Rsa,
+    /// `rsa/pss`: RSASSA-PSS (RFC 8017 §8.1, RFC 4055 parameters).
+    RsaPss,
+    /// `ecdsa`.
+    Ecdsa,
+    /// `ed25519`.
+    Ed25519,
+}
+
+/// A hash named in an `auth` constraint (`sha256`, `sha384`, `sha512`;
+/// RFC 7427 §4 with the IANA "IKEv2 Hash Algorithms" numbers 2, 3, 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SigHash {
+    /// SHA2-256.
+    Sha256,
+    /// SHA2-384.
+    Sha384,
+    /// SHA2-512.
+    Sha512,
+}
+
+/// The signature scheme constraints of one `auth` value, in strongSwan's
+/// syntax: an optional `ike:` prefix, then dash-separated key types (each
+/// with an optional minimum size) and hashes, e.g. `rsa/pss-sha256`,
+/// `ike:pubkey-sha384-sha256`, `rsa-2048-sha256-ecdsa-256-sha384`.
+/// Empty (`pubkey`) constrains nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SigConstraints {
+    /// Key types with their minimum size in bits (0: any); empty = any key.
+    pub(crate) keys: Vec<(SigKey, u32)>,
+    /// Hashes in order of preference; empty = any.
+    pub(crate) hashes: Vec<SigHash>,
+}
+
+impl SigConstraints {
+    /// Whether nothing is constrained (a plain `pubkey`).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.hashes.is_empty()
+    }
+
+    /// The `auth` value that reads back as these constraints.
+    pub(crate) fn to_auth(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if self.keys.is_empty() {
+            parts.push("pubkey".into());
+        }
+        for (k, bits) in &self.keys {
+            let name = match k {
+                SigKey::Rsa => "rsa",
+                SigKey::RsaPss => "rsa/pss",
+                SigKey::Ecdsa => "ecdsa",
+                SigKey::Ed25519 => "ed25519",
+            };
+            parts.push(name.into());
+            if *bits > 0 {
+                parts.push(bits.to_string());
+            }
+        }
+        for h in &self.hashes {
+            let name = match h {
+                SigHash::Sha256 => "sha256",
+                SigHash::Sha384 => "sha384",
+                SigHash::Sha512 => "sha512",
+            };
+            parts.push(name.into());
+        }
+        parts.join("-")
+    }
 }
 
 /// `auth` in a round.
@@ -356,6 +452,10 @@ pub(crate) enum AuthMethod {
     Psk,
     /// `pubkey`: certificate signature (RFC 7296 §3.8, RFC 7427).
     Pubkey,
+    /// `eap-mschapv2`: the peer runs EAP-MSCHAPv2 inside IKE_AUTH
+    /// against the `[secrets.eap-NAME]` users (RFC 7296 §2.16, RFC 2759).
+    /// Remote rounds only.
+    EapMschapv2,
 }
 
 /// `revocation` in a round.
@@ -478,6 +578,8 @@ pub(crate) struct Secrets {
     pub(crate) ike: Vec<IkeSecret>,
     /// `secrets.private.NAME`: private key files, loaded.
     pub(crate) private: Vec<PrivateKeySecret>,
+    /// `secrets.eap-NAME` (swanctl `eap<suffix>`): EAP user passwords.
+    pub(crate) eap: Vec<EapSecret>,
     /// `secrets.include`: the separate secrets file, if any.
     pub(crate) include: Option<PathBuf>,
     /// Whether the main file itself holds shared keys (then it should be
@@ -496,6 +598,17 @@ pub(crate) struct IkeSecret {
     pub(crate) secret: Psk,
 }
 
+/// An EAP user's password (swanctl `secrets.eap<suffix>`).
+#[derive(Debug)]
+pub(crate) struct EapSecret {
+    /// The table name (`eap-alice`).
+    pub(crate) name: String,
+    /// `id`, `id-N`: the EAP user names the password is for.
+    pub(crate) ids: Vec<String>,
+    /// `secret`: the password (swanctl syntax: text, `0x` hex, `0s` base64).
+    pub(crate) secret: Psk,
+}
+
 /// Pre-shared key bytes, zeroized on drop; never printed.
 pub(crate) struct Psk(Zeroizing<Vec<u8>>);
 
@@ -507,6 +620,12 @@ impl std::fmt::Debug for Psk {
 }
 
 impl Psk {
+    /// A secret from bytes (tests build EAP users without a file).
+    #[cfg(test)]
+    pub(crate) fn from_bytes(b: &[u8]) -> Self {
+        Self(Zeroizing::new(b.to_vec()))
+    }
+
     /// The key bytes (RFC 7296 §2.15: used as the PRF key for AUTH).
     pub(crate) fn expose_secret(&self) -> &[u8] {
         &self.0

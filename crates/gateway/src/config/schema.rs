@@ -22,8 +22,9 @@ use super::source::{
 };
 use super::{
     Action, AddrSpec, AuthMethod, AuthRound, Backend, Child, ChildLifetime, Config, Connection,
-    Daemon, DpdAction, Fragmentation, IkeSecret, IpRange, LogFormat, Mode, PoolConfig,
-    PrivateKeySecret, Psk, Revocation, Secrets, SendCert, Subnet, Ts, Unique,
+    Daemon, DpdAction, EapSecret, Fragmentation, IkeSecret, IpRange, LogFormat, Mode, PoolConfig,
+    PrivateKeySecret, Psk, Revocation, Secrets, SendCert, SigConstraints, SigHash, SigKey, Subnet,
+    Ts, Unique,
 };
 
 /// strongSwan's IKE_SA `rekey_time` default.
@@ -43,6 +44,10 @@ const DAEMON_KEYS: &[&str] = &[
     "port",
     "port_nat_t",
     "retransmit_timeout",
+    "keep_alive",
+    "cookie_threshold",
+    "init_limit_half_open",
+    "rsa_pss",
     "retransmit_base",
     "retransmit_tries",
 ];
@@ -88,10 +93,17 @@ const CONN_UNSUPPORTED: &[(&str, &str)] = &[
     ("mediated_by", "not implemented"),
     ("mediation_peer", "not implemented"),
 ];
-const ROUND_KEYS: &[&str] = &["round", "auth", "id", "certs", "cacerts", "revocation"];
+const ROUND_KEYS: &[&str] = &[
+    "round",
+    "auth",
+    "id",
+    "certs",
+    "cacerts",
+    "revocation",
+    "eap_id",
+];
 const ROUND_UNSUPPORTED: &[(&str, &str)] = &[
-    ("eap_id", "EAP is not implemented"),
-    ("aaa_id", "EAP is not implemented"),
+    ("aaa_id", "RADIUS (eap-radius) is not implemented"),
     ("xauth_id", "XAuth is IKEv1 only"),
     ("pubkeys", "raw public keys are not implemented; use certs"),
     ("groups", "not implemented"),
@@ -146,9 +158,11 @@ const CHILD_UNSUPPORTED: &[(&str, &str)] = &[
 ];
 const SECRETS_KEYS: &[&str] = &["include", "ike", "private"];
 const SECRETS_UNSUPPORTED: &[(&str, &str)] = &[
-    ("eap", "EAP is not implemented"),
     ("xauth", "XAuth is IKEv1 only"),
-    ("ntlm", "EAP is not implemented"),
+    (
+        "ntlm",
+        "NT hashes are not read; put the password in a [secrets.eap-NAME]",
+    ),
     ("ppk", "not implemented (RFC 8784)"),
     ("rsa", "use secrets.private (the key type is detected)"),
     ("ecdsa", "use secrets.private (the key type is detected)"),
@@ -184,7 +198,7 @@ pub(super) fn read(src: &Source, doc: &DeTable<'_>) -> (Config, Vec<Diagnostic>,
     let daemon = read_daemon(&mut cx, doc);
     let pools = read_named(&mut cx, doc, "pools", "pools", read_pool);
     let mut secrets = read_secrets(&mut cx, doc, true);
-    secrets.inline = !secrets.ike.is_empty();
+    secrets.inline = !secrets.ike.is_empty() || !secrets.eap.is_empty();
     if let Some(inc) = secrets.include.clone() {
         let span = value_span(doc, &["secrets", "include"]);
         let errors_before = cx.diags.len();
@@ -328,6 +342,7 @@ fn read_included_secrets(cx: &mut Cx<'_>, path: &std::path::Path, span: &Span, i
         let mut s = read_secrets(&mut icx, doc, false);
         into.ike.append(&mut s.ike);
         into.private.append(&mut s.private);
+        into.eap.append(&mut s.eap);
     }
     cx.diags.append(&mut icx.diags);
     cx.failed.append(&mut icx.failed);
@@ -384,8 +399,12 @@ fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
         port: 500,
         port_nat_t: 4500,
         retransmit_timeout: Duration::from_secs(4),
+        keep_alive: Duration::from_secs(20),
+        cookie_threshold: 10,
+        init_limit_half_open: 1000,
         retransmit_base: 1.8,
         retransmit_tries: 5,
+        rsa_pss: false,
     };
     let Some(v) = get(doc, "daemon") else {
         return d;
@@ -412,6 +431,9 @@ fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
     }
     if let Some(s) = get(t, "engine_socket").and_then(|v| string(cx, v, at("engine_socket", tn))) {
         d.engine_socket = Some(cx.resolve(s));
+    }
+    if let Some(b) = get(t, "rsa_pss").and_then(|v| boolean(cx, v, at("rsa_pss", tn))) {
+        d.rsa_pss = b;
     }
     if let Some(v) = get(t, "log_format") {
         let choices = [("text", LogFormat::Text), ("json", LogFormat::Json)];
@@ -448,6 +470,24 @@ fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
             None => {}
         }
     }
+    let key = "keep_alive";
+    if let Some(v) = get(t, key) {
+        let secs = match v.get_ref() {
+            DeValue::String(_) => duration(cx, v, at(key, tn)).map(|d| d.as_secs_f64()),
+            _ => number(cx, v, at(key, tn)),
+        };
+        match secs {
+            Some(s) if (1.0..=3600.0).contains(&s) => d.keep_alive = Duration::from_secs_f64(s),
+            Some(_) => cx.error(
+                &v.span(),
+                format!(
+                    "{} must be between 1 and 3600 seconds (NAT-T keepalives cannot be turned off)",
+                    at(key, tn)
+                ),
+            ),
+            None => {}
+        }
+    }
     let key = "retransmit_base";
     if let Some(v) = get(t, key) {
         match number(cx, v, at(key, tn)) {
@@ -458,6 +498,14 @@ fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
             ),
             None => {}
         }
+    }
+    let key = "cookie_threshold";
+    if let Some(n) = get(t, key).and_then(|v| integer(cx, v, at(key, tn), 0, 1_000_000)) {
+        d.cookie_threshold = usize::try_from(n).unwrap_or(10);
+    }
+    let key = "init_limit_half_open";
+    if let Some(n) = get(t, key).and_then(|v| integer(cx, v, at(key, tn), 1, 1_000_000)) {
+        d.init_limit_half_open = usize::try_from(n).unwrap_or(1000);
     }
     let key = "retransmit_tries";
     if let Some(n) = get(t, key).and_then(|v| integer(cx, v, at(key, tn), 0, 100)) {
@@ -783,6 +831,69 @@ fn read_connection(
     ok.then_some(c)
 }
 
+/// Whether an `auth` value is a signature one with constraints (swanctl
+/// spells them `pubkey-…`, `rsa…`, `ecdsa…`, `ed25519…`, maybe after `ike:`).
+fn is_signature_auth(s: &str) -> bool {
+    let s = s.strip_prefix("ike:").unwrap_or(s);
+    ["pubkey", "rsa", "ecdsa", "ed25519"]
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
+/// Parse swanctl's signature constraints (swanctl.conf `auth`): an
+/// optional `ike:` prefix (ikegw applies the constraints to IKE AUTH
+/// signatures only, so it changes nothing), then dash-separated key types,
+/// each with an optional minimum size, and hashes.
+fn sig_constraints(s: &str) -> Result<SigConstraints, String> {
+    let body = s.strip_prefix("ike:").unwrap_or(s);
+    let mut c = SigConstraints::default();
+    for tok in body.split('-') {
+        let key = match tok {
+            "pubkey" => None,
+            "rsa" => Some(SigKey::Rsa),
+            "rsa/pss" => Some(SigKey::RsaPss),
+            "ecdsa" => Some(SigKey::Ecdsa),
+            "ed25519" => Some(SigKey::Ed25519),
+            "sha256" | "sha2_256" => {
+                c.hashes.push(SigHash::Sha256);
+                continue;
+            }
+            "sha384" | "sha2_384" => {
+                c.hashes.push(SigHash::Sha384);
+                continue;
+            }
+            "sha512" | "sha2_512" => {
+                c.hashes.push(SigHash::Sha512);
+                continue;
+            }
+            "sha1" | "md5" => {
+                return Err(format!(
+                    "{tok} signatures are not supported; use sha256, sha384 or sha512"
+                ))
+            }
+            t if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+                let Some((_, bits)) = c.keys.last_mut() else {
+                    return Err(format!("key size {t} must follow a key type (rsa-{t})"));
+                };
+                *bits = t
+                    .parse()
+                    .map_err(|_| format!("key size {t} is out of range"))?;
+                continue;
+            }
+            other => {
+                return Err(format!(
+                    "unknown signature constraint '{other}'; use pubkey, rsa, rsa/pss, ecdsa or \
+                     ed25519, optionally with a key size and sha256, sha384, sha512"
+                ))
+            }
+        };
+        if let Some(k) = key {
+            c.keys.push((k, 0));
+        }
+    }
+    Ok(c)
+}
+
 /// `local`/`remote`/`local-N`/`remote-N`: (is local, round number).
 fn round_number(key: &str) -> Option<(bool, u32)> {
     let (local, rest) = if let Some(r) = key.strip_prefix("local") {
@@ -819,6 +930,8 @@ fn read_round(
         certs: Vec::new(),
         cacerts: Vec::new(),
         revocation: Revocation::Relaxed,
+        eap_id: None,
+        signature: SigConstraints::default(),
     };
     if let Some(v) = get(t, "round") {
         match integer(cx, v, at("round", tn), 1, 64) {
@@ -826,31 +939,66 @@ fn read_round(
             None => ok = false,
         }
     }
+    // A bad `auth` already has its error; the pubkey requirements below
+    // would only add noise about a method that was never chosen.
+    let ok_before_auth = ok;
+    ok = true;
     if let Some(v) = get(t, "auth") {
         match v.get_ref() {
-            DeValue::String(s) if s.starts_with("eap") || s.starts_with("xauth") => {
+            // EAP-MSCHAPv2 for road warriors (RFC 7296 §2.16); ikegw only
+            // ever is the EAP server, so only a remote round may ask for it.
+            DeValue::String(s) if s == "eap-mschapv2" && !local => {
+                r.auth = AuthMethod::EapMschapv2;
+            }
+            DeValue::String(s) if s == "eap-mschapv2" => {
                 cx.error(
                     &v.span(),
-                    format!("auth '{s}' in {tn} is not supported by ikegw; use psk or pubkey"),
+                    format!(
+                        "auth = eap-mschapv2 in {tn}: ikegw is an EAP server only; use it in the remote round"
+                    ),
                 );
                 ok = false;
             }
-            // swanctl spells RSA and ECDSA signature variants out; the key
-            // type comes from the certificate here, as it does there with `pubkey`.
-            DeValue::String(s) if s.starts_with("rsa") || s.starts_with("ecdsa") => {
-                r.auth = AuthMethod::Pubkey
+            DeValue::String(s) if s.starts_with("eap") || s.starts_with("xauth") => {
+                cx.error(
+                    &v.span(),
+                    format!(
+                        "auth '{s}' in {tn} is not supported by ikegw; use psk, pubkey or (remote) eap-mschapv2"
+                    ),
+                );
+                ok = false;
+            }
+            // swanctl's signature scheme constraints: `rsa/pss`,
+            // `ike:pubkey-sha384`, `ecdsa-256-sha256`, … (RFC 7427).
+            DeValue::String(s) if s != "pubkey" && is_signature_auth(s) => {
+                match sig_constraints(s) {
+                    Ok(c) => {
+                        r.auth = AuthMethod::Pubkey;
+                        r.signature = c;
+                    }
+                    Err(why) => {
+                        cx.error(&v.span(), format!("auth '{s}' in {tn}: {why}"));
+                        ok = false;
+                    }
+                }
             }
             _ => match keyword(
                 cx,
                 v,
                 at("auth", tn),
-                &[("psk", AuthMethod::Psk), ("pubkey", AuthMethod::Pubkey)],
+                &[
+                    ("psk", AuthMethod::Psk),
+                    ("pubkey", AuthMethod::Pubkey),
+                    ("eap-mschapv2", AuthMethod::EapMschapv2),
+                ],
             ) {
                 Some(a) => r.auth = a,
                 None => ok = false,
             },
         }
     }
+    let auth_valid = ok;
+    ok = ok && ok_before_auth;
     if let Some(v) = get(t, "id") {
         if let Some(s) = string(cx, v, at("id", tn)) {
             r.id_text = Some(s.to_owned());
@@ -871,6 +1019,28 @@ fn read_round(
             }
         } else {
             ok = false;
+        }
+    }
+    if let Some(v) = get(t, "eap_id") {
+        match string(cx, v, at("eap_id", tn)) {
+            Some(_) if r.auth != AuthMethod::EapMschapv2 => {
+                cx.error(
+                    &v.span(),
+                    format!("'eap_id' in {tn} needs auth = eap-mschapv2"),
+                );
+                ok = false;
+            }
+            Some("%any") => r.eap_id = Some("%any".to_owned()),
+            Some(s) => {
+                cx.error(
+                    &v.span(),
+                    format!(
+                        "eap_id '{s}' in {tn}: only %any (ask with EAP-Identity) is supported; leave it out to take the user from the IKE identity"
+                    ),
+                );
+                ok = false;
+            }
+            None => ok = false,
         }
     }
     for (key, slot) in [("certs", &mut r.certs), ("cacerts", &mut r.cacerts)] {
@@ -908,7 +1078,7 @@ fn read_round(
         .map(|(k, _)| k.span())
         .min_by_key(|s| s.start)
         .unwrap_or(0..0);
-    if r.auth == AuthMethod::Pubkey {
+    if r.auth == AuthMethod::Pubkey && auth_valid {
         let span = get(t, "auth").map_or(first_key, Val::span);
         if local && r.certs.is_empty() {
             cx.error(
@@ -1518,8 +1688,9 @@ pub(super) fn read_secrets(cx: &mut Cx<'_>, doc: &DeTable<'_>, main: bool) -> Se
     let Some(t) = table(cx, v, at("secrets", "")) else {
         return s;
     };
-    check_keys(cx, t, "secrets", SECRETS_KEYS, SECRETS_UNSUPPORTED, |_| {
-        false
+    // swanctl names EAP secrets `eap<suffix>` (`eap-alice`).
+    check_keys(cx, t, "secrets", SECRETS_KEYS, SECRETS_UNSUPPORTED, |k| {
+        k.starts_with("eap")
     });
     if let Some(v) = get(t, "include") {
         if !main {
@@ -1530,7 +1701,98 @@ pub(super) fn read_secrets(cx: &mut Cx<'_>, doc: &DeTable<'_>, main: bool) -> Se
     }
     s.ike = read_named(cx, t, "ike", "secrets.ike", read_ike_secret);
     s.private = read_named(cx, t, "private", "secrets.private", read_private);
+    let mut eap: Vec<_> = t
+        .iter()
+        .filter(|(k, _)| k.get_ref().starts_with("eap"))
+        .collect();
+    eap.sort_by_key(|(k, _)| k.span().start);
+    for (k, v) in eap {
+        let name = k.get_ref().as_ref();
+        let full = format!("secrets.{name}");
+        let read = table(cx, v, at(name, "secrets"))
+            .and_then(|b| read_eap_secret(cx, &full, name, b, &v.span()));
+        match read {
+            Some(e) => s.eap.push(e),
+            None => cx.failed.push(full),
+        }
+    }
     s
+}
+
+/// `secrets.eap<suffix>`: `id` (and `id-N`) name the EAP users, `secret`
+/// is their password in swanctl syntax.
+fn read_eap_secret(
+    cx: &mut Cx<'_>,
+    tn: &str,
+    name: &str,
+    t: &DeTable<'_>,
+    span: &Span,
+) -> Option<EapSecret> {
+    check_keys(cx, t, tn, IKE_SECRET_KEYS, &[], |k| k.starts_with("id-"));
+    let mut ok = true;
+    let mut ids = Vec::new();
+    let mut entries: Vec<_> = t
+        .iter()
+        .filter(|(k, _)| k.get_ref() == "id" || k.get_ref().starts_with("id-"))
+        .collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    for (k, v) in entries {
+        match string_list(cx, v, at(k.get_ref(), tn)) {
+            Some(items) => {
+                for (s, span) in items {
+                    if s.is_empty() || s == "%any" {
+                        cx.error(&span, format!("'id' in {tn} must name an EAP user"));
+                        ok = false;
+                    } else {
+                        ids.push(s);
+                    }
+                }
+            }
+            None => ok = false,
+        }
+    }
+    if ids.is_empty() && ok {
+        cx.error(span, format!("{tn} has no 'id' (the EAP user name)"));
+        ok = false;
+    }
+    let Some(v) = get(t, "secret") else {
+        cx.error(span, format!("{tn} has no 'secret'"));
+        return None;
+    };
+    let text = string(cx, v, at("secret", tn))?;
+    let secret = match decode_secret(text) {
+        Ok(b) if b.is_empty() => {
+            cx.error(&v.span(), format!("'secret' in {tn} is empty"));
+            return None;
+        }
+        Ok(b) => b,
+        Err(why) => {
+            cx.error(&v.span(), format!("invalid 'secret' in {tn}: {why}"));
+            return None;
+        }
+    };
+    // Profiles write the password into swanctl, NetworkManager and Apple
+    // files, whose syntax has no room for line breaks or other controls.
+    if secret.iter().any(u8::is_ascii_control) {
+        cx.error(
+            &v.span(),
+            format!("'secret' in {tn} has control characters, which client profiles cannot carry"),
+        );
+        return None;
+    }
+    // The NT hash is MD4 over the UTF-16 password (RFC 2759 §8.3).
+    if std::str::from_utf8(&secret).is_err() {
+        cx.error(
+            &v.span(),
+            format!("'secret' in {tn} is not UTF-8 text, which an EAP-MSCHAPv2 password must be"),
+        );
+        return None;
+    }
+    ok.then(|| EapSecret {
+        name: name.to_owned(),
+        ids,
+        secret: Psk(secret),
+    })
 }
 
 fn read_ike_secret(

@@ -91,8 +91,12 @@ pub(super) fn render(c: &Config) -> String {
         "retransmit_timeout = {:?}",
         d.retransmit_timeout.as_secs_f64()
     );
+    let _ = writeln!(o, "keep_alive = {:?}", d.keep_alive.as_secs_f64());
+    let _ = writeln!(o, "cookie_threshold = {}", d.cookie_threshold);
+    let _ = writeln!(o, "init_limit_half_open = {}", d.init_limit_half_open);
     let _ = writeln!(o, "retransmit_base = {:?}", d.retransmit_base);
     let _ = writeln!(o, "retransmit_tries = {}", d.retransmit_tries);
+    let _ = writeln!(o, "rsa_pss = {}", d.rsa_pss);
 
     for conn in &c.connections {
         let n = &conn.name;
@@ -141,11 +145,16 @@ pub(super) fn render(c: &Config) -> String {
         for (side, rounds) in [("local", &conn.local), ("remote", &conn.remote)] {
             for r in rounds.iter() {
                 let _ = writeln!(o, "\n[connections.{n}.{side}-{}]", r.round);
+                let sig = r.signature.to_auth();
                 let auth = match r.auth {
                     AuthMethod::Psk => "psk",
-                    AuthMethod::Pubkey => "pubkey",
+                    AuthMethod::Pubkey => sig.as_str(),
+                    AuthMethod::EapMschapv2 => "eap-mschapv2",
                 };
                 let _ = writeln!(o, "auth = {}", q(auth));
+                if let Some(e) = &r.eap_id {
+                    let _ = writeln!(o, "eap_id = {}", q(e));
+                }
                 match (&r.id, side) {
                     (Some(id), _) => {
                         let _ = writeln!(o, "id = {}", q(&id.to_string()));
@@ -226,6 +235,11 @@ pub(super) fn render(c: &Config) -> String {
     for s in &c.secrets.ike {
         let _ = writeln!(o, "\n[secrets.ike.{}]", s.name);
         let _ = writeln!(o, "id = {}", list(&s.ids, ToString::to_string));
+        let _ = writeln!(o, "secret = \"<redacted, {} bytes>\"", s.secret.len());
+    }
+    for s in &c.secrets.eap {
+        let _ = writeln!(o, "\n[secrets.{}]", s.name);
+        let _ = writeln!(o, "id = {}", list(&s.ids, Clone::clone));
         let _ = writeln!(o, "secret = \"<redacted, {} bytes>\"", s.secret.len());
     }
     for k in &c.secrets.private {

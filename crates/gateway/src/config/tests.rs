@@ -155,11 +155,11 @@ fn engine_socket_needs_the_userland_backend() {
 fn swanctl_keys_ikegw_lacks_say_why() {
     let text = psk("").replace(
         "[connections.branch.local]",
-        "[connections.branch.local]\neap_id = \"x\"",
+        "[connections.branch.local]\naaa_id = \"x\"",
     );
     assert_eq!(
         errors(&text),
-        ["D/ikegw.toml:6:1: key 'eap_id' in connections.branch.local is not supported by ikegw: EAP is not implemented"]
+        ["D/ikegw.toml:6:1: key 'aaa_id' in connections.branch.local is not supported by ikegw: RADIUS (eap-radius) is not implemented"]
     );
 }
 
@@ -590,12 +590,26 @@ fn retransmission_keys_take_numbers_and_refuse_out_of_range_values() {
 }
 
 #[test]
+fn keep_alive_takes_seconds_or_a_duration_within_range() {
+    let c = Dir::new()
+        .load(&format!("[daemon]\nkeep_alive = 5\n{}", psk("")))
+        .unwrap();
+    assert_eq!(c.daemon.keep_alive, Duration::from_secs(5));
+    assert_eq!(
+        errors(&format!("[daemon]\nkeep_alive = 0\n{}", psk(""))),
+        ["D/ikegw.toml:2:14: 'keep_alive' in daemon must be between 1 and 3600 seconds (NAT-T keepalives cannot be turned off)"]
+    );
+}
+
+#[test]
 fn defaults_are_strongswans() {
     let c = Dir::new().load(&psk("")).unwrap();
     let d = &c.daemon;
     assert_eq!(d.backend, Backend::Illumos);
     assert_eq!((d.port, d.port_nat_t), (500, 4500));
     assert_eq!(d.retransmit_timeout, Duration::from_secs(4));
+    assert_eq!(d.keep_alive, Duration::from_secs(20));
+    assert_eq!((d.cookie_threshold, d.init_limit_half_open), (10, 1000));
     assert_eq!((d.retransmit_base, d.retransmit_tries), (1.8, 5));
     let conn = &c.connections[0];
     assert_eq!(conn.version, 0);
@@ -645,8 +659,12 @@ listen = ["192.0.2.1", "2001:db8::1"]
 port = 1500
 port_nat_t = 14500
 retransmit_timeout = 2.5
+keep_alive = "30s"
+cookie_threshold = 0
+init_limit_half_open = 50
 retransmit_base = 2
 retransmit_tries = 3
+rsa_pss = true
 
 [connections.all]
 version = 2
@@ -752,8 +770,12 @@ fn a_config_using_every_key_parses_to_the_expected_values() {
             port: 1500,
             port_nat_t: 14500,
             retransmit_timeout: Duration::from_millis(2500),
+            keep_alive: Duration::from_secs(30),
+            cookie_threshold: 0,
+            init_limit_half_open: 50,
             retransmit_base: 2.0,
             retransmit_tries: 3,
+            rsa_pss: true,
         }
     );
     let conn = c.connection("all").unwrap();
@@ -1083,5 +1105,212 @@ fn secrets_accept_swanctl_hex_base64_and_plain() {
     assert_eq!(
         c.secrets.ike[0].secret.expose_secret(),
         b"secret-secret-secret"
+    );
+}
+
+#[test]
+fn signature_constraints_in_auth_are_read_as_swanctl_writes_them() {
+    use super::{SigHash, SigKey};
+    let d = Dir::new();
+    d.pki("vpn.example.com");
+    let text = cert_config("vpn.example.com", true)
+        .replace(
+            "certs = [\"gw.crt\"]",
+            "auth = \"ike:rsa/pss-sha384-ecdsa-sha256\"\ncerts = [\"gw.crt\"]",
+        )
+        .replacen("auth = \"pubkey\"\n", "", 1)
+        .replace(
+            "auth = \"pubkey\"\ncacerts",
+            "auth = \"rsa-2048-sha256-ecdsa-384\"\ncacerts",
+        );
+    let c = d.load(&text).unwrap();
+    assert!(!c.daemon.rsa_pss, "strongSwan's default is PKCS#1 v1.5");
+    let local = &c.connections[0].local[0].signature;
+    assert_eq!(local.keys, [(SigKey::RsaPss, 0), (SigKey::Ecdsa, 0)]);
+    assert_eq!(local.hashes, [SigHash::Sha384, SigHash::Sha256]);
+    assert_eq!(local.to_auth(), "rsa/pss-ecdsa-sha384-sha256");
+    let remote = &c.connections[0].remote[0].signature;
+    assert_eq!(remote.keys, [(SigKey::Rsa, 2048), (SigKey::Ecdsa, 384)]);
+    assert_eq!(remote.hashes, [SigHash::Sha256]);
+    // A plain pubkey constrains nothing.
+    let plain = d.load(&cert_config("vpn.example.com", true)).unwrap();
+    assert!(plain.connections[0].local[0].signature.is_empty());
+    // `[daemon] rsa_pss` is strongswan.conf's charon.rsa_pss.
+    let c = d
+        .load(&format!(
+            "[daemon]\nrsa_pss = \"yes\"\n{}",
+            cert_config("vpn.example.com", true)
+        ))
+        .unwrap();
+    assert!(c.daemon.rsa_pss);
+}
+
+#[test]
+fn signature_constraints_we_cannot_honour_are_refused() {
+    let d = Dir::new();
+    d.pki("vpn.example.com");
+    let with = |auth: &str| {
+        cert_config("vpn.example.com", true).replacen(
+            "auth = \"pubkey\"",
+            &format!("auth = \"{auth}\""),
+            1,
+        )
+    };
+    assert_eq!(
+        d.load(&with("rsa/pss-sha1")).unwrap_err(),
+        ["D/ikegw.toml:5:8: auth 'rsa/pss-sha1' in connections.c.local: sha1 signatures are not supported; use sha256, sha384 or sha512"]
+    );
+    assert_eq!(
+        d.load(&with("2048-rsa")).unwrap_err(),
+        ["D/ikegw.toml:5:8: invalid value '2048-rsa' for 'auth' in connections.c.local; expected one of psk, pubkey, eap-mschapv2"]
+    );
+    // The test certificate's key is ECDSA P-256.
+    assert_eq!(
+        d.load(&with("rsa/pss")).unwrap_err(),
+        ["D/ikegw.toml:5:8: auth = \"rsa/pss\" names no key type that fits our ECDSA P-256 key in connections.c.local"]
+    );
+    assert_eq!(
+        d.load(&with("rsa-sha256-bliss")).unwrap_err(),
+        ["D/ikegw.toml:5:8: auth 'rsa-sha256-bliss' in connections.c.local: unknown signature constraint 'bliss'; use pubkey, rsa, rsa/pss, ecdsa or ed25519, optionally with a key size and sha256, sha384, sha512"]
+    );
+}
+
+/// A certificate gateway whose road warriors use EAP-MSCHAPv2, with
+/// `remote` and `secrets` as given.
+fn eap_config(remote: &str, secrets: &str) -> String {
+    format!(
+        r#"[connections.c]
+remote_addrs = ["%any"]
+
+[connections.c.local]
+auth = "pubkey"
+certs = ["gw.crt"]
+id = "vpn.example.com"
+
+[connections.c.remote]
+{remote}
+
+[secrets.private.gw]
+file = "gw.key"
+{secrets}"#
+    )
+}
+
+const ALICE: &str = "\n[secrets.eap-alice]\nid = \"alice\"\nsecret = \"correct horse\"\n";
+
+#[test]
+fn eap_mschapv2_round_and_eap_secrets_load() {
+    let d = Dir::new();
+    d.pki("vpn.example.com");
+    let text = eap_config(
+        "auth = \"eap-mschapv2\"\neap_id = \"%any\"",
+        &format!(
+            "{ALICE}\n[secrets.eap-staff]\nid = [\"bob\", \"carol\"]\nsecret = \"0x626f62\"\n"
+        ),
+    );
+    let c = d.load(&text).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let r = &c.connections[0].remote[0];
+    assert_eq!(r.auth, AuthMethod::EapMschapv2);
+    assert_eq!(r.eap_id.as_deref(), Some("%any"));
+    let users: Vec<(&str, &[String], usize)> = c
+        .secrets
+        .eap
+        .iter()
+        .map(|s| (s.name.as_str(), s.ids.as_slice(), s.secret.len()))
+        .collect();
+    assert_eq!(
+        users,
+        [
+            ("eap-alice", &["alice".to_owned()][..], 13),
+            ("eap-staff", &["bob".to_owned(), "carol".to_owned()][..], 3),
+        ]
+    );
+    // Shown redacted, in the file's own layout.
+    let shown = show::render(&c);
+    assert!(
+        shown.contains("auth = \"eap-mschapv2\"\neap_id = \"%any\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("[secrets.eap-alice]\nid = [\"alice\"]\nsecret = \"<redacted, 13 bytes>\"")
+    );
+    assert!(!shown.contains("correct horse"));
+    // Without eap_id the IKE identity names the user.
+    let c = d
+        .load(&eap_config("auth = \"eap-mschapv2\"", ALICE))
+        .unwrap();
+    assert_eq!(c.connections[0].remote[0].eap_id, None);
+}
+
+#[test]
+fn eap_configuration_errors_are_pinned() {
+    let d = Dir::new();
+    d.pki("vpn.example.com");
+    let e = |remote: &str, secrets: &str| d.load(&eap_config(remote, secrets)).unwrap_err();
+    assert_eq!(
+        e("auth = \"eap-mschapv2\"", ""),
+        ["D/ikegw.toml:10:8: no EAP users for auth = eap-mschapv2 in connections.c.remote; add a [secrets.eap-NAME] with 'id' (the user) and 'secret' (the password)"]
+    );
+    assert_eq!(
+        e("auth = \"eap-mschapv2\"\neap_id = \"alice\"", ALICE),
+        ["D/ikegw.toml:11:10: eap_id 'alice' in connections.c.remote: only %any (ask with EAP-Identity) is supported; leave it out to take the user from the IKE identity"]
+    );
+    assert_eq!(
+        e(
+            "auth = \"pubkey\"\ncacerts = [\"ca.crt\"]\neap_id = \"%any\"",
+            ALICE
+        ),
+        ["D/ikegw.toml:12:10: 'eap_id' in connections.c.remote needs auth = eap-mschapv2"]
+    );
+    assert_eq!(
+        e("auth = \"eap-md5\"", ALICE),
+        ["D/ikegw.toml:10:8: auth 'eap-md5' in connections.c.remote is not supported by ikegw; use psk, pubkey or (remote) eap-mschapv2"]
+    );
+    assert_eq!(
+        e(
+            "auth = \"eap-mschapv2\"",
+            "\n[secrets.eap-x]\nsecret = \"pw\"\n"
+        ),
+        ["D/ikegw.toml:15:1: secrets.eap-x has no 'id' (the EAP user name)"]
+    );
+    assert_eq!(
+        e(
+            "auth = \"eap-mschapv2\"",
+            &format!("{ALICE}\n[secrets.eap-again]\nid = \"alice\"\nsecret = \"x\"\n")
+        ),
+        ["D/ikegw.toml:20:6: EAP user 'alice' in secrets.eap-again is already in secrets.eap-alice"]
+    );
+    assert_eq!(
+        e(
+            "auth = \"eap-mschapv2\"",
+            &format!("{ALICE}\n[secrets.ntlm]\nid = \"a\"\n")
+        ),
+        ["D/ikegw.toml:19:10: key 'ntlm' in secrets is not supported by ikegw: NT hashes are not read; put the password in a [secrets.eap-NAME]"]
+    );
+    assert_eq!(
+        e(
+            "auth = \"eap-mschapv2\"",
+            "\n[secrets.eap-x]\nid = \"a\"\nsecret = \"two\\nlines\"\n"
+        ),
+        ["D/ikegw.toml:17:10: 'secret' in secrets.eap-x has control characters, which client profiles cannot carry"]
+    );
+    // ikegw is never the EAP client, and the gateway must sign.
+    let text = eap_config("auth = \"eap-mschapv2\"", ALICE).replacen(
+        "auth = \"pubkey\"",
+        "auth = \"eap-mschapv2\"",
+        1,
+    );
+    assert_eq!(
+        d.load(&text).unwrap_err(),
+        ["D/ikegw.toml:5:8: auth = eap-mschapv2 in connections.c.local: ikegw is an EAP server only; use it in the remote round"]
+    );
+    let text = psk("").replace(
+        "[connections.branch.remote]\nauth = \"psk\"",
+        "[connections.branch.remote]\nauth = \"eap-mschapv2\"",
+    ) + ALICE;
+    assert_eq!(
+        errors(&text),
+        ["D/ikegw.toml:10:8: auth = eap-mschapv2 in connections.branch.remote needs our round to be auth = pubkey: the gateway proves itself with its certificate (RFC 7296 §2.16)"]
     );
 }

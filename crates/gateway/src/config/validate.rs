@@ -30,11 +30,13 @@ pub(super) fn validate(
     let skip = Skip {
         ike_secrets: lost("secrets.ike.") || lost("secrets.include"),
         private_keys: lost("secrets.private."),
+        eap_secrets: lost("secrets.eap") || lost("secrets.include"),
     };
     for conn in &c.connections {
         check_rounds(&mut cx, c, conn, doc, skip);
         check_pool_refs(&mut cx, c, conn, doc, failed);
     }
+    check_eap_users(&mut cx, c, doc);
     check_pool_overlaps(&mut cx, c, doc);
     check_selector_overlaps(&mut cx, c, doc);
     check_engine_socket(&mut cx, c, doc);
@@ -62,6 +64,7 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 struct Skip {
     ike_secrets: bool,
     private_keys: bool,
+    eap_secrets: bool,
 }
 
 fn round_span(doc: &DeTable<'_>, conn: &str, round: &str, key: &str) -> std::ops::Range<usize> {
@@ -164,6 +167,65 @@ fn check_rounds(cx: &mut Cx<'_>, c: &Config, conn: &Connection, doc: &DeTable<'_
             if r.auth == AuthMethod::Pubkey {
                 check_cert_round(cx, c, conn, &RoundAt { r, local, key: &rk }, doc, skip);
             }
+            if r.auth == AuthMethod::EapMschapv2 {
+                check_eap_round(cx, c, conn, r, peer, doc, skip);
+            }
+        }
+    }
+}
+
+/// A remote `auth = eap-mschapv2` round: the gateway must prove itself
+/// with a certificate (RFC 7296 §2.16 leaves EAP to the initiator and
+/// expects the responder's public-key AUTH), and there must be users.
+fn check_eap_round(
+    cx: &mut Cx<'_>,
+    c: &Config,
+    conn: &Connection,
+    r: &AuthRound,
+    ours: Option<&AuthRound>,
+    doc: &DeTable<'_>,
+    skip: Skip,
+) {
+    let name = &conn.name;
+    let span = round_span(doc, name, &r.table, "auth");
+    if !ours.is_some_and(|o| o.auth == AuthMethod::Pubkey) {
+        cx.error(
+            &span,
+            format!(
+                "auth = eap-mschapv2 in connections.{name}.{} needs our round to be auth = pubkey: the gateway proves itself with its certificate (RFC 7296 §2.16)",
+                r.table
+            ),
+        );
+    }
+    if !skip.eap_secrets && c.secrets.eap.is_empty() {
+        cx.error(
+            &span,
+            format!(
+                "no EAP users for auth = eap-mschapv2 in connections.{name}.{}; add a [secrets.eap-NAME] with 'id' (the user) and 'secret' (the password)",
+                r.table
+            ),
+        );
+    }
+}
+
+/// An EAP user name in two `[secrets.eap-NAME]` sections would have two
+/// passwords; only the first would ever be used.
+fn check_eap_users(cx: &mut Cx<'_>, c: &Config, doc: &DeTable<'_>) {
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for s in &c.secrets.eap {
+        for id in &s.ids {
+            if let Some((_, first)) = seen.iter().find(|(u, _)| *u == id.as_str()) {
+                let span = value_span(doc, &["secrets", &s.name, "id"]);
+                cx.error(
+                    &span,
+                    format!(
+                        "EAP user '{id}' in secrets.{} is already in secrets.{first}",
+                        s.name
+                    ),
+                );
+            } else {
+                seen.push((id, &s.name));
+            }
         }
     }
 }
@@ -221,6 +283,13 @@ fn check_cert_round(
     let span = round_span(doc, name, rk, "certs");
     match cert.public_key() {
         Ok(pk) => {
+            // `auth` constraints the key cannot meet (`rsa/pss` on an ECDSA
+            // key): the daemon would refuse the connection at start.
+            if let Err(why) =
+                crate::daemon::creds::our_schemes(pk.key_type(), &r.signature, c.daemon.rsa_pss)
+            {
+                cx.error(&round_span(doc, name, rk, "auth"), format!("{why} in {tn}"));
+            }
             if !skip.private_keys && !c.secrets.private.iter().any(|k| *k.key.public_key() == pk) {
                 cx.error(
                     &span,

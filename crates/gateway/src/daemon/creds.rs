@@ -12,18 +12,22 @@ use std::path::Path;
 use std::sync::Arc;
 
 use certs::ikeauth::{
-    choose_style, AuthStyle, CertSigner, LocalCredentials, PeerCertError, TrustVerifier, WallClock,
+    choose_style_from, AuthStyle, CertSigner, LocalCredentials, PeerCertError, TrustVerifier,
+    WallClock,
 };
 use certs::{
-    Certificate, IdentityError, KeyPurpose, LocalChain, PrivateKey, TrustStore, ValidationError,
-    ValidationOptions,
+    Certificate, IdentityError, KeyPurpose, KeyType, LocalChain, PrivateKey, SignatureScheme,
+    TrustStore, ValidationError, ValidationOptions,
 };
-use ike::crypto::{RingVerifier, Signer, Verifier};
+use ike::crypto::{
+    AuthMethod as IkeAuthMethod, CryptoError as IkeCryptoError, RingVerifier,
+    SignatureScheme as IkeScheme, Signer, Verifier,
+};
 use ike::sa::{CertVerifier, CredentialProvider, Credentials};
 use ike::wire::HashAlgorithm;
 use ike::wire::{Cert, CertEncoding, Id};
 
-use crate::config::{AuthRound, Config, Revocation, SendCert};
+use crate::config::{AuthRound, Config, Revocation, SendCert, SigConstraints, SigHash, SigKey};
 
 /// extendedKeyUsage purposes that make a certificate fit for an IKE peer
 /// of a site-to-site tunnel. The core does not tell the verifier whether
@@ -115,6 +119,9 @@ struct ChainProvider {
     /// Another handle on the key, for signers in the style the peer needs.
     key: Arc<PrivateKey>,
     send_cert: SendCert,
+    /// The schemes `local.auth` and `[daemon] rsa_pss` allow, preferred
+    /// first ([`our_schemes`]); empty = the key's defaults.
+    schemes: Vec<SignatureScheme>,
 }
 
 impl CredentialProvider for ChainProvider {
@@ -135,13 +142,233 @@ impl CredentialProvider for ChainProvider {
         // hash it announced. Keys with no classic method keep RFC 7427.
         let hashes: Vec<u16> = peer_hashes.iter().map(|h| h.0).collect();
         let announced = (!hashes.is_empty()).then_some(hashes.as_slice());
-        let signer: Arc<dyn Signer> = match choose_style(&self.key, announced)
+        let signer: Arc<dyn Signer> = match choose_style_from(&self.key, announced, &self.schemes)
             .and_then(|style| CertSigner::new(Arc::clone(&self.key), style).ok())
         {
             Some(s) => Arc::new(s),
             None => self.creds.signer(),
         };
         Some(Credentials { certs, signer })
+    }
+}
+
+/// The size a key-size constraint (`rsa-2048`, `ecdsa-384`) compares with.
+fn key_bits(kt: KeyType) -> usize {
+    match kt {
+        KeyType::Rsa { bits } => bits,
+        KeyType::EcdsaP256 | KeyType::Ed25519 => 256,
+        KeyType::EcdsaP384 => 384,
+    }
+}
+
+/// Whether a key of type `kt` is one the constraint `k` (of at least
+/// `min_bits`) names.
+fn key_fits(kt: KeyType, k: SigKey, min_bits: u32) -> bool {
+    let kind = matches!(
+        (kt, k),
+        (KeyType::Rsa { .. }, SigKey::Rsa | SigKey::RsaPss)
+            | (KeyType::EcdsaP256 | KeyType::EcdsaP384, SigKey::Ecdsa)
+            | (KeyType::Ed25519, SigKey::Ed25519)
+    );
+    kind && u32::try_from(key_bits(kt)).unwrap_or(u32::MAX) >= min_bits
+}
+
+/// The hashes of a constraint, or SHA2-256/384/512 when none is named.
+fn hashes_of(sig: &SigConstraints) -> Vec<SigHash> {
+    if sig.hashes.is_empty() {
+        vec![SigHash::Sha256, SigHash::Sha384, SigHash::Sha512]
+    } else {
+        sig.hashes.clone()
+    }
+}
+
+/// The RFC 7427 schemes we sign with for a key of type `kt`, preferred
+/// first, as strongSwan chooses them: RSA keys sign PKCS#1 v1.5 (RFC 8017
+/// §8.2) unless the round's `auth` names `rsa/pss` or `[daemon] rsa_pss`
+/// is set, then RSASSA-PSS (§8.1, salt = hash length, RFC 4055 §3.1
+/// parameters); hashes in the order `auth` names them. ECDSA signs with its
+/// curve's hash only (ring), Ed25519 with itself (RFC 8420). A constraint
+/// the key cannot satisfy is a configuration error.
+pub(crate) fn our_schemes(
+    kt: KeyType,
+    sig: &SigConstraints,
+    rsa_pss: bool,
+) -> Result<Vec<SignatureScheme>, String> {
+    let matched = if sig.keys.is_empty() {
+        None
+    } else {
+        let found = sig
+            .keys
+            .iter()
+            .find(|(k, bits)| key_fits(kt, *k, *bits))
+            .map(|(k, _)| *k);
+        match found {
+            Some(k) => Some(k),
+            None => {
+                return Err(format!(
+                    "auth = \"{}\" names no key type that fits our {kt} key",
+                    sig.to_auth()
+                ))
+            }
+        }
+    };
+    let hashes = hashes_of(sig);
+    let out: Vec<SignatureScheme> = match kt {
+        KeyType::Rsa { .. } => {
+            let pss = matched == Some(SigKey::RsaPss) || rsa_pss;
+            hashes
+                .iter()
+                .map(|h| match (pss, h) {
+                    (true, SigHash::Sha256) => SignatureScheme::RsaPssSha256,
+                    (true, SigHash::Sha384) => SignatureScheme::RsaPssSha384,
+                    (true, SigHash::Sha512) => SignatureScheme::RsaPssSha512,
+                    (false, SigHash::Sha256) => SignatureScheme::RsaPkcs1Sha256,
+                    (false, SigHash::Sha384) => SignatureScheme::RsaPkcs1Sha384,
+                    (false, SigHash::Sha512) => SignatureScheme::RsaPkcs1Sha512,
+                })
+                .collect()
+        }
+        KeyType::EcdsaP256 => hashes
+            .iter()
+            .filter(|h| **h == SigHash::Sha256)
+            .map(|_| SignatureScheme::EcdsaSha256)
+            .collect(),
+        KeyType::EcdsaP384 => hashes
+            .iter()
+            .filter(|h| **h == SigHash::Sha384)
+            .map(|_| SignatureScheme::EcdsaSha384)
+            .collect(),
+        KeyType::Ed25519 => vec![SignatureScheme::Ed25519],
+    };
+    if out.is_empty() {
+        return Err(format!(
+            "auth = \"{}\": our {kt} key signs only with {}",
+            sig.to_auth(),
+            match kt {
+                KeyType::EcdsaP384 => "sha384",
+                _ => "sha256",
+            }
+        ));
+    }
+    Ok(out)
+}
+
+/// The schemes we accept from a peer whose end entity has a key of type
+/// `kt` under the remote round's constraints; `Ok(None)` accepts every
+/// scheme (a plain `pubkey`). As in strongSwan, once constraints are
+/// written RSASSA-PSS is accepted only where `rsa/pss` is named, PKCS#1
+/// v1.5 only where `rsa` or `pubkey` is.
+fn peer_schemes(kt: KeyType, sig: &SigConstraints) -> Result<Option<Vec<IkeScheme>>, String> {
+    if sig.is_empty() {
+        return Ok(None);
+    }
+    let matched: Vec<SigKey> = sig
+        .keys
+        .iter()
+        .filter(|(k, bits)| key_fits(kt, *k, *bits))
+        .map(|(k, _)| *k)
+        .collect();
+    if !sig.keys.is_empty() && matched.is_empty() {
+        return Err(format!(
+            "its {kt} key is not one auth = \"{}\" accepts",
+            sig.to_auth()
+        ));
+    }
+    let hashes = hashes_of(sig);
+    let mut out = Vec::new();
+    for h in hashes {
+        match kt {
+            KeyType::Rsa { .. } => {
+                if matched.contains(&SigKey::RsaPss) {
+                    out.push(match h {
+                        SigHash::Sha256 => IkeScheme::RsaPssSha256,
+                        SigHash::Sha384 => IkeScheme::RsaPssSha384,
+                        SigHash::Sha512 => IkeScheme::RsaPssSha512,
+                    });
+                }
+                if sig.keys.is_empty() || matched.contains(&SigKey::Rsa) {
+                    out.push(match h {
+                        SigHash::Sha256 => IkeScheme::RsaPkcs1Sha256,
+                        SigHash::Sha384 => IkeScheme::RsaPkcs1Sha384,
+                        SigHash::Sha512 => IkeScheme::RsaPkcs1Sha512,
+                    });
+                }
+            }
+            KeyType::EcdsaP256 | KeyType::EcdsaP384 => out.push(match h {
+                SigHash::Sha256 => IkeScheme::EcdsaSha256,
+                SigHash::Sha384 => IkeScheme::EcdsaSha384,
+                SigHash::Sha512 => IkeScheme::EcdsaSha512,
+            }),
+            KeyType::Ed25519 => {
+                if !out.contains(&IkeScheme::Ed25519) {
+                    out.push(IkeScheme::Ed25519);
+                }
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// What the IKE layer logs for a scheme the remote round's `auth` refuses.
+fn refused(scheme: Option<IkeScheme>) -> &'static str {
+    match scheme {
+        Some(IkeScheme::RsaPkcs1Sha256) => "sha256WithRSAEncryption (refused by remote auth)",
+        Some(IkeScheme::RsaPkcs1Sha384) => "sha384WithRSAEncryption (refused by remote auth)",
+        Some(IkeScheme::RsaPkcs1Sha512) => "sha512WithRSAEncryption (refused by remote auth)",
+        Some(IkeScheme::RsaPssSha256) => "RSASSA-PSS-SHA256 (refused by remote auth)",
+        Some(IkeScheme::RsaPssSha384) => "RSASSA-PSS-SHA384 (refused by remote auth)",
+        Some(IkeScheme::RsaPssSha512) => "RSASSA-PSS-SHA512 (refused by remote auth)",
+        Some(IkeScheme::EcdsaSha256) => "ecdsa-with-SHA256 (refused by remote auth)",
+        Some(IkeScheme::EcdsaSha384) => "ecdsa-with-SHA384 (refused by remote auth)",
+        Some(IkeScheme::EcdsaSha512) => "ecdsa-with-SHA512 (refused by remote auth)",
+        Some(IkeScheme::Ed25519) => "Ed25519 (refused by remote auth)",
+        None => "RSA with SHA-1, method 1 (refused by remote auth)",
+    }
+}
+
+/// A [`Verifier`] that first checks the peer's signature scheme against
+/// the remote round's `auth` constraints (swanctl `rsa/pss`,
+/// `pubkey-sha384`, …), then verifies with the IKE layer's own verifier.
+struct ConstrainedVerifier {
+    inner: RingVerifier,
+    /// The schemes accepted.
+    allowed: Vec<IkeScheme>,
+}
+
+impl Verifier for ConstrainedVerifier {
+    fn verify(
+        &self,
+        method: IkeAuthMethod,
+        auth_data: &[u8],
+        signed_octets: &[u8],
+    ) -> Result<(), IkeCryptoError> {
+        let scheme = match method {
+            IkeAuthMethod::DIGITAL_SIGNATURE => {
+                // RFC 7427 §3: one length octet, then the AlgorithmIdentifier.
+                // What does not decode is left to the inner verifier's
+                // precise error.
+                let algid = auth_data.split_first().and_then(|(len, rest)| {
+                    rest.get(..usize::from(*len))
+                        .and_then(|a| IkeScheme::from_algorithm_identifier(a).ok())
+                });
+                match algid {
+                    Some(s) => Some(s),
+                    None => return self.inner.verify(method, auth_data, signed_octets),
+                }
+            }
+            // RFC 4754 methods: ECDSA with the curve's own hash.
+            IkeAuthMethod::ECDSA_SHA256_P256 => Some(IkeScheme::EcdsaSha256),
+            IkeAuthMethod::ECDSA_SHA384_P384 => Some(IkeScheme::EcdsaSha384),
+            // Method 1 signs SHA-1, which no constraint names.
+            IkeAuthMethod::RSA_DIGITAL_SIGNATURE => None,
+            _ => return self.inner.verify(method, auth_data, signed_octets),
+        };
+        match scheme {
+            Some(s) if self.allowed.contains(&s) => {
+                self.inner.verify(method, auth_data, signed_octets)
+            }
+            other => Err(IkeCryptoError::UnsupportedSignature(refused(other))),
+        }
     }
 }
 
@@ -210,12 +437,24 @@ pub(crate) fn local(
                 reason: e.to_string(),
             }
         })?;
-    let creds = LocalCredentials::new(key, AuthStyle::DigitalSignature(None), vec![chain])
-        .map_err(|e| CredError::Signer {
-            table: table.clone(),
-            subject: subject.clone(),
-            reason: e.to_string(),
+    let schemes =
+        our_schemes(key.key_type(), &round.signature, cfg.daemon.rsa_pss).map_err(|reason| {
+            CredError::Signer {
+                table: table.clone(),
+                subject: subject.clone(),
+                reason,
+            }
         })?;
+    let creds = LocalCredentials::new(
+        key,
+        AuthStyle::DigitalSignature(schemes.first().copied()),
+        vec![chain],
+    )
+    .map_err(|e| CredError::Signer {
+        table: table.clone(),
+        subject: subject.clone(),
+        reason: e.to_string(),
+    })?;
     // The fixed signer and chain are the core's fallback when the provider
     // has no answer; the provider always has one.
     let certs = match send_cert {
@@ -227,6 +466,7 @@ pub(crate) fn local(
         creds,
         key: Arc::new(key_copy),
         send_cert,
+        schemes,
     });
     Ok(LocalCert {
         signer,
@@ -310,6 +550,7 @@ pub(crate) fn remote(conn: &str, round: &AuthRound) -> Result<Arc<SiteVerifier>,
         pinned,
         certreq,
         table,
+        accept: round.signature.clone(),
     }))
 }
 
@@ -326,6 +567,8 @@ pub(crate) struct SiteVerifier {
     certreq: Vec<Vec<u8>>,
     /// `connections.NAME.remote`, for the operator's hint.
     table: String,
+    /// The round's `auth` constraints on the peer's key and signature.
+    accept: SigConstraints,
 }
 
 impl SiteVerifier {
@@ -345,9 +588,24 @@ impl SiteVerifier {
                 IdentityError::NotInSubjectAltName { .. } | IdentityError::DnMismatch { .. },
             ) => "the peer's id (its local.id) must be one of the names its certificate carries, or its certificate must be reissued with that name".into(),
             PeerCertError::Validation(v) => match v {
-                ValidationError::UntrustedRoot { .. } | ValidationError::ChainIncomplete { .. } => {
-                    format!("add the CA that issued it to {t}.cacerts, or have the peer send its intermediates")
+                // Each case says only what is known: a chain that reached
+                // a CA or a root we do not trust needs an anchor, not more
+                // certificates from the peer.
+                ValidationError::UntrustedRoot { subject } => {
+                    format!("if you trust '{subject}', add its certificate to {t}.cacerts")
                 }
+                ValidationError::NoTrustAnchor { issuer, .. } => {
+                    format!("if you trust '{issuer}', add its certificate to {t}.cacerts")
+                }
+                ValidationError::ChainIncomplete { issuer, .. } => format!(
+                    "if '{issuer}' is the peer's root CA and you trust it, add its certificate to \
+                     {t}.cacerts; if it is an intermediate CA, the peer must send it after its own \
+                     certificate (its certs), or add it to {t}.cacerts"
+                ),
+                ValidationError::IssuerKeyMismatch { issuer, .. } => format!(
+                    "the '{issuer}' in {t}.cacerts is not the one that signed the peer's \
+                     certificate: replace it with the CA's current certificate"
+                ),
                 ValidationError::Expired { .. } | ValidationError::NotYetValid { .. } => {
                     "renew the peer's certificate, or check this host's clock".into()
                 }
@@ -425,7 +683,16 @@ impl CertVerifier for SiteVerifier {
                 ee.subject()
             )
         })?;
-        Ok(Box::new(v))
+        match peer_schemes(chain.public_key().key_type(), &self.accept) {
+            Ok(None) => Ok(Box::new(v)),
+            Ok(Some(allowed)) => Ok(Box::new(ConstrainedVerifier { inner: v, allowed })),
+            Err(why) => Err(format!(
+                "peer certificate {} rejected: {why} (in {}); change {}.auth or the peer's key",
+                ee.subject(),
+                self.table,
+                self.table
+            )),
+        }
     }
 }
 
@@ -463,6 +730,7 @@ mod tests {
 
     fn remote_round(cacerts: Vec<PathBuf>, certs: Vec<PathBuf>, rev: Revocation) -> AuthRound {
         AuthRound {
+            eap_id: None,
             round: 1,
             table: "remote".into(),
             auth: AuthMethod::Pubkey,
@@ -471,6 +739,7 @@ mod tests {
             certs,
             cacerts,
             revocation: rev,
+            signature: SigConstraints::default(),
         }
     }
 
@@ -533,20 +802,116 @@ mod tests {
         assert!(e.contains("local.id"), "{e}");
     }
 
+    fn refusal_of_chain(v: &SiteVerifier, id: &str, chain: &[&Certificate]) -> String {
+        let payloads: Vec<Cert> = chain.iter().map(|c| payload(c)).collect();
+        let refs: Vec<&Cert> = payloads.iter().collect();
+        match v.verifier_for(&fqdn(id), &refs) {
+            Ok(_) => panic!("accepted {id}"),
+            Err(e) => e,
+        }
+    }
+
+    fn intermediate(ca: &Ca, name: &str) -> Ca {
+        let key = generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+        let spec = CertSpec::new(name, Profile::Ca { path_len: None }, now() - DAY, 365);
+        Ca::new(ca.issue_intermediate(&spec, &key).unwrap(), key).unwrap()
+    }
+
+    fn verifier_trusting(dir: &Path, cas: &[&Ca]) -> Arc<SiteVerifier> {
+        let pem: String = cas.iter().map(|c| c.cert.to_pem()).collect();
+        let ca_file = write(dir, "ca.crt", &pem);
+        remote(
+            "s2s",
+            &remote_round(vec![ca_file], vec![], Revocation::Relaxed),
+        )
+        .unwrap()
+    }
+
+    /// Issue #8 scenario 9: the peer sends its end entity and intermediate,
+    /// we trust an unrelated root and intermediate. What is missing is trust
+    /// in the peer's root, and the line says so, not "send the intermediate".
     #[test]
-    fn an_untrusted_root_points_at_cacerts() {
+    fn a_chain_under_an_unknown_root_asks_for_the_anchor_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = root("CN=unrelated root CA");
+        let ours_int = intermediate(&ours, "CN=unrelated intermediate CA");
+        let theirs = root("CN=peer root CA");
+        let theirs_int = intermediate(&theirs, "CN=peer intermediate CA");
+        let v = verifier_trusting(dir.path(), &[&ours, &ours_int]);
+        let ee = leaf(&theirs_int, "branch.example");
+        assert_eq!(
+            refusal_of_chain(&v, "branch.example", &[&ee, &theirs_int.cert]),
+            "no trust anchor: the chain reaches CA \
+             'CN=peer intermediate CA', issued by 'CN=peer root CA', which is not one of our \
+             trust anchors; if you trust 'CN=peer root CA', add its certificate to \
+             connections.s2s.remote.cacerts"
+        );
+        // The peer sending its root along changes nothing but the wording.
+        assert_eq!(
+            refusal_of_chain(&v, "branch.example", &[&ee, &theirs_int.cert, &theirs.cert]),
+            "no trust anchor: the chain ends in self-signed \
+             'CN=peer root CA', which is not one of our trust anchors; if you trust \
+             'CN=peer root CA', add its certificate to connections.s2s.remote.cacerts"
+        );
+    }
+
+    /// We trust the peer's root, the peer leaves out its intermediate: both
+    /// ways to complete the chain are named, since only the name is known.
+    #[test]
+    fn a_missing_intermediate_names_both_remedies() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = root("CN=peer root CA");
+        let int = intermediate(&ca, "CN=peer intermediate CA");
+        let v = verifier_trusting(dir.path(), &[&ca]);
+        let ee = leaf(&int, "branch.example");
+        assert_eq!(
+            refusal(&v, "branch.example", &ee),
+            "no issuer for 'CN=branch.example': \
+             'CN=peer intermediate CA' is not one of our trust anchors, and the peer sent no \
+             intermediate CA certificate; if 'CN=peer intermediate CA' is the peer's root CA \
+             and you trust it, add its certificate to connections.s2s.remote.cacerts; if it is \
+             an intermediate CA, the peer must send it after its own certificate (its certs), \
+             or add it to connections.s2s.remote.cacerts"
+        );
+        // With the intermediate the same verifier accepts.
+        let payloads = [payload(&ee), payload(&int.cert)];
+        assert!(v
+            .verifier_for(&fqdn("branch.example"), &[&payloads[0], &payloads[1]])
+            .is_ok());
+    }
+
+    #[test]
+    fn a_re_keyed_ca_of_the_same_name_is_told_apart() {
         let dir = tempfile::tempdir().unwrap();
         let ours = root("CN=Test CA");
         let theirs = root("CN=Test CA");
-        let ca_file = write(dir.path(), "ca.crt", &ours.cert.to_pem());
-        let v = remote(
-            "ab",
-            &remote_round(vec![ca_file], vec![], Revocation::Relaxed),
-        )
-        .unwrap();
+        let v = verifier_trusting(dir.path(), &[&ours]);
         let e = refusal(&v, "branch.example", &leaf(&theirs, "branch.example"));
         assert!(
-            e.contains("add the CA that issued it to connections.ab.remote.cacerts"),
+            e.starts_with("no issuer for 'CN=branch.example': our 'CN=Test CA' has another key"),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("; the 'CN=Test CA' in connections.s2s.remote.cacerts is not the one that signed the peer's certificate: replace it with the CA's current certificate"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_expired_peer_certificate_says_when_and_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = root("CN=Test CA");
+        let v = verifier_trusting(dir.path(), &[&ca]);
+        let key = generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+        let mut spec = CertSpec::new("CN=old.example", Profile::Gateway, now() - 40 * DAY, 30);
+        spec.sans = vec![San::parse("old.example").unwrap()];
+        let e = refusal(&v, "old.example", &ca.issue(&spec, &key).unwrap());
+        assert!(
+            e.starts_with("certificate 'CN=old.example' expired 10 days ago"),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("; renew the peer's certificate, or check this host's clock"),
             "{e}"
         );
     }
@@ -660,6 +1025,7 @@ mod tests {
                 .unwrap(),
             key: Arc::new(copy),
             send_cert,
+            schemes: Vec::new(),
         }
     }
 
@@ -692,5 +1058,159 @@ mod tests {
         let ed = provider(SendCert::Always, KeyAlgorithm::Ed25519);
         assert_eq!(method(&ed, &[]), M::DIGITAL_SIGNATURE);
         assert_eq!(method(&ed, &[HashAlgorithm(5)]), M::DIGITAL_SIGNATURE);
+    }
+
+    fn sig(auth_keys: &[(SigKey, u32)], hashes: &[SigHash]) -> SigConstraints {
+        SigConstraints {
+            keys: auth_keys.to_vec(),
+            hashes: hashes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn rsa_keys_sign_pkcs1_unless_rsa_pss_is_asked_for() {
+        use SignatureScheme as S;
+        let rsa = KeyType::Rsa { bits: 2048 };
+        let none = SigConstraints::default();
+        // `pubkey`: PKCS#1 v1.5, as charon without rsa_pss.
+        assert_eq!(
+            our_schemes(rsa, &none, false).unwrap(),
+            [S::RsaPkcs1Sha256, S::RsaPkcs1Sha384, S::RsaPkcs1Sha512]
+        );
+        // `[daemon] rsa_pss = true` (charon.rsa_pss = yes).
+        assert_eq!(
+            our_schemes(rsa, &none, true).unwrap(),
+            [S::RsaPssSha256, S::RsaPssSha384, S::RsaPssSha512]
+        );
+        // `auth = "rsa/pss-sha384"` in the round.
+        assert_eq!(
+            our_schemes(rsa, &sig(&[(SigKey::RsaPss, 0)], &[SigHash::Sha384]), false).unwrap(),
+            [S::RsaPssSha384]
+        );
+        // `rsa-sha512` with rsa_pss: PSS, as strongSwan does with rsa_pss.
+        assert_eq!(
+            our_schemes(rsa, &sig(&[(SigKey::Rsa, 0)], &[SigHash::Sha512]), true).unwrap(),
+            [S::RsaPssSha512]
+        );
+        // ECDSA and Ed25519 ignore the RSA padding setting.
+        assert_eq!(
+            our_schemes(KeyType::EcdsaP384, &none, true).unwrap(),
+            [S::EcdsaSha384]
+        );
+        assert_eq!(
+            our_schemes(KeyType::Ed25519, &none, true).unwrap(),
+            [S::Ed25519]
+        );
+    }
+
+    #[test]
+    fn constraints_our_key_cannot_meet_are_load_errors() {
+        assert_eq!(
+            our_schemes(KeyType::EcdsaP256, &sig(&[(SigKey::RsaPss, 0)], &[]), false).unwrap_err(),
+            "auth = \"rsa/pss\" names no key type that fits our ECDSA P-256 key"
+        );
+        assert_eq!(
+            our_schemes(
+                KeyType::Rsa { bits: 2048 },
+                &sig(&[(SigKey::Rsa, 3072)], &[]),
+                false
+            )
+            .unwrap_err(),
+            "auth = \"rsa-3072\" names no key type that fits our RSA 2048 key"
+        );
+        assert_eq!(
+            our_schemes(KeyType::EcdsaP256, &sig(&[], &[SigHash::Sha384]), false).unwrap_err(),
+            "auth = \"pubkey-sha384\": our ECDSA P-256 key signs only with sha256"
+        );
+    }
+
+    #[test]
+    fn a_pss_preference_reaches_the_signer_the_core_gets() {
+        use ike::crypto::AuthMethod as M;
+        let mut p = provider(SendCert::Always, KeyAlgorithm::Ed25519);
+        // Swap in an RSA key and its PSS preference, as local() would.
+        let pem = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs/tests/data/sw-ee-rsa.key"),
+        )
+        .unwrap();
+        let key = PrivateKey::from_pem_or_der(&pem, "rsa").unwrap();
+        p.schemes = our_schemes(key.key_type(), &SigConstraints::default(), true).unwrap();
+        p.key = Arc::new(key);
+        let signer = p
+            .credentials_for(&[], &[HashAlgorithm(2), HashAlgorithm(3)])
+            .unwrap()
+            .signer;
+        assert_eq!(signer.auth_method(), M::DIGITAL_SIGNATURE);
+        let auth = signer.sign(b"octets").unwrap();
+        let algid = SignatureScheme::RsaPssSha256.algorithm_identifier();
+        assert_eq!(auth.data.get(1..=algid.len()), Some(algid.as_slice()));
+        // The IKE layer's verifier reads it back as RSASSA-PSS.
+        let v = RingVerifier::from_spki_der(p.key.public_key().spki_der()).unwrap();
+        v.verify(M::DIGITAL_SIGNATURE, &auth.data, b"octets")
+            .unwrap();
+    }
+
+    #[test]
+    fn remote_constraints_refuse_schemes_they_do_not_name() {
+        use ike::crypto::AuthMethod as M;
+        let pem = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs/tests/data/sw-ee-rsa.key"),
+        )
+        .unwrap();
+        let key = Arc::new(PrivateKey::from_pem_or_der(&pem, "rsa").unwrap());
+        let sign = |s: SignatureScheme| {
+            CertSigner::new(Arc::clone(&key), AuthStyle::DigitalSignature(Some(s)))
+                .unwrap()
+                .sign(b"octets")
+                .unwrap()
+                .data
+        };
+        let (pss, pkcs1) = (
+            sign(SignatureScheme::RsaPssSha256),
+            sign(SignatureScheme::RsaPkcs1Sha256),
+        );
+        let rsa = key.key_type();
+        let verifier = |c: &SigConstraints| -> Box<dyn Verifier> {
+            let inner = RingVerifier::from_spki_der(key.public_key().spki_der()).unwrap();
+            match peer_schemes(rsa, c).unwrap() {
+                None => Box::new(inner),
+                Some(allowed) => Box::new(ConstrainedVerifier { inner, allowed }),
+            }
+        };
+        // A plain pubkey accepts both paddings.
+        let any = verifier(&SigConstraints::default());
+        any.verify(M::DIGITAL_SIGNATURE, &pss, b"octets").unwrap();
+        any.verify(M::DIGITAL_SIGNATURE, &pkcs1, b"octets").unwrap();
+        // rsa/pss: PSS only.
+        let only_pss = verifier(&sig(&[(SigKey::RsaPss, 0)], &[]));
+        only_pss
+            .verify(M::DIGITAL_SIGNATURE, &pss, b"octets")
+            .unwrap();
+        assert_eq!(
+            only_pss
+                .verify(M::DIGITAL_SIGNATURE, &pkcs1, b"octets")
+                .unwrap_err()
+                .to_string(),
+            "signature algorithm or AUTH method sha256WithRSAEncryption (refused by remote auth) \
+             not supported for this key"
+        );
+        // rsa-sha384: PKCS#1 with SHA-384 only.
+        let sha384 = verifier(&sig(&[(SigKey::Rsa, 0)], &[SigHash::Sha384]));
+        assert!(sha384
+            .verify(M::DIGITAL_SIGNATURE, &pkcs1, b"octets")
+            .is_err());
+        assert!(sha384
+            .verify(M::DIGITAL_SIGNATURE, &pss, b"octets")
+            .is_err());
+        // A bad signature under an allowed scheme is still a bad signature.
+        assert!(only_pss
+            .verify(M::DIGITAL_SIGNATURE, &pss, b"other")
+            .is_err());
+        // Key type and size are checked before any signature.
+        assert_eq!(
+            peer_schemes(rsa, &sig(&[(SigKey::Ecdsa, 0)], &[])).unwrap_err(),
+            "its RSA 2048 key is not one auth = \"ecdsa\" accepts"
+        );
+        assert!(peer_schemes(rsa, &sig(&[(SigKey::Rsa, 4096)], &[])).is_err());
     }
 }

@@ -56,6 +56,8 @@ enum Input {
 }
 
 struct ChildView {
+    /// Index of its child in the peer's children.
+    child: usize,
     spi_out: u32,
     suite: String,
     local_ts: Vec<String>,
@@ -64,7 +66,11 @@ struct ChildView {
 }
 
 struct SaView {
+    /// Index of the peer (connection) in the core's table.
     peer: Option<usize>,
+    /// Children we asked the core for on this IKE SA (in IKE_AUTH or by
+    /// CREATE_CHILD_SA) and have not seen fail or go: not asked twice.
+    wanted: std::collections::BTreeSet<usize>,
     established: Option<Instant>,
     path: Option<Path>,
     suite: String,
@@ -90,17 +96,21 @@ pub(crate) struct Driver {
     /// What the data plane sends, until [`Self::run`] starts the sender.
     #[cfg(target_os = "linux")]
     dp_out: Option<mpsc::Receiver<super::dataplane::Out>>,
-    /// Peers to (re-)initiate later: (when, the back-off used).
+    /// Children (indexes into `info`) to (re-)initiate later: (when, the
+    /// back-off used).
     retry: BTreeMap<usize, (Instant, Duration)>,
-    /// Peers kept up by us (`start_action = start`, or restarted by
+    /// Children kept up by us (`start_action = start`, or restarted by
     /// `close_action = start` / `dpd_action = restart`): a failed attempt
     /// is retried with back-off.
     persistent: std::collections::BTreeSet<usize>,
-    /// Peers whose trap policy is installed.
-    trapped: std::collections::BTreeSet<usize>,
-    /// Peers to trap at the next turn of the loop (`close_action` /
+    /// Children whose trap policy is installed, with it (to remove it).
+    trapped: BTreeMap<usize, super::kernel::Trap>,
+    /// Children to trap at the next turn of the loop (`close_action` /
     /// `dpd_action = trap`; installing is asynchronous).
     to_trap: Vec<usize>,
+    /// Trap policies to remove at the next turn of the loop (their child
+    /// was removed or changed by a reload).
+    to_untrap: Vec<super::kernel::Trap>,
     /// Address pools leased to road warriors (#10), shared with the core.
     pools: super::vip::Pools,
     /// Virtual IPs peers assigned to us, on the TUN device.
@@ -189,6 +199,9 @@ fn new_endpoint(
         base: daemon.retransmit_base,
         tries: daemon.retransmit_tries,
     };
+    cfg.keepalive_interval = daemon.keep_alive;
+    cfg.cookie_threshold = daemon.cookie_threshold;
+    cfg.half_open_limit = daemon.init_limit_half_open;
     cfg.address_provider = pools.provider();
     let ep = Endpoint::new(
         cfg,
@@ -318,8 +331,9 @@ impl Driver {
                 dp_out,
                 retry: BTreeMap::new(),
                 persistent: std::collections::BTreeSet::new(),
-                trapped: std::collections::BTreeSet::new(),
+                trapped: BTreeMap::new(),
                 to_trap: Vec::new(),
+                to_untrap: Vec::new(),
                 pools,
                 our_vips,
             },
@@ -445,6 +459,11 @@ impl Driver {
                 _ = shutdown.changed() => break,
             }
             self.drain().await;
+            for t in std::mem::take(&mut self.to_untrap) {
+                if let Err(e) = self.kernel.untrap(&t).await {
+                    error!("removing a trap policy: {}", crate::error_chain(&e));
+                }
+            }
             for p in std::mem::take(&mut self.to_trap) {
                 self.install_trap(p).await;
             }
@@ -534,18 +553,75 @@ impl Driver {
         }
     }
 
-    fn initiate(&mut self, peer: usize) -> Response {
+    /// (peer, child) of the child at `info` index `p` in the core's table.
+    fn locate(&self, p: usize) -> Option<(usize, usize)> {
+        setup::locate(&self.ep.config().peers, self.info.get(p)?)
+    }
+
+    /// The IKE SA of connection `peer` new children go on: an established
+    /// one first, else one being set up.
+    fn ike_of(&self, peer: usize) -> Option<IkeSaId> {
+        let mine = || self.views.iter().filter(|(_, v)| v.peer == Some(peer));
+        mine()
+            .find(|(_, v)| v.established.is_some())
+            .or_else(|| mine().next())
+            .map(|(id, _)| *id)
+    }
+
+    /// Brings up the child at `info` index `p`: on its connection's IKE SA
+    /// if there is one (CREATE_CHILD_SA, queued by the core until the SA
+    /// is up or idle), else by starting an IKE SA with it in IKE_AUTH.
+    /// Children of one connection share its IKE SA, as strongSwan's do.
+    fn initiate(&mut self, p: usize) -> Response {
+        let Some((peer, child)) = self.locate(p) else {
+            return Response::Error(ControlError::Refused {
+                message: format!(
+                    "{} is not in the running configuration",
+                    self.peer_name(Some(p))
+                ),
+            });
+        };
+        let name = self.peer_name(Some(p));
+        let now = Instant::now();
+        if let Some(ike_sa) = self.ike_of(peer) {
+            let has = self
+                .views
+                .get(&ike_sa)
+                .is_some_and(|v| v.wanted.contains(&child));
+            if has {
+                debug!(%ike_sa, "{name} is already up or under way");
+                return Response::Initiated {
+                    ike: ike_sa.to_string(),
+                };
+            }
+            match self
+                .ep
+                .handle_command(now, Command::CreateChild { ike_sa, child })
+            {
+                Ok(id) => {
+                    info!(ike_sa = %id, "creating CHILD SA {name} on the connection's IKE SA");
+                    if let Some(v) = self.views.get_mut(&id) {
+                        v.wanted.insert(child);
+                    }
+                    return Response::Initiated {
+                        ike: id.to_string(),
+                    };
+                }
+                // Going away (e.g. deleted by a reload): a new IKE SA.
+                Err(e) => debug!(%ike_sa, "CHILD SA {name} not on it: {e}"),
+            }
+        }
         match self
             .ep
-            .handle_command(Instant::now(), Command::Initiate { peer })
+            .handle_command(now, Command::Initiate { peer, child })
         {
             Ok(id) => {
-                let name = self.peer_name(Some(peer));
                 info!(ike_sa = %id, "initiating {name}");
                 self.views.insert(
                     id,
                     SaView {
                         peer: Some(peer),
+                        wanted: [child].into(),
                         established: None,
                         path: None,
                         suite: String::new(),
@@ -561,6 +637,40 @@ impl Driver {
             Err(e) => Response::Error(ControlError::Refused {
                 message: crate::error_chain(&e),
             }),
+        }
+    }
+
+    /// The `info` indexes of connection `peer`'s children.
+    fn children_of(&self, peer: usize) -> Vec<usize> {
+        (0..self.info.len())
+            .filter(|p| self.locate(*p).is_some_and(|(q, _)| q == peer))
+            .collect()
+    }
+
+    /// The `info` index of child `child` of connection `peer`.
+    fn info_of(&self, peer: usize, child: usize) -> Option<usize> {
+        (0..self.info.len()).find(|p| self.locate(*p) == Some((peer, child)))
+    }
+
+    /// The name of an IKE SA in logs and `list-sas`: `conn/child` of the
+    /// first child asked for on it, or of the connection's only child, as
+    /// before connections carried several; else the connection's name.
+    fn sa_name(&self, peer: Option<usize>, wanted: Option<usize>) -> String {
+        let only = peer
+            .and_then(|p| self.ep.config().peers.get(p))
+            .filter(|c| c.children.len() == 1)
+            .map(|_| 0);
+        self.child_name(peer, wanted.or(only))
+    }
+
+    /// Connection name of peer index `peer`, and its child's name.
+    fn child_name(&self, peer: Option<usize>, child: Option<usize>) -> String {
+        let peers = &self.ep.config().peers;
+        let p = peer.and_then(|p| peers.get(p));
+        let conn = p.map_or("?", |p| p.name.as_str());
+        match child.and_then(|c| p?.children.get(c)) {
+            Some(c) => format!("{conn}/{}", c.name),
+            None => conn.to_owned(),
         }
     }
 
@@ -586,16 +696,16 @@ impl Driver {
         }
     }
 
-    /// Installs peer `p`'s trap policy once.
+    /// Installs child `p`'s trap policy once.
     async fn install_trap(&mut self, p: usize) {
-        if self.trapped.contains(&p) {
+        if self.trapped.contains_key(&p) {
             return;
         }
         let name = self.peer_name(Some(p));
         match self.trap_for(p) {
-            Ok(t) => match self.kernel.trap(t).await {
+            Ok(t) => match self.kernel.trap(t.clone()).await {
                 Ok(()) => {
-                    self.trapped.insert(p);
+                    self.trapped.insert(p, t);
                 }
                 Err(e) => error!("trap {name}: {}", crate::error_chain(&e)),
             },
@@ -614,32 +724,35 @@ impl Driver {
             .find(|ch| ch.name == i.child)
     }
 
-    /// An established IKE SA of peer `p` closed: `close_action` if the
-    /// peer deleted it, `dpd_action` if the peer went silent.
-    fn after_close(&mut self, p: usize, reason: &str, now: Instant) {
+    /// An established IKE SA of connection `peer` closed: for each of its
+    /// children, `close_action` if the peer deleted it, `dpd_action` if the
+    /// peer went silent.
+    fn after_close(&mut self, peer: usize, reason: &str, now: Instant) {
         use crate::config::{Action, DpdAction};
-        let Some(ch) = self.child_cfg(p) else {
-            return;
-        };
-        let (restart, trap) = match closed_why(reason) {
-            Closed::ByPeer => (
-                ch.close_action == Action::Start,
-                ch.close_action == Action::Trap,
-            ),
-            Closed::Dead => (
-                ch.dpd_action == DpdAction::Restart,
-                ch.dpd_action == DpdAction::Trap,
-            ),
-            Closed::Other => (false, false),
-        };
-        let name = self.peer_name(Some(p));
-        if restart {
-            info!("{name} closed ({reason}): restarting");
-            self.persistent.insert(p);
-            self.retry.insert(p, (now, RETRY_FIRST));
-        } else if trap {
-            info!("{name} closed ({reason}): installing its trap policy");
-            self.to_trap.push(p);
+        for p in self.children_of(peer) {
+            let Some(ch) = self.child_cfg(p) else {
+                continue;
+            };
+            let (restart, trap) = match closed_why(reason) {
+                Closed::ByPeer => (
+                    ch.close_action == Action::Start,
+                    ch.close_action == Action::Trap,
+                ),
+                Closed::Dead => (
+                    ch.dpd_action == DpdAction::Restart,
+                    ch.dpd_action == DpdAction::Trap,
+                ),
+                Closed::Other => (false, false),
+            };
+            let name = self.peer_name(Some(p));
+            if restart {
+                info!("{name} closed ({reason}): restarting");
+                self.persistent.insert(p);
+                self.retry.insert(p, (now, RETRY_FIRST));
+            } else if trap {
+                info!("{name} closed ({reason}): installing its trap policy");
+                self.to_trap.push(p);
+            }
         }
     }
 
@@ -669,9 +782,8 @@ impl Driver {
                     .checked_add(RETRY_MAX.saturating_mul(1000))
                     .unwrap_or(now);
             }
-            if self.views.values().any(|v| v.peer == Some(p)) {
-                continue;
-            }
+            // `initiate` puts it on the connection's IKE SA if one is up,
+            // and does nothing if it is there already.
             if let Response::Error(e) = self.initiate(p) {
                 warn!("re-initiating {}: {e}", self.peer_name(Some(p)));
                 self.schedule_retry(p, now);
@@ -688,28 +800,44 @@ impl Driver {
         }
     }
 
-    /// The trap policy of peer `p`, from its resolved addresses and
-    /// selectors and the algorithms of its `esp_proposals`.
+    /// The trap policy of child `p`, from its resolved addresses, its
+    /// selectors (one per side: a prefix, optionally with a protocol and
+    /// single ports, which PF_POLICY rules can select) and the algorithms
+    /// of its `esp_proposals`.
     fn trap_for(&self, p: usize) -> Result<super::kernel::Trap, String> {
-        let i = self.info.get(p).ok_or("no such peer")?;
-        let ch = self
-            .config
-            .connections
-            .iter()
-            .filter(|c| c.name == i.conn)
-            .flat_map(|c| c.children.iter())
-            .find(|ch| ch.name == i.child)
-            .ok_or("no such child")?;
+        let i = self.info.get(p).ok_or("no such child")?;
+        let ch = self.child_cfg(p).ok_or("no such child")?;
+        let (peer, child) = self.locate(p).ok_or("not in the running configuration")?;
+        let cc = self
+            .ep
+            .config()
+            .peers
+            .get(peer)
+            .and_then(|c| c.children.get(child))
+            .ok_or("not in the running configuration")?;
         let ip = |s: &str| {
             s.parse::<std::net::IpAddr>()
                 .map_err(|_| format!("address {s} is not a single IP address"))
         };
-        let net = |v: &[String]| -> Result<(std::net::IpAddr, u8), String> {
-            let [one] = v else {
-                return Err(format!("needs exactly one selector, has {}", v.len()));
-            };
-            prefix(one).ok_or_else(|| format!("selector {one} is not an address prefix"))
+        let one = |v: &[ike::wire::TrafficSelector]| -> Result<ike::wire::TrafficSelector, String> {
+            match v {
+                [one] => Ok(one.clone()),
+                _ => Err(format!(
+                    "needs exactly one selector per side, has {}",
+                    v.len()
+                )),
+            }
         };
+        let (l, r) = (one(&cc.local_ts)?, one(&cc.remote_ts)?);
+        let net = |t: &ike::wire::TrafficSelector| {
+            super::kernel::ts_prefix(std::slice::from_ref(t))
+                .ok_or_else(|| format!("selector {} is not an address prefix", setup::ts_text(t)))
+        };
+        let (proto, lport) = trap_ports(&l)?;
+        let (rproto, rport) = trap_ports(&r)?;
+        if proto != rproto {
+            return Err("local_ts and remote_ts name different protocols".into());
+        }
         let actions = super::kernel::esp_actions(&ch.esp_proposals);
         if actions.is_empty() {
             return Err("no esp_proposals algorithm has a PF_KEY number".into());
@@ -717,29 +845,59 @@ impl Driver {
         Ok(super::kernel::Trap {
             local: ip(&i.local)?,
             remote: ip(&i.remote)?,
-            local_net: net(&i.local_ts)?,
-            remote_net: net(&i.remote_ts)?,
+            local_net: net(&l)?,
+            remote_net: net(&r)?,
+            proto,
+            local_port: lport,
+            remote_port: rport,
             tunnel: ch.mode == crate::config::Mode::Tunnel,
             actions,
         })
     }
 
-    /// An ACQUIRE: traffic hit one of our policies with no SA. A trapped
-    /// child (`start_action`, `close_action` or `dpd_action` = trap) for
-    /// that peer with no IKE SA yet is initiated here, so the
-    /// SA shows up in `list-sas` from its first exchange; anything else
-    /// (an established IKE SA that lost its CHILD_SA) is the core's.
-    fn on_acquire(&mut self, now: Instant, remote: SocketAddr) {
-        let trap = (0..self.info.len()).find(|p| {
-            self.trapped.contains(p)
-                && self
-                    .info
-                    .get(*p)
-                    .is_some_and(|i| i.remote.parse::<std::net::IpAddr>() == Ok(remote.ip()))
+    /// An ACQUIRE: traffic hit one of our policies with no SA. The trapped
+    /// child (`start_action`, `close_action` or `dpd_action` = trap) of
+    /// that peer whose selectors hold the traffic is brought up here: on
+    /// its connection's IKE SA if there is one, else by a new IKE SA, so
+    /// the SA shows up in `list-sas` from its first exchange. Anything
+    /// else (an established IKE SA that lost its CHILD_SA) is the core's.
+    fn on_acquire(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_ts: Option<ike::wire::TrafficSelector>,
+        remote_ts: Option<ike::wire::TrafficSelector>,
+    ) {
+        let holds = |t: &Option<ike::wire::TrafficSelector>, cfg: &[ike::wire::TrafficSelector]| {
+            t.as_ref()
+                .is_none_or(|t| cfg.iter().any(|c| ike::policy::ts::is_subset(t, c)))
+        };
+        let trap = self.trapped.keys().copied().find(|p| {
+            let peer_ok = self
+                .info
+                .get(*p)
+                .is_some_and(|i| i.remote.parse::<std::net::IpAddr>() == Ok(remote.ip()));
+            let fits = self.locate(*p).is_some_and(|(peer, child)| {
+                self.ep
+                    .config()
+                    .peers
+                    .get(peer)
+                    .and_then(|c| c.children.get(child))
+                    .is_some_and(|c| {
+                        holds(&local_ts, &c.local_ts) && holds(&remote_ts, &c.remote_ts)
+                    })
+            });
+            peer_ok && fits
         });
-        let busy = |p: usize| self.views.values().any(|v| v.peer == Some(p));
+        let busy = |d: &Self, p: usize| {
+            d.locate(p).is_some_and(|(peer, child)| {
+                d.views
+                    .values()
+                    .any(|v| v.peer == Some(peer) && v.wanted.contains(&child))
+            })
+        };
         match trap {
-            Some(p) if !busy(p) => {
+            Some(p) if !busy(self, p) => {
                 info!(
                     "ACQUIRE for {}: initiating {} on demand",
                     remote.ip(),
@@ -749,8 +907,19 @@ impl Driver {
                     warn!("ACQUIRE for {}: {e}", remote.ip());
                 }
             }
-            Some(_) => debug!("ACQUIRE for {}: negotiation already under way", remote.ip()),
-            None => self.ep.handle_kernel(now, KernelEvent::Acquire { remote }),
+            Some(p) => debug!(
+                "ACQUIRE for {}: {} already under way",
+                remote.ip(),
+                self.peer_name(Some(p))
+            ),
+            None => self.ep.handle_kernel(
+                now,
+                KernelEvent::Acquire {
+                    remote,
+                    local_ts,
+                    remote_ts,
+                },
+            ),
         }
     }
 
@@ -793,7 +962,11 @@ impl Driver {
             },
             Input::PfKey(m) => {
                 match self.kernel.on_pfkey(&m) {
-                    Some(KernelEvent::Acquire { remote }) => self.on_acquire(now, remote),
+                    Some(KernelEvent::Acquire {
+                        remote,
+                        local_ts,
+                        remote_ts,
+                    }) => self.on_acquire(now, remote, local_ts, remote_ts),
                     Some(ev) => {
                         debug!(?ev, "key engine event");
                         self.ep.handle_kernel(now, ev);
@@ -876,7 +1049,11 @@ impl Driver {
                 remote_id,
                 nat,
             } => {
-                let name = self.peer_name(Some(peer));
+                let first = self
+                    .views
+                    .get(&ike_sa)
+                    .and_then(|v| v.wanted.iter().next().copied());
+                let name = self.sa_name(Some(peer), first);
                 let _g = info_span!("ike_sa", id = %ike_sa, peer = %path.remote).entered();
                 info!(
                     "IKE SA {name} established: {} <-> {}, {remote_id}, {suite}{}",
@@ -887,6 +1064,7 @@ impl Driver {
                 self.stats.established = self.stats.established.saturating_add(1);
                 let v = self.views.entry(ike_sa).or_insert_with(|| SaView {
                     peer: Some(peer),
+                    wanted: std::collections::BTreeSet::new(),
                     established: None,
                     path: None,
                     suite: String::new(),
@@ -896,16 +1074,24 @@ impl Driver {
                 });
                 v.peer = Some(peer);
                 v.established = Some(now);
-                self.retry.remove(&peer);
                 v.path = Some(path);
                 v.suite = suite;
                 v.remote_id = remote_id;
                 v.nat = nat;
+                // The children asked for on it are the core's now.
+                let wanted: Vec<usize> = v.wanted.iter().copied().collect();
+                for c in wanted {
+                    if let Some(p) = self.info_of(peer, c) {
+                        self.retry.remove(&p);
+                    }
+                }
             }
             Event::Failed { ike_sa, reason } => {
-                let name = match self.views.get(&ike_sa).and_then(|v| v.peer) {
-                    Some(p) => self.peer_name(Some(p)),
-                    None => "(as responder)".into(),
+                let name = match self.views.get(&ike_sa) {
+                    Some(v) if v.peer.is_some() => {
+                        self.sa_name(v.peer, v.wanted.iter().next().copied())
+                    }
+                    _ => "(as responder)".into(),
                 };
                 let _g = info_span!("ike_sa", id = %ike_sa).entered();
                 match hint(&reason) {
@@ -914,9 +1100,11 @@ impl Driver {
                 }
                 self.stats.failed = self.stats.failed.saturating_add(1);
                 self.our_vips.gone(ike_sa);
-                if let Some(p) = self.views.remove(&ike_sa).and_then(|v| v.peer) {
-                    if self.persistent.contains(&p) {
-                        self.schedule_retry(p, now);
+                if let Some(peer) = self.views.remove(&ike_sa).and_then(|v| v.peer) {
+                    for p in self.children_of(peer) {
+                        if self.persistent.contains(&p) {
+                            self.schedule_retry(p, now);
+                        }
                     }
                 }
             }
@@ -939,6 +1127,7 @@ impl Driver {
             }
             Event::ChildInstalled {
                 ike_sa,
+                child,
                 inbound_spi,
                 outbound_spi,
                 suite,
@@ -948,18 +1137,22 @@ impl Driver {
                 let _g = info_span!("ike_sa", id = %ike_sa).entered();
                 let l: Vec<String> = local_ts.iter().map(setup::ts_text).collect();
                 let r: Vec<String> = remote_ts.iter().map(setup::ts_text).collect();
+                let peer = self.views.get(&ike_sa).and_then(|v| v.peer);
                 info!(
-                    "CHILD SA installed: SPIs {inbound_spi:08x}_i {outbound_spi:08x}_o, {suite}, {} === {}",
+                    "CHILD SA installed: SPIs {inbound_spi:08x}_i {outbound_spi:08x}_o, {suite}, {} === {}, child {}",
                     l.join(" "),
-                    r.join(" ")
+                    r.join(" "),
+                    self.child_name(peer, Some(child))
                 );
                 self.stats.children_installed = self.stats.children_installed.saturating_add(1);
                 self.our_vips
                     .child(ike_sa, super::kernel::ts_prefix(&remote_ts));
                 if let Some(v) = self.views.get_mut(&ike_sa) {
+                    v.wanted.insert(child);
                     v.children.insert(
                         inbound_spi,
                         ChildView {
+                            child,
                             spi_out: outbound_spi,
                             suite,
                             local_ts: l,
@@ -969,9 +1162,24 @@ impl Driver {
                     );
                 }
             }
-            Event::ChildFailed { ike_sa, reason } => {
+            Event::ChildFailed {
+                ike_sa,
+                child,
+                reason,
+            } => {
                 let _g = info_span!("ike_sa", id = %ike_sa).entered();
-                warn!("CHILD SA failed: {reason}");
+                let peer = self.views.get(&ike_sa).and_then(|v| v.peer);
+                let name = match child {
+                    Some(_) => format!(" (child {})", self.child_name(peer, child)),
+                    None => String::new(),
+                };
+                warn!("CHILD SA failed: {reason}{name}");
+                // Not there: it may be asked for again (ACQUIRE, initiate).
+                if let (Some(c), Some(v)) = (child, self.views.get_mut(&ike_sa)) {
+                    if !v.children.values().any(|x| x.child == c) {
+                        v.wanted.remove(&c);
+                    }
+                }
             }
             Event::ChildDeleted {
                 ike_sa,
@@ -980,7 +1188,13 @@ impl Driver {
                 let _g = info_span!("ike_sa", id = %ike_sa).entered();
                 info!("CHILD SA {inbound_spi:08x}_i deleted");
                 if let Some(v) = self.views.get_mut(&ike_sa) {
-                    v.children.remove(&inbound_spi);
+                    if let Some(c) = v.children.remove(&inbound_spi) {
+                        // A rekey installs the successor first; only the
+                        // child's last CHILD_SA going makes it unwanted.
+                        if !v.children.values().any(|x| x.child == c.child) {
+                            v.wanted.remove(&c.child);
+                        }
+                    }
                 }
             }
             Event::VirtualIp {
@@ -1012,14 +1226,19 @@ impl Driver {
         }
     }
 
+    /// IKE SAs by ID (hex), connection name, child name or `conn/child`.
     fn find_ike(&self, key: &str) -> Vec<IkeSaId> {
         let by_id = u64::from_str_radix(key, 16).ok();
+        let peers = &self.ep.config().peers;
         self.views
             .iter()
             .filter(|(id, v)| {
                 Some(id.0) == by_id
-                    || v.peer.and_then(|p| self.info.get(p)).is_some_and(|i| {
-                        i.conn == key || i.child == key || format!("{}/{}", i.conn, i.child) == key
+                    || v.peer.and_then(|p| peers.get(p)).is_some_and(|c| {
+                        c.name == key
+                            || c.children.iter().any(|ch| {
+                                ch.name == key || format!("{}/{}", c.name, ch.name) == key
+                            })
                     })
             })
             .map(|(id, _)| *id)
@@ -1130,10 +1349,15 @@ impl Driver {
         self.views
             .iter()
             .map(|(id, v)| {
-                let info = v.peer.and_then(|p| self.info.get(p));
+                let info = v
+                    .peer
+                    .and_then(|p| self.children_of(p).first().copied())
+                    .and_then(|p| self.info.get(p));
                 IkeSaInfo {
                     id: id.to_string(),
-                    name: self.peer_name(v.peer),
+                    // `conn/child` of its first child, as before connections
+                    // carried several (the CHILD SAs carry their own names).
+                    name: self.sa_name(v.peer, v.wanted.iter().next().copied()),
                     state: if v.established.is_some() {
                         "ESTABLISHED".into()
                     } else {
@@ -1158,7 +1382,11 @@ impl Driver {
                         .children
                         .iter()
                         .map(|(spi_in, c)| ChildSaInfo {
-                            name: info.map_or_else(String::new, |i| i.child.clone()),
+                            name: v
+                                .peer
+                                .and_then(|p| self.ep.config().peers.get(p))
+                                .and_then(|p| p.children.get(c.child))
+                                .map_or_else(String::new, |ch| ch.name.clone()),
                             spi_in: format!("{spi_in:08x}"),
                             spi_out: format!("{:08x}", c.spi_out),
                             suite: c.suite.clone(),
@@ -1191,17 +1419,39 @@ impl Driver {
     }
 }
 
-/// `10.1.0.0/16` or a bare address (a full-length prefix).
-fn prefix(s: &str) -> Option<(std::net::IpAddr, u8)> {
-    let (a, len) = match s.split_once('/') {
-        Some((a, l)) => (a.parse::<std::net::IpAddr>().ok()?, l.parse::<u8>().ok()?),
-        None => {
-            let a = s.parse::<std::net::IpAddr>().ok()?;
-            (a, if a.is_ipv4() { 32 } else { 128 })
+/// The protocol and port a trap policy selects for one side of a child:
+/// PF_POLICY rules hold one protocol and single ports (`None`: any), so a
+/// port range other than all ports cannot be trapped.
+fn trap_ports(t: &ike::wire::TrafficSelector) -> Result<(Option<u8>, Option<u16>), String> {
+    let (proto, sp, ep) = match t {
+        ike::wire::TrafficSelector::Ipv4 {
+            ip_protocol,
+            start_port,
+            end_port,
+            ..
+        }
+        | ike::wire::TrafficSelector::Ipv6 {
+            ip_protocol,
+            start_port,
+            end_port,
+            ..
+        } => (*ip_protocol, *start_port, *end_port),
+        ike::wire::TrafficSelector::Other { .. } => {
+            return Err("selector of an unknown type".into())
         }
     };
-    let max = if a.is_ipv4() { 32 } else { 128 };
-    (len <= max).then_some((a, len))
+    let proto = (proto != 0).then_some(proto);
+    let port = match (sp, ep) {
+        (0, u16::MAX) => None,
+        (a, b) if a == b => Some(a),
+        _ => {
+            return Err(format!(
+                "selector {} has a port range, which a PF_POLICY rule cannot select; use one port or all",
+                setup::ts_text(t)
+            ))
+        }
+    };
+    Ok((proto, port))
 }
 
 /// What to change, for the failures an operator can fix in the config
@@ -1220,6 +1470,13 @@ fn hint(reason: &str) -> Option<&'static str> {
     } else if r.contains("certificate") {
         // The certs crate's reason already says what to change (daemon/creds.rs);
         // the shared-key advice below would mislead.
+        None
+    } else if r.contains("eap-mschapv2: wrong password") {
+        Some("the user typed another password than the one in its [secrets.eap-NAME]")
+    } else if r.contains("eap-mschapv2: unknown user") {
+        Some("add a [secrets.eap-NAME] whose 'id' is this user, or check the client's user name")
+    } else if r.contains("eap") {
+        // A broken EAP conversation: the reason names the packet or field.
         None
     } else if any(&["authentication_failed", "does not verify"])
         || (r.contains("auth") && r.contains("fail"))
@@ -1240,7 +1497,7 @@ fn hint(reason: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{closed_why, hint, prefix, Closed};
+    use super::{closed_why, hint, trap_ports, Closed};
 
     #[test]
     fn closes_are_told_apart_for_close_action_and_dpd_action() {
@@ -1255,18 +1512,14 @@ mod tests {
     }
 
     #[test]
-    fn selector_text_becomes_a_prefix_only_when_it_is_one() {
-        assert_eq!(
-            prefix("10.1.0.0/16"),
-            Some(("10.1.0.0".parse().unwrap(), 16))
-        );
-        assert_eq!(
-            prefix("2001:db8::1"),
-            Some(("2001:db8::1".parse().unwrap(), 128))
-        );
-        assert_eq!(prefix("10.1.0.0/33"), None);
-        assert_eq!(prefix("10.1.0.0..10.1.0.9"), None);
-        assert_eq!(prefix("10.1.0.0/16[6/80]"), None);
+    fn trap_selectors_take_one_protocol_and_single_ports() {
+        use ike::policy::ts::parse_ts;
+        let t = |s: &str| trap_ports(&parse_ts(s).unwrap());
+        assert_eq!(t("10.1.0.0/16"), Ok((None, None)));
+        assert_eq!(t("10.1.0.0/16[tcp/443]"), Ok((Some(6), Some(443))));
+        assert_eq!(t("10.1.0.0/16[udp]"), Ok((Some(17), None)));
+        let e = t("10.1.0.0/16[tcp/1000-2000]").unwrap_err();
+        assert!(e.contains("port range"), "{e}");
     }
 
     #[test]

@@ -214,7 +214,7 @@ pub(crate) struct Kernel {
     /// ACQUIREs not yet answered: (seq, outer destination, when). The
     /// outbound SA ADD for that destination carries the ACQUIRE's seq, so
     /// the engine releases the packets it queued (RFC 2367 §3.1.6).
-    acquires: Vec<(u32, IpAddr, Instant)>,
+    acquires: Vec<PendingAcquire>,
     /// The userland data plane's tunnel links, when one runs.
     links_sink: Option<Box<dyn FnMut(Vec<Link>) + Send>>,
     /// Sets up a tunnel link in an engine we reach over a socket (the
@@ -247,10 +247,54 @@ pub(crate) struct Trap {
     pub(crate) local_net: (IpAddr, u8),
     /// The peer's inner prefix.
     pub(crate) remote_net: (IpAddr, u8),
+    /// IP protocol selector (`None`: any).
+    pub(crate) proto: Option<u8>,
+    /// Our port (`None`: any); PF_POLICY selects single ports only.
+    pub(crate) local_port: Option<u16>,
+    /// The peer's port (`None`: any).
+    pub(crate) remote_port: Option<u16>,
     /// Tunnel mode.
     pub(crate) tunnel: bool,
     /// ESP algorithm alternatives, most preferred first.
     pub(crate) actions: Vec<ActionAlt>,
+}
+
+impl Trap {
+    /// The two rules (outbound, inbound) the trap installs.
+    fn rules(&self, tun_name: Option<String>) -> [PolicyRule; 2] {
+        let tflag = if self.tunnel {
+            pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_TUNNEL
+        } else {
+            0
+        };
+        [
+            pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_OUTBOUND,
+            pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_INBOUND,
+        ]
+        .map(|dir| PolicyRule {
+            priority: 0,
+            flags: dir | tflag,
+            tun_name: tun_name.clone(),
+            proto: self.proto,
+            local_port: self.local_port,
+            remote_port: self.remote_port,
+            local: Some(self.local_net),
+            remote: Some(self.remote_net),
+            actions: self.actions.clone(),
+            ..PolicyRule::default()
+        })
+    }
+}
+
+/// An ACQUIRE not yet answered by an SA (see `Kernel::acquires`).
+#[derive(Debug, Clone)]
+struct PendingAcquire {
+    seq: u32,
+    /// Outer destination: the peer.
+    remote: IpAddr,
+    at: Instant,
+    /// The traffic it is for (ours, the peer's), when the message said.
+    ts: Option<(TrafficSelector, TrafficSelector)>,
 }
 
 /// How long an unanswered ACQUIRE is remembered (the engine gives up on
@@ -647,7 +691,7 @@ impl Kernel {
             (true, Some(r)) => self.tunnel_link(inst.local.ip(), inst.remote.ip(), r),
             _ => None,
         };
-        let acquired = self.take_acquire(inst.remote.ip());
+        let acquired = self.take_acquire(inst.remote.ip(), &inst.local_ts, &inst.remote_ts);
         let mut entry = Installed::default();
         // Inbound first, then outbound: traffic may start flowing the
         // moment the outbound SA exists (RFC 7296 §2.17 gives no order,
@@ -829,29 +873,32 @@ impl Kernel {
         } else {
             None
         };
-        let tflag = if t.tunnel {
-            pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_TUNNEL
-        } else {
-            0
-        };
-        for dir in [
-            pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_OUTBOUND,
-            pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_INBOUND,
-        ] {
-            let rule = PolicyRule {
-                priority: 0,
-                flags: dir | tflag,
-                tun_name: tun_name.clone(),
-                local: Some(t.local_net),
-                remote: Some(t.remote_net),
-                actions: t.actions.clone(),
-                ..PolicyRule::default()
-            };
+        for rule in t.rules(tun_name) {
             self.add_rule(&rule).await?;
             tracing::info!("trap policy {}", rule_text(&rule));
             self.trap_rules.push(rule);
         }
         Ok(())
+    }
+
+    /// Removes a trap policy [`trap`](Self::trap) installed (its
+    /// connection or child was removed or changed by a reload). Rules a
+    /// CHILD_SA still uses stay until it goes.
+    pub(crate) async fn untrap(&mut self, t: &Trap) -> Result<(), KernelError> {
+        let mut rules = Vec::new();
+        for r in t.rules(None) {
+            let key = rule_key(&r);
+            if let Some(i) = self.trap_rules.iter().position(|x| rule_key(x) == key) {
+                let rule = self.trap_rules.swap_remove(i);
+                tracing::info!("removing trap policy {}", rule_text(&rule));
+                rules.push(rule);
+            }
+        }
+        self.remove(Installed {
+            sas: Vec::new(),
+            rules,
+        })
+        .await
     }
 
     /// Lets the userland data plane follow our tunnel links.
@@ -917,13 +964,28 @@ impl Kernel {
         Some(name)
     }
 
-    /// The seq of a pending ACQUIRE for `remote`, consumed.
-    fn take_acquire(&mut self, remote: IpAddr) -> Option<u32> {
+    /// The seq of a pending ACQUIRE for `remote` whose traffic the new
+    /// CHILD_SA's selectors cover, consumed: with several children toward
+    /// one peer, each install answers its own ACQUIRE.
+    fn take_acquire(
+        &mut self,
+        remote: IpAddr,
+        local_ts: &[TrafficSelector],
+        remote_ts: &[TrafficSelector],
+    ) -> Option<u32> {
         let now = Instant::now();
         self.acquires
-            .retain(|a| now.saturating_duration_since(a.2) < ACQUIRE_MEMORY);
-        let i = self.acquires.iter().position(|a| a.1 == remote)?;
-        Some(self.acquires.swap_remove(i).0)
+            .retain(|a| now.saturating_duration_since(a.at) < ACQUIRE_MEMORY);
+        let overlaps = |t: &TrafficSelector, v: &[TrafficSelector]| {
+            v.iter().any(|x| ike::policy::ts::intersect(t, x).is_some())
+        };
+        let i = self.acquires.iter().position(|a| {
+            a.remote == remote
+                && a.ts
+                    .as_ref()
+                    .is_none_or(|(l, r)| overlaps(l, local_ts) && overlaps(r, remote_ts))
+        })?;
+        Some(self.acquires.swap_remove(i).seq)
     }
 
     /// Handles one PF_KEY message read from the backend: a reply to one of
@@ -986,12 +1048,43 @@ impl Kernel {
             }
             (SadbMsgType::SADB_ACQUIRE, _) if h.errno == Errno::OK => {
                 let ip = m.address(AddressKind::Dst).and_then(|a| a.addr.ip())?;
-                tracing::info!("ACQUIRE {:#x} for {ip}", h.seq);
-                if !self.acquires.iter().any(|a| a.0 == h.seq) {
-                    self.acquires.push((h.seq, ip, Instant::now()));
+                // The traffic it is for: the inner addresses in tunnel mode
+                // (the policy's or the packet's selectors), else the outer
+                // ones with protocol and ports (RFC 2367 §3.1.6).
+                let (local_ts, remote_ts) = match (
+                    m.address(AddressKind::InnerSrc),
+                    m.address(AddressKind::InnerDst),
+                ) {
+                    (Some(s), Some(d)) => (acquire_ts(s, true), acquire_ts(d, true)),
+                    _ => (
+                        m.address(AddressKind::Src)
+                            .and_then(|a| acquire_ts(a, false)),
+                        m.address(AddressKind::Dst)
+                            .and_then(|a| acquire_ts(a, false)),
+                    ),
+                };
+                tracing::info!(
+                    "ACQUIRE {:#x} for {ip}: {} === {}",
+                    h.seq,
+                    local_ts
+                        .as_ref()
+                        .map_or_else(|| "?".into(), super::setup::ts_text),
+                    remote_ts
+                        .as_ref()
+                        .map_or_else(|| "?".into(), super::setup::ts_text),
+                );
+                if !self.acquires.iter().any(|a| a.seq == h.seq) {
+                    self.acquires.push(PendingAcquire {
+                        seq: h.seq,
+                        remote: ip,
+                        at: Instant::now(),
+                        ts: local_ts.clone().zip(remote_ts.clone()),
+                    });
                 }
                 Some(KernelEvent::Acquire {
                     remote: SocketAddr::new(ip, 500),
+                    local_ts,
+                    remote_ts,
                 })
             }
             _ => None,
@@ -1055,11 +1148,69 @@ impl Kernel {
 }
 
 /// What makes two policy rules the same rule: direction flags and
-/// selectors.
-type RuleKey = (u32, Option<(IpAddr, u8)>, Option<(IpAddr, u8)>);
+/// selectors (addresses, protocol, ports: a trap for one port of a
+/// network is another rule than the CHILD_SA policy for all of it).
+type RuleKey = (
+    u32,
+    Option<(IpAddr, u8)>,
+    Option<(IpAddr, u8)>,
+    Option<u8>,
+    Option<u16>,
+    Option<u16>,
+);
 
 fn rule_key(r: &PolicyRule) -> RuleKey {
-    (r.flags, r.local, r.remote)
+    (
+        r.flags,
+        r.local,
+        r.remote,
+        r.proto,
+        r.local_port,
+        r.remote_port,
+    )
+}
+
+/// One side of an ACQUIRE as a traffic selector: an inner address is a
+/// prefix (length 0 is any address), an outer one a host; port 0 and
+/// protocol 0 are any.
+fn acquire_ts(a: &AddressExt, inner: bool) -> Option<TrafficSelector> {
+    let ip = a.addr.ip()?;
+    let port = a.addr.port();
+    let (start_port, end_port) = if port == 0 {
+        (0, u16::MAX)
+    } else {
+        (port, port)
+    };
+    // Only used for the outer addresses in transport mode, where the
+    // protocol is the traffic's (in tunnel mode it names IP-in-IP).
+    let ip_protocol = a.proto;
+    let bits = |max: u8| if inner { a.prefixlen.min(max) } else { max };
+    Some(match ip {
+        IpAddr::V4(v4) => {
+            let b = u32::from(bits(32));
+            let mask = u32::MAX.checked_shl(32u32.saturating_sub(b)).unwrap_or(0);
+            let start = u32::from(v4) & mask;
+            TrafficSelector::Ipv4 {
+                ip_protocol,
+                start_port,
+                end_port,
+                start: start.into(),
+                end: (start | !mask).into(),
+            }
+        }
+        IpAddr::V6(v6) => {
+            let b = u32::from(bits(128));
+            let mask = u128::MAX.checked_shl(128u32.saturating_sub(b)).unwrap_or(0);
+            let start = u128::from(v6) & mask;
+            TrafficSelector::Ipv6 {
+                ip_protocol,
+                start_port,
+                end_port,
+                start: start.into(),
+                end: (start | !mask).into(),
+            }
+        }
+    })
 }
 
 fn rule_text(r: &PolicyRule) -> String {
@@ -1069,7 +1220,17 @@ fn rule_text(r: &PolicyRule) -> String {
     } else {
         "inbound"
     };
-    format!("{dir} {} -> {}", net(r.local), net(r.remote))
+    let mut sel = String::new();
+    if let Some(p) = r.proto {
+        sel.push_str(&format!(" proto {p}"));
+    }
+    if let Some(p) = r.local_port {
+        sel.push_str(&format!(" local port {p}"));
+    }
+    if let Some(p) = r.remote_port {
+        sel.push_str(&format!(" remote port {p}"));
+    }
+    format!("{dir} {} -> {}{sel}", net(r.local), net(r.remote))
 }
 
 /// PF_POLICY action alternatives for ESP proposals: every (encryption,
@@ -1256,6 +1417,7 @@ mod tests {
         KernelRequest::Install(Box::new(ChildSaInstall {
             seq,
             ike_sa: IkeSaId(0x1122_3344_5566_7788),
+            child: 0,
             local: "192.0.2.1:4500".parse().unwrap(),
             remote: "198.51.100.2:4500".parse().unwrap(),
             inbound: EspKeys {
@@ -1403,6 +1565,9 @@ mod tests {
                 remote: "198.51.100.2".parse().unwrap(),
                 local_net: net("10.1.0.0"),
                 remote_net: net("10.2.0.0"),
+                proto: None,
+                local_port: None,
+                remote_port: None,
                 tunnel: true,
                 actions,
             })
@@ -1435,7 +1600,9 @@ mod tests {
             assert_eq!(
                 reply_for(&mut k).await,
                 KernelEvent::Acquire {
-                    remote: "198.51.100.2:500".parse().unwrap()
+                    remote: "198.51.100.2:500".parse().unwrap(),
+                    local_ts: Some(ike::policy::ts::parse_ts("10.1.0.0/16").unwrap()),
+                    remote_ts: Some(ike::policy::ts::parse_ts("10.2.0.0/16").unwrap()),
                 }
             );
             // The negotiated SA's outbound ADD carries the ACQUIRE's seq, so

@@ -15,6 +15,7 @@ pub(crate) mod creds;
 pub(crate) mod dataplane;
 pub(crate) mod demo;
 pub(crate) mod driver;
+pub(crate) mod eap_users;
 pub(crate) mod kernel;
 pub(crate) mod logging;
 pub(crate) mod net;

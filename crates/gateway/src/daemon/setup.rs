@@ -1,6 +1,7 @@
 //! From a validated [`Config`] to what the core needs: one
-//! [`PeerConfig`] per (connection, CHILD_SA) pair, because the core's
-//! peer configuration carries exactly one CHILD_SA template.
+//! [`PeerConfig`] per connection, with one [`ChildConfig`] per CHILD_SA
+//! template (swanctl `children`), all negotiated on the connection's one
+//! IKE SA; and one [`ConnInfo`] per (connection, child) for the daemon.
 //!
 //! `auth = pubkey` rounds get their credentials from [`creds`].
 //!
@@ -13,14 +14,16 @@ use std::time::Duration;
 
 use ike::crypto::SecretBytes;
 use ike::io::{Lifetimes, Mode as IoMode};
-use ike::sa::{PeerAuth, PeerConfig};
+use ike::sa::{ChildConfig, PeerAuth, PeerConfig};
 use ike::wire::{Id, IdType, TrafficSelector};
 
 use super::creds;
 use crate::config::{self, AddrSpec, AuthMethod, Config, Connection, Ts};
 
-/// One configured peer as the daemon knows it (for `list-conns` and
-/// `initiate --child`).
+/// One configured CHILD_SA of a connection as the daemon knows it (for
+/// `list-conns` and `initiate --child`); [`Peers::info`] has one per
+/// (connection, child), in the order of [`Peers::peers`] and their
+/// children.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ConnInfo {
     /// Connection name.
@@ -93,8 +96,18 @@ pub(crate) enum SetupError {
 
 /// The peers, their descriptions, and the indexes to initiate at start.
 pub(crate) struct Peers {
+    /// One per connection, named like it.
     pub(crate) peers: Vec<Arc<PeerConfig>>,
+    /// One per (connection, child).
     pub(crate) info: Vec<ConnInfo>,
+}
+
+/// Where the child of an info entry lives in the core's table: (peer
+/// index, child index), found by the connection's and the child's names.
+pub(crate) fn locate(peers: &[Arc<PeerConfig>], i: &ConnInfo) -> Option<(usize, usize)> {
+    let p = peers.iter().position(|p| p.name == i.conn)?;
+    let c = peers.get(p)?.child_index(&i.child)?;
+    Some((p, c))
 }
 
 fn id_of(i: &certs::IkeId) -> Id {
@@ -250,12 +263,12 @@ pub(crate) fn peers(cfg: &Config, ike_port: u16) -> Result<Peers, Vec<SetupError
     let mut errors = Vec::new();
     for c in &cfg.connections {
         match conn_peers(cfg, c, ike_port) {
-            Ok(list) => {
-                for (p, i) in list {
-                    out.peers.push(Arc::new(p));
-                    out.info.push(i);
-                }
+            Ok(Some((p, info))) => {
+                out.peers.push(Arc::new(p));
+                out.info.extend(info);
             }
+            // No children: nothing the core could negotiate.
+            Ok(None) => {}
             Err(e) => errors.push(e),
         }
     }
@@ -270,7 +283,7 @@ fn conn_peers(
     cfg: &Config,
     c: &Connection,
     ike_port: u16,
-) -> Result<Vec<(PeerConfig, ConnInfo)>, SetupError> {
+) -> Result<Option<(PeerConfig, Vec<ConnInfo>)>, SetupError> {
     let name = c.name.clone();
     // The core runs one AUTH round per side (RFC 4739 multiple rounds are
     // not implemented).
@@ -321,7 +334,14 @@ fn conn_peers(
     // A PSK is needed when either side authenticates with it (one side may
     // sign while the other uses the key: RFC 7296 §2.15 lets the methods
     // differ per direction).
-    let psk = if local_cert.is_none() || verifier.is_none() {
+    // EAP-MSCHAPv2 road warriors (RFC 7296 §2.16): the users are the
+    // [secrets.eap-NAME] sections, not a PSK.
+    let eap = c
+        .remote
+        .first()
+        .filter(|r| r.auth == AuthMethod::EapMschapv2)
+        .map(|r| super::eap_users::server_config(&cfg.secrets.eap, r));
+    let psk = if local_cert.is_none() || (verifier.is_none() && eap.is_none()) {
         let secret = cfg
             .secrets
             .ike
@@ -337,16 +357,18 @@ fn conn_peers(
     } else {
         None
     };
-    let peer_auth = match &verifier {
-        Some(v) => PeerAuth::Certificate(v.clone()),
-        None => PeerAuth::Psk,
+    let peer_auth = match (&verifier, eap) {
+        (_, Some(e)) => PeerAuth::EapMschapv2(e),
+        (Some(v), None) => PeerAuth::Certificate(v.clone()),
+        (None, None) => PeerAuth::Psk,
     };
     // CERTREQ for our anchors so the peer sends its chain (RFC 7296 §3.7).
     let cert_requests = match &verifier {
         Some(v) if c.send_certreq => v.cert_requests(),
         _ => Vec::new(),
     };
-    let mut out = Vec::new();
+    let mut children = Vec::new();
+    let mut info = Vec::new();
     for ch in &c.children {
         let mode = match ch.mode {
             config::Mode::Tunnel => IoMode::Tunnel,
@@ -361,36 +383,7 @@ fn conn_peers(
         };
         let local_ts = resolve_ts(&ch.local_ts, local_ip, v4);
         let remote_ts = resolve_ts(&ch.remote_ts, remote_ip, v4);
-        let peer = PeerConfig {
-            name: format!("{}/{}", c.name, ch.name),
-            local: SocketAddr::new(local_ip.unwrap_or(unspecified), ike_port),
-            remote: SocketAddr::new(remote_ip.unwrap_or(unspecified), c.remote_port),
-            local_id: local_id.clone(),
-            remote_id: remote_id.clone(),
-            psk: psk.map(|s| SecretBytes::from_slice(s.secret.expose_secret())),
-            signer: local_cert.as_ref().map(|l| l.signer.clone()),
-            local_certs: local_cert
-                .as_ref()
-                .map(|l| l.certs.clone())
-                .unwrap_or_default(),
-            cert_requests: cert_requests.clone(),
-            peer_auth: peer_auth.clone(),
-            ike_proposals: c.proposals.clone(),
-            esp_proposals: ch.esp_proposals.clone(),
-            local_ts: local_ts.clone(),
-            remote_ts: remote_ts.clone(),
-            mode,
-            force_encap: c.encap,
-            dpd_delay: nonzero(c.dpd_delay),
-            lifetimes: Lifetimes {
-                soft: nonzero(ch.lifetime.rekey_time),
-                hard: nonzero(ch.lifetime.life_time),
-            },
-            ike_rekey_time: nonzero(c.rekey_time),
-            remote_access: super::vip::remote_access(cfg, c),
-            credentials: local_cert.as_ref().map(|l| l.provider.clone()),
-        };
-        let info = ConnInfo {
+        info.push(ConnInfo {
             conn: c.name.clone(),
             child: ch.name.clone(),
             local: local_ip.map_or("%any".into(), |a| a.to_string()),
@@ -402,8 +395,108 @@ fn conn_peers(
             local_ts: local_ts.iter().map(ts_text).collect(),
             remote_ts: remote_ts.iter().map(ts_text).collect(),
             start: ch.start_action == config::Action::Start && remote_ip.is_some(),
-        };
-        out.push((peer, info));
+        });
+        children.push(ChildConfig {
+            name: ch.name.clone(),
+            esp_proposals: ch.esp_proposals.clone(),
+            local_ts,
+            remote_ts,
+            mode,
+            lifetimes: Lifetimes {
+                soft: nonzero(ch.lifetime.rekey_time),
+                hard: nonzero(ch.lifetime.life_time),
+            },
+        });
     }
-    Ok(out)
+    if children.is_empty() {
+        return Ok(None);
+    }
+    let peer = PeerConfig {
+        eap_client: None,
+        name: c.name.clone(),
+        local: SocketAddr::new(local_ip.unwrap_or(unspecified), ike_port),
+        remote: SocketAddr::new(remote_ip.unwrap_or(unspecified), c.remote_port),
+        local_id: local_id.clone(),
+        remote_id: remote_id.clone(),
+        psk: psk.map(|s| SecretBytes::from_slice(s.secret.expose_secret())),
+        signer: local_cert.as_ref().map(|l| l.signer.clone()),
+        local_certs: local_cert
+            .as_ref()
+            .map(|l| l.certs.clone())
+            .unwrap_or_default(),
+        cert_requests,
+        peer_auth,
+        ike_proposals: c.proposals.clone(),
+        children,
+        force_encap: c.encap,
+        dpd_delay: nonzero(c.dpd_delay),
+        ike_rekey_time: nonzero(c.rekey_time),
+        remote_access: super::vip::remote_access(cfg, c),
+        credentials: local_cert.as_ref().map(|l| l.provider.clone()),
+    };
+    Ok(Some((peer, info)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{locate, peers};
+    use crate::config::Config;
+
+    const TWO_CHILDREN: &str = r#"[connections.branch]
+local_addrs = ["192.0.2.1"]
+remote_addrs = ["198.51.100.2"]
+
+[connections.branch.local]
+auth = "psk"
+id = "hq.example.com"
+
+[connections.branch.remote]
+auth = "psk"
+id = "branch.example.com"
+
+[connections.branch.children.lan]
+local_ts = ["10.1.0.0/16"]
+remote_ts = ["10.2.0.0/24"]
+start_action = "start"
+
+[connections.branch.children.web]
+local_ts = ["10.1.5.0/24[tcp/443]"]
+remote_ts = ["10.2.0.0/24"]
+esp_proposals = ["aes256gcm16-x25519"]
+mode = "transport"
+
+[secrets.ike.branch]
+id = ["hq.example.com", "branch.example.com"]
+secret = "0x00112233445566778899aabbccddeeff"
+"#;
+
+    #[test]
+    fn a_connection_with_two_children_is_one_peer_with_two_child_configs() {
+        let cfg = Config::from_str(
+            Path::new("/nonexistent-dir/ikegw.toml"),
+            TWO_CHILDREN.to_owned(),
+        )
+        .unwrap();
+        let p = peers(&cfg, 500).unwrap();
+        assert_eq!(p.peers.len(), 1);
+        let peer = &p.peers[0];
+        assert_eq!(peer.name, "branch");
+        let names: Vec<&str> = peer.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["lan", "web"]);
+        let web = &peer.children[1];
+        assert_eq!(web.mode, ike::io::Mode::Transport);
+        assert_eq!(
+            web.local_ts,
+            [ike::policy::ts::parse_ts("10.1.5.0/24[tcp/443]").unwrap()]
+        );
+        assert_ne!(peer.children[0].esp_proposals, web.esp_proposals);
+        // One info entry per child, each found again in the core's table.
+        assert_eq!(p.info.len(), 2);
+        assert_eq!((p.info[0].child.as_str(), p.info[0].start), ("lan", true));
+        assert_eq!((p.info[1].child.as_str(), p.info[1].start), ("web", false));
+        assert_eq!(locate(&p.peers, &p.info[0]), Some((0, 0)));
+        assert_eq!(locate(&p.peers, &p.info[1]), Some((0, 1)));
+    }
 }

@@ -96,6 +96,18 @@ fn payload(kind: &str, id: String, uuid: &str, name: &str) -> Dictionary {
     d
 }
 
+/// How the client authenticates.
+enum Auth<'a> {
+    /// With a certificate from a PKCS#12 payload.
+    Certificate {
+        creds: &'a ClientCredentials,
+        p12: &'a [u8],
+    },
+    /// With EAP-MSCHAPv2 as `user` (Apple: `AuthenticationMethod` None
+    /// plus `ExtendedAuthEnabled`, RFC 7296 §2.16).
+    Eap { user: &'a str, password: &'a str },
+}
+
 /// The profile as an XML property list.
 pub(crate) fn render(
     p: &Profile,
@@ -103,7 +115,27 @@ pub(crate) fn render(
     p12: &[u8],
     uuids: &Uuids,
 ) -> Result<Vec<u8>, ProfileError> {
-    let base = format!("org.ikegw.{}.{}", p.conn, super::file_stem(&creds.id));
+    render_auth(p, &Auth::Certificate { creds, p12 }, uuids)
+}
+
+/// For an EAP-MSCHAPv2 user: no identity payload; the user name and
+/// password go into the VPN payload (`AuthName`, `AuthPassword`), so the
+/// file is as secret as the password.
+pub(crate) fn render_eap(
+    p: &Profile,
+    user: &str,
+    password: &str,
+    uuids: &Uuids,
+) -> Result<Vec<u8>, ProfileError> {
+    render_auth(p, &Auth::Eap { user, password }, uuids)
+}
+
+fn render_auth(p: &Profile, auth: &Auth<'_>, uuids: &Uuids) -> Result<Vec<u8>, ProfileError> {
+    let client_id = match auth {
+        Auth::Certificate { creds, .. } => creds.id.as_str(),
+        Auth::Eap { user, .. } => user,
+    };
+    let base = format!("org.ikegw.{}.{}", p.conn, super::file_stem(client_id));
 
     let mut ca = payload(
         "com.apple.security.root",
@@ -114,17 +146,23 @@ pub(crate) fn render(
     ca.insert("PayloadCertificateFileName".into(), "ca.crt".into());
     ca.insert("PayloadContent".into(), Value::Data(p.ca.der().to_vec()));
 
-    let mut id = payload(
-        "com.apple.security.pkcs12",
-        format!("{base}.identity"),
-        &uuids.p12,
-        &creds.id,
-    );
-    id.insert(
-        "PayloadCertificateFileName".into(),
-        format!("{}.p12", super::file_stem(&creds.id)).into(),
-    );
-    id.insert("PayloadContent".into(), Value::Data(p12.to_vec()));
+    let id = match auth {
+        Auth::Certificate { creds, p12 } => {
+            let mut id = payload(
+                "com.apple.security.pkcs12",
+                format!("{base}.identity"),
+                &uuids.p12,
+                &creds.id,
+            );
+            id.insert(
+                "PayloadCertificateFileName".into(),
+                format!("{}.p12", super::file_stem(&creds.id)).into(),
+            );
+            id.insert("PayloadContent".into(), Value::Data(p12.to_vec()));
+            Some(id)
+        }
+        Auth::Eap { .. } => None,
+    };
 
     let ike_dh = p
         .ike
@@ -134,18 +172,35 @@ pub(crate) fn render(
     let mut ikev2 = Dictionary::new();
     ikev2.insert("RemoteAddress".into(), p.server.clone().into());
     ikev2.insert("RemoteIdentifier".into(), p.server_id.clone().into());
-    ikev2.insert("LocalIdentifier".into(), creds.id.clone().into());
-    ikev2.insert("AuthenticationMethod".into(), "Certificate".into());
-    ikev2.insert(
-        "CertificateType".into(),
-        certificate_type(creds.key.key_type()).into(),
-    );
-    ikev2.insert("PayloadCertificateUUID".into(), uuids.p12.clone().into());
+    ikev2.insert("LocalIdentifier".into(), client_id.into());
+    match auth {
+        Auth::Certificate { creds, .. } => {
+            ikev2.insert("AuthenticationMethod".into(), "Certificate".into());
+            ikev2.insert(
+                "CertificateType".into(),
+                certificate_type(creds.key.key_type()).into(),
+            );
+            ikev2.insert("PayloadCertificateUUID".into(), uuids.p12.clone().into());
+        }
+        Auth::Eap { .. } => {
+            // The server still proves itself with its certificate.
+            ikev2.insert("AuthenticationMethod".into(), "None".into());
+        }
+    }
     ikev2.insert(
         "ServerCertificateIssuerCommonName".into(),
         p.ca_cn.clone().into(),
     );
-    ikev2.insert("ExtendedAuthEnabled".into(), Value::Integer(0.into()));
+    match auth {
+        Auth::Certificate { .. } => {
+            ikev2.insert("ExtendedAuthEnabled".into(), Value::Integer(0.into()));
+        }
+        Auth::Eap { user, password } => {
+            ikev2.insert("ExtendedAuthEnabled".into(), Value::Integer(1.into()));
+            ikev2.insert("AuthName".into(), (*user).into());
+            ikev2.insert("AuthPassword".into(), (*password).into());
+        }
+    }
     ikev2.insert("DeadPeerDetectionRate".into(), dpd_rate(p.dpd_delay).into());
     ikev2.insert(
         "DisableMOBIKE".into(),
@@ -204,11 +259,13 @@ pub(crate) fn render(
     let mut top = Dictionary::new();
     top.insert(
         "PayloadContent".into(),
-        Value::Array(vec![
-            Value::Dictionary(ca),
-            Value::Dictionary(id),
-            Value::Dictionary(vpn),
-        ]),
+        Value::Array(
+            std::iter::once(ca)
+                .chain(id)
+                .chain(std::iter::once(vpn))
+                .map(Value::Dictionary)
+                .collect(),
+        ),
     );
     top.insert("PayloadDisplayName".into(), p.display_name.clone().into());
     top.insert("PayloadIdentifier".into(), base.into());

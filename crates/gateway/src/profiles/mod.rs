@@ -11,9 +11,11 @@
 //! be pinned in tests; [`run`] issues the client certificate, bundles it as
 //! PKCS#12 where the client imports one, and writes the files.
 //!
-//! Only certificate clients are supported: ikegw has no EAP yet, so there
-//! is no "password user" profile; a connection whose clients authenticate
-//! any other way is refused with [`ProfileError::ClientAuth`].
+//! Certificate clients get a certificate (issued with `--ca`, or given
+//! with `--cert`/`--key`); on a connection with `remote.auth =
+//! eap-mschapv2`, `--user` names a password user of `[secrets.eap-NAME]`
+//! instead ([`eap`]). PSK clients are refused with
+//! [`ProfileError::ClientAuth`].
 
 // A one-shot CLI path: errors are made once and printed, so their size
 // costs nothing; boxing them would only obscure the types.
@@ -22,6 +24,7 @@
 // Renderers are pure functions, kept `pub(crate)` so tests can call them.
 pub(crate) mod apple;
 pub(crate) mod creds;
+pub(crate) mod eap;
 pub(crate) mod nm;
 pub(crate) mod sswan;
 pub(crate) mod suite;
@@ -61,7 +64,9 @@ pub(crate) struct Args {
     format: Format,
     /// CA directory (ca.crt, ca.key) to issue the client certificate with,
     /// as for `ikegw pki issue`; it must be one of the connection's remote cacerts.
-    #[arg(long, required_unless_present = "cert")]
+    /// Not needed for EAP users, except to name the CA of the server
+    /// certificate when no configured file holds it.
+    #[arg(long)]
     ca: Option<PathBuf>,
     /// Use this existing client certificate instead of issuing one (with --key).
     #[arg(long, requires = "key", conflicts_with = "ca")]
@@ -141,7 +146,7 @@ pub(crate) enum ProfileError {
     #[error("no connection '{0}' in the configuration")]
     NoConnection(String),
     /// The clients of this connection do not authenticate with certificates.
-    #[error("connection '{conn}': {why}; profiles are made for certificate clients only (ikegw has no EAP yet)")]
+    #[error("connection '{conn}': {why}; profiles are made for certificate and EAP-MSCHAPv2 clients only")]
     ClientAuth {
         /// Connection name.
         conn: String,
@@ -156,6 +161,9 @@ pub(crate) enum ProfileError {
         /// What is missing.
         why: String,
     },
+    /// `--user` is no EAP user of the secrets.
+    #[error("no [secrets.eap-NAME] lists the EAP user '{0}' (with a UTF-8 password)")]
+    NoEapUser(String),
     /// No address for clients to dial.
     #[error("connection '{0}': local_addrs has no single address clients can dial; pass --server ADDRESS")]
     NoServerAddress(String),
@@ -280,6 +288,10 @@ pub(crate) struct Profile {
     pub(crate) dpd_delay: Duration,
     /// Whether the server hands out virtual IPs (it has pools).
     pub(crate) virtual_ip: bool,
+    /// The virtual IPs to ask for, one per address family the pools serve
+    /// (`0.0.0.0`, `::`): asking for a family without a pool makes ikegw
+    /// refuse the CHILD_SA (INTERNAL_ADDRESS_FAILURE).
+    pub(crate) vip_requests: Vec<&'static str>,
 }
 
 impl Profile {
@@ -289,6 +301,19 @@ impl Profile {
         conn_name: &str,
         server: Option<&str>,
         client: ClientKind,
+    ) -> Result<Self, ProfileError> {
+        Self::from_config_with_ca(config, conn_name, server, client, None)
+    }
+
+    /// Like [`from_config`](Self::from_config); `ca_hint` is the server
+    /// certificate's CA when the configuration's files do not hold it
+    /// (EAP users, `--ca`).
+    pub(crate) fn from_config_with_ca(
+        config: &Config,
+        conn_name: &str,
+        server: Option<&str>,
+        client: ClientKind,
+        ca_hint: Option<Certificate>,
     ) -> Result<Self, ProfileError> {
         let conn = config
             .connection(conn_name)
@@ -308,13 +333,14 @@ impl Profile {
                 why: "clients must pass more than one authentication round".into(),
             });
         }
-        if remote.auth != AuthMethod::Pubkey {
+        let eap = remote.auth == AuthMethod::EapMschapv2;
+        if remote.auth == AuthMethod::Psk {
             return Err(ProfileError::ClientAuth {
                 conn: name,
                 why: "remote auth is psk".into(),
             });
         }
-        if remote.cacerts.is_empty() {
+        if !eap && remote.cacerts.is_empty() {
             return Err(ProfileError::ClientAuth {
                 conn: name,
                 why: "remote has no cacerts to issue client certificates under".into(),
@@ -335,7 +361,28 @@ impl Profile {
             .ok_or_else(|| not_ra("local round has no certificate"))?;
         let server_cert = certs::load::certificate_from_file(server_cert_path)?;
 
-        let ca = find_ca(&name, &server_cert, &remote.cacerts)?;
+        // EAP clients have no certificates, so the server's CA may sit in
+        // its own chain file or another connection's cacerts instead.
+        let mut ca_files = remote.cacerts.clone();
+        if eap {
+            ca_files.extend(local.certs.iter().cloned());
+            for c in &config.connections {
+                ca_files.extend(c.remote.iter().flat_map(|r| r.cacerts.iter().cloned()));
+            }
+        }
+        let ca = match ca_hint {
+            Some(ca) if ca.subject() == server_cert.issuer() => ca,
+            _ => match find_ca(&name, &server_cert, &ca_files) {
+                Err(ProfileError::ServerCa { conn, issuer, .. }) if eap => {
+                    return Err(ProfileError::ServerCa {
+                        conn,
+                        issuer,
+                        why: "in none of the configured certificate files; pass --ca DIR, the directory of the CA that issued it".into(),
+                    })
+                }
+                other => other?,
+            },
+        };
         let ca_cn = common_name(ca.subject());
         let server = match server {
             Some(s) => s.to_owned(),
@@ -417,6 +464,11 @@ impl Profile {
             mobike: conn.mobike,
             dpd_delay: conn.dpd_delay,
             virtual_ip: !conn.pools.is_empty(),
+            vip_requests: [("0.0.0.0", true), ("::", false)]
+                .into_iter()
+                .filter(|(_, v4)| pools.iter().any(|p| p.addrs.first.is_ipv4() == *v4))
+                .map(|(a, _)| a)
+                .collect(),
         })
     }
 }
@@ -657,10 +709,17 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     })?;
     let client = args.format.client();
-    let profile = Profile::from_config(&config, &args.conn, args.server.as_deref(), client)?;
     let conn = config
         .connection(&args.conn)
         .ok_or_else(|| ProfileError::NoConnection(args.conn.clone()))?;
+    if conn
+        .remote
+        .first()
+        .is_some_and(|r| r.auth == AuthMethod::EapMschapv2)
+    {
+        return run_eap(args, &config, client);
+    }
+    let profile = Profile::from_config(&config, &args.conn, args.server.as_deref(), client)?;
     let cacerts = conn
         .remote
         .first()
@@ -753,6 +812,48 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             "PKCS#12 password (shown only now; the client asks for it on import): {}",
             password.expose_secret()
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ikegw profile` for a password user of an EAP-MSCHAPv2 connection.
+fn run_eap(
+    args: &Args,
+    config: &Config,
+    client: ClientKind,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let user = eap::EapUser::from_config(config, &args.user)?;
+    let ca_hint = match &args.ca {
+        Some(dir) => Some(certs::load::certificate_from_file(&dir.join("ca.crt"))?),
+        None => None,
+    };
+    let profile =
+        Profile::from_config_with_ca(config, &args.conn, args.server.as_deref(), client, ca_hint)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| ProfileError::Io {
+        path: args.out.clone(),
+        source: e,
+    })?;
+    let out_dir = std::fs::canonicalize(&args.out).map_err(|e| ProfileError::Io {
+        path: args.out.clone(),
+        source: e,
+    })?;
+    let rendered = eap::render(args.format, &profile, &user, &out_dir, &SystemRandom::new())?;
+    let mut written = Vec::new();
+    for f in &rendered.files {
+        let path = out_dir.join(&f.name);
+        write_new(&path, &f.bytes, f.mode)?;
+        written.push(path);
+    }
+    println!(
+        "profile for EAP user '{}' on connection '{}' ({}):\n  IKE {}\n  ESP {}",
+        user.user,
+        profile.conn,
+        client.label(),
+        profile.ike,
+        profile.esp
+    );
+    for p in &written {
+        println!("  wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }

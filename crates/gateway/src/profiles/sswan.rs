@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
 use super::creds::ClientCredentials;
+use super::eap::EapUser;
 use super::{cidr, Profile};
 
 /// The profile JSON. `uuid` identifies it: re-importing a profile with the
@@ -18,6 +19,23 @@ pub(crate) fn render(
     uuid: &str,
 ) -> Zeroizing<Vec<u8>> {
     let b64 = base64::engine::general_purpose::STANDARD;
+    let mut local = Map::new();
+    local.insert("id".into(), creds.id.clone().into());
+    let p12_b64 = Zeroizing::new(b64.encode(p12));
+    local.insert("p12".into(), p12_b64.as_str().into());
+    document(p, "ikev2-cert", local, uuid)
+}
+
+/// For an EAP-MSCHAPv2 user (`ikev2-eap`): the app asks for the password
+/// when the profile is imported, since a `.sswan` file cannot carry one.
+pub(crate) fn render_eap(p: &Profile, user: &EapUser, uuid: &str) -> Zeroizing<Vec<u8>> {
+    let mut local = Map::new();
+    local.insert("eap_id".into(), user.user.clone().into());
+    document(p, "ikev2-eap", local, uuid)
+}
+
+fn document(p: &Profile, kind: &str, local: Map<String, Value>, uuid: &str) -> Zeroizing<Vec<u8>> {
+    let b64 = base64::engine::general_purpose::STANDARD;
     let mut remote = Map::new();
     remote.insert("addr".into(), p.server.clone().into());
     if p.server_port != 500 {
@@ -25,14 +43,10 @@ pub(crate) fn render(
     }
     remote.insert("id".into(), p.server_id.clone().into());
     remote.insert("cert".into(), b64.encode(p.ca.der()).into());
-    let mut local = Map::new();
-    local.insert("id".into(), creds.id.clone().into());
-    let p12_b64 = Zeroizing::new(b64.encode(p12));
-    local.insert("p12".into(), p12_b64.as_str().into());
     let mut doc = Map::new();
     doc.insert("uuid".into(), uuid.into());
     doc.insert("name".into(), p.display_name.clone().into());
-    doc.insert("type".into(), "ikev2-cert".into());
+    doc.insert("type".into(), kind.into());
     doc.insert("remote".into(), Value::Object(remote));
     doc.insert("local".into(), Value::Object(local));
     if let Some(k) = p.ike.keyword() {

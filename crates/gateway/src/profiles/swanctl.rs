@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::creds::ClientCredentials;
+use super::eap::EapUser;
 use super::{cidr, file_stem, OutFile, Profile};
 
 /// The files, relative to the output directory (under `swanctl/`).
@@ -12,7 +13,11 @@ pub(crate) fn render(p: &Profile, creds: &ClientCredentials) -> Vec<OutFile> {
     let stem = file_stem(&creds.id);
     let cert_file = format!("{stem}.crt");
     let key_file = format!("{stem}.key");
-    let conf = conf(p, creds, &cert_file);
+    let local = format!(
+        "            auth = pubkey\n            certs = {cert_file}\n            id = {}\n",
+        v(&creds.id)
+    );
+    let conf = conf(p, &local);
     vec![
         OutFile::public("swanctl/swanctl.conf", conf.into_bytes()),
         OutFile::public(
@@ -39,7 +44,37 @@ fn v(s: &str) -> String {
     }
 }
 
-fn conf(p: &Profile, creds: &ClientCredentials, cert_file: &str) -> String {
+/// For an EAP-MSCHAPv2 user: the client sends the user name as its IKE
+/// identity and as EAP identity, and the password sits in the `secrets`
+/// section (so the whole file is private).
+pub(crate) fn render_eap(p: &Profile, user: &EapUser) -> Vec<OutFile> {
+    let name = v(&user.user);
+    let local = format!(
+        "            auth = eap-mschapv2\n            id = {name}\n            eap_id = {name}\n"
+    );
+    let mut conf = conf(p, &local);
+    let _ = writeln!(conf, "secrets {{");
+    let _ = writeln!(conf, "    eap-{} {{", file_stem(&user.user));
+    let _ = writeln!(conf, "        id = {name}");
+    let _ = writeln!(conf, "        secret = {}", quoted(user.password.as_str()));
+    let _ = writeln!(conf, "    }}");
+    let _ = writeln!(conf, "}}");
+    vec![
+        OutFile::private(
+            "swanctl/swanctl.conf",
+            zeroize::Zeroizing::new(conf.into_bytes()),
+        ),
+        OutFile::public("swanctl/x509ca/ca.crt", p.ca.to_pem().into_bytes()),
+    ]
+}
+
+/// Always quoted (a password may hold anything swanctl treats specially).
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `local`: the body of the `local` section (our authentication).
+fn conf(p: &Profile, local: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# ikegw client profile for connection '{}'", p.conn);
     let _ = writeln!(s, "connections {{");
@@ -49,8 +84,8 @@ fn conf(p: &Profile, creds: &ClientCredentials, cert_file: &str) -> String {
     if p.server_port != 500 {
         let _ = writeln!(s, "        remote_port = {}", p.server_port);
     }
-    if p.virtual_ip {
-        let _ = writeln!(s, "        vips = 0.0.0.0,::");
+    if p.virtual_ip && !p.vip_requests.is_empty() {
+        let _ = writeln!(s, "        vips = {}", p.vip_requests.join(","));
     }
     if let Some(k) = p.ike.keyword() {
         let _ = writeln!(s, "        proposals = {k}");
@@ -62,9 +97,7 @@ fn conf(p: &Profile, creds: &ClientCredentials, cert_file: &str) -> String {
     );
     let _ = writeln!(s, "        dpd_delay = {}s", p.dpd_delay.as_secs());
     let _ = writeln!(s, "        local {{");
-    let _ = writeln!(s, "            auth = pubkey");
-    let _ = writeln!(s, "            certs = {cert_file}");
-    let _ = writeln!(s, "            id = {}", v(&creds.id));
+    s.push_str(local);
     let _ = writeln!(s, "        }}");
     let _ = writeln!(s, "        remote {{");
     let _ = writeln!(s, "            auth = pubkey");

@@ -22,8 +22,26 @@ fn q(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// How the Windows client authenticates.
+enum Auth<'a> {
+    /// A machine certificate from this PKCS#12 file.
+    Machine { p12_file: &'a str },
+    /// EAP-MSCHAPv2 (Windows' default EAP method, "secured password").
+    Eap { user: &'a str },
+}
+
 /// The script; `p12_file` and `ca_file` are names next to it.
 pub(crate) fn render(p: &Profile, p12_file: &str, ca_file: &str) -> String {
+    script(p, ca_file, &Auth::Machine { p12_file })
+}
+
+/// For an EAP-MSCHAPv2 user: only the CA is imported; Windows asks for
+/// the user name and password on first connect and remembers them.
+pub(crate) fn render_eap(p: &Profile, user: &str, ca_file: &str) -> String {
+    script(p, ca_file, &Auth::Eap { user })
+}
+
+fn script(p: &Profile, ca_file: &str, how: &Auth<'_>) -> String {
     let ike = &p.ike;
     let esp = &p.esp;
     let enc = w::ike_encryption(ike.encr).unwrap_or("AES256");
@@ -63,12 +81,18 @@ pub(crate) fn render(p: &Profile, p12_file: &str, ca_file: &str) -> String {
         "Import-Certificate -FilePath (Join-Path $Here {}) -CertStoreLocation Cert:\\LocalMachine\\Root | Out-Null",
         q(ca_file)
     );
-    s.push_str("$Password = Read-Host -AsSecureString -Prompt 'PKCS#12 password'\n");
-    let _ = writeln!(
-        s,
-        "Import-PfxCertificate -FilePath (Join-Path $Here {}) -CertStoreLocation Cert:\\LocalMachine\\My -Password $Password | Out-Null",
-        q(p12_file)
-    );
+    let method = match how {
+        Auth::Machine { p12_file } => {
+            s.push_str("$Password = Read-Host -AsSecureString -Prompt 'PKCS#12 password'\n");
+            let _ = writeln!(
+                s,
+                "Import-PfxCertificate -FilePath (Join-Path $Here {}) -CertStoreLocation Cert:\\LocalMachine\\My -Password $Password | Out-Null",
+                q(p12_file)
+            );
+            "MachineCertificate"
+        }
+        Auth::Eap { .. } => "Eap -RememberCredential",
+    };
     let split = if p.split_include.is_empty() {
         ""
     } else {
@@ -76,7 +100,7 @@ pub(crate) fn render(p: &Profile, p12_file: &str, ca_file: &str) -> String {
     };
     let _ = writeln!(
         s,
-        "Add-VpnConnection -Name $Name -ServerAddress {} -TunnelType Ikev2 -AuthenticationMethod MachineCertificate -EncryptionLevel Required{split} -AllUserConnection -Force",
+        "Add-VpnConnection -Name $Name -ServerAddress {} -TunnelType Ikev2 -AuthenticationMethod {method} -EncryptionLevel Required{split} -AllUserConnection -Force",
         q(&p.server)
     );
     let _ = writeln!(
@@ -102,5 +126,12 @@ pub(crate) fn render(p: &Profile, p12_file: &str, ca_file: &str) -> String {
         }
     }
     let _ = writeln!(s, "Write-Host \"VPN connection '$Name' added.\"");
+    if let Auth::Eap { user } = how {
+        let _ = writeln!(
+            s,
+            "Write-Host \"Connect with user name {}; Windows asks for the password once.\"",
+            user.replace(['"', '`', '$'], "")
+        );
+    }
     s
 }

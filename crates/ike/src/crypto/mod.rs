@@ -35,6 +35,7 @@ mod integ;
 mod keys;
 mod kx;
 mod modp;
+pub mod mschapv2;
 mod prf;
 mod provider;
 mod random;

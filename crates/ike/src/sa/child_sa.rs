@@ -11,6 +11,9 @@ use crate::wire::TrafficSelector;
 /// An installed CHILD_SA, as the IKE SA remembers it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ChildSa {
+    /// Index of its child configuration in the peer's children; a rekey
+    /// keeps it (proposals, mode, lifetimes).
+    pub(crate) config: usize,
     pub(crate) inbound_spi: u32,
     pub(crate) outbound_spi: u32,
     pub(crate) chosen: Chosen,
@@ -35,6 +38,8 @@ pub(crate) struct NewChild<'a> {
     pub(crate) local_ts: Vec<TrafficSelector>,
     pub(crate) remote_ts: Vec<TrafficSelector>,
     pub(crate) lifetimes: Lifetimes,
+    /// Index of the child configuration.
+    pub(crate) config: usize,
 }
 
 impl NewChild<'_> {
@@ -76,6 +81,7 @@ impl NewChild<'_> {
         let install = ChildSaInstall {
             seq: 0,
             ike_sa: self.ike_sa,
+            child: self.config,
             local: self.path.local,
             remote: self.path.remote,
             inbound: EspKeys {
@@ -99,6 +105,7 @@ impl NewChild<'_> {
             encap,
         };
         let child = ChildSa {
+            config: self.config,
             inbound_spi: self.our_spi,
             outbound_spi: self.peer_spi,
             chosen: self.chosen,

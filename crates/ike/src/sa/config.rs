@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::eap::{EapCredentials, EapServerConfig};
 use crate::crypto::{CryptoProvider, SecretBytes, Signer, Verifier};
 use crate::io::{Lifetimes, Mode};
 use crate::policy::proposal::ProposalSpec;
@@ -69,21 +70,17 @@ pub struct PeerConfig {
     pub peer_auth: PeerAuth,
     /// IKE proposals, most preferred first.
     pub ike_proposals: Vec<ProposalSpec>,
-    /// ESP proposals, most preferred first.
-    pub esp_proposals: Vec<ProposalSpec>,
-    /// Our side's traffic selectors.
-    pub local_ts: Vec<TrafficSelector>,
-    /// The peer's side's traffic selectors.
-    pub remote_ts: Vec<TrafficSelector>,
-    /// Tunnel or transport mode for the CHILD_SA.
-    pub mode: Mode,
+    /// The CHILD_SA templates of this connection (swanctl `children`),
+    /// all negotiated on the same IKE SA: the one named in
+    /// [`Command::Initiate`](crate::io::Command) in IKE_AUTH, the others
+    /// by CREATE_CHILD_SA (RFC 7296 §1.3.1). As responder the one whose
+    /// selectors fit the proposed TSi/TSr best is used (§2.9).
+    pub children: Vec<ChildConfig>,
     /// Pretend a NAT so ESP is UDP-encapsulated from the start (strongSwan
     /// `encap = yes`; needed with kernel-libipsec peers).
     pub force_encap: bool,
     /// Idle time before a liveness check; `None` disables DPD.
     pub dpd_delay: Option<Duration>,
-    /// Lifetimes for CHILD_SAs.
-    pub lifetimes: Lifetimes,
     /// Rekey the IKE SA this long after it is established, less a random
     /// jitter of up to a tenth, so both peers rarely rekey at once
     /// (strongSwan: `rekey_time` 4 h with `rand_time`); `None` never.
@@ -95,6 +92,30 @@ pub struct PeerConfig {
     /// SIGNATURE_HASH_ALGORITHMS; `None` always uses `signer` and
     /// `local_certs`.
     pub credentials: Option<Arc<dyn CredentialProvider>>,
+    /// Initiator: authenticate with EAP-MSCHAPv2 as this user instead of
+    /// an AUTH payload of our own (RFC 7296 §2.16): the first IKE_AUTH
+    /// request carries no AUTH, and `signer`/`psk` are not used for us.
+    pub eap_client: Option<EapCredentials>,
+}
+
+/// One CHILD_SA template of a connection (a swanctl `children` entry):
+/// what is negotiated per CHILD_SA rather than per IKE SA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildConfig {
+    /// Name for logs and the control socket (unique within the peer).
+    pub name: String,
+    /// ESP proposals, most preferred first; a KE method in them asks for
+    /// PFS on CREATE_CHILD_SA (RFC 7296 §1.3.1), never in IKE_AUTH.
+    pub esp_proposals: Vec<ProposalSpec>,
+    /// Our side's traffic selectors.
+    pub local_ts: Vec<TrafficSelector>,
+    /// The peer's side's traffic selectors.
+    pub remote_ts: Vec<TrafficSelector>,
+    /// Tunnel or transport mode (RFC 7296 §1.3.1 USE_TRANSPORT_MODE).
+    pub mode: Mode,
+    /// Lifetimes programmed into the kernel SAs; the soft one drives
+    /// rekeying.
+    pub lifetimes: Lifetimes,
 }
 
 /// Road-warrior settings of a peer: what we ask for as initiator, what we
@@ -175,6 +196,10 @@ pub enum PeerAuth {
     /// With a signature under the key of a certificate it sends, accepted
     /// by this validator.
     Certificate(Arc<dyn CertVerifier>),
+    /// With EAP-MSCHAPv2 inside IKE_AUTH against a user store, then AUTH
+    /// payloads keyed with the MSK (RFC 7296 §2.16). We authenticate
+    /// ourselves with our signer (or PSK) as usual.
+    EapMschapv2(EapServerConfig),
 }
 
 impl fmt::Debug for PeerAuth {
@@ -183,6 +208,7 @@ impl fmt::Debug for PeerAuth {
             Self::Psk => "Psk",
             Self::PublicKey(_) => "PublicKey",
             Self::Certificate(_) => "Certificate",
+            Self::EapMschapv2(_) => "EapMschapv2",
         })
     }
 }
@@ -246,6 +272,14 @@ impl PeerConfig {
     /// new private key for the same certificate, or a new trust anchor
     /// with the same key, is not seen here.
     pub fn same_settings(&self, other: &Self) -> bool {
+        self.same_ike_settings(other) && self.children == other.children
+    }
+
+    /// Like [`same_settings`](Self::same_settings) but ignoring
+    /// [`children`](Self::children): the IKE SA could stay while CHILD_SAs
+    /// are added or removed (what [`Endpoint::reconfigure`](super::Endpoint::reconfigure)
+    /// does for such a peer).
+    pub fn same_ike_settings(&self, other: &Self) -> bool {
         let psk = match (&self.psk, &other.psk) {
             (None, None) => true,
             (Some(a), Some(b)) => crate::crypto::ct_eq(a.secret_bytes(), b.secret_bytes()),
@@ -255,8 +289,28 @@ impl PeerConfig {
             PeerAuth::Psk => 0u8,
             PeerAuth::PublicKey(_) => 1,
             PeerAuth::Certificate(_) => 2,
+            PeerAuth::EapMschapv2(e) => match e.identity {
+                super::EapIdentity::Ask => 3,
+                super::EapIdentity::FromIke => 4,
+            },
         };
-        psk && self.name == other.name
+        let eap = match (&self.eap_client, &other.eap_client) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.same_as(b),
+            _ => false,
+        } && match (&self.peer_auth, &other.peer_auth) {
+            // Other users or passwords change the peer: a removed user or
+            // an old password must stop working (see `EapUsers::fingerprint`).
+            (PeerAuth::EapMschapv2(a), PeerAuth::EapMschapv2(b)) => {
+                match (a.users.fingerprint(), b.users.fingerprint()) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => Arc::ptr_eq(&a.users, &b.users),
+                }
+            }
+            _ => true,
+        };
+        psk && eap
+            && self.name == other.name
             && self.local == other.local
             && self.remote == other.remote
             && self.local_id == other.local_id
@@ -267,16 +321,18 @@ impl PeerConfig {
             && self.cert_requests == other.cert_requests
             && auth_kind(&self.peer_auth) == auth_kind(&other.peer_auth)
             && self.ike_proposals == other.ike_proposals
-            && self.esp_proposals == other.esp_proposals
-            && self.local_ts == other.local_ts
-            && self.remote_ts == other.remote_ts
-            && self.mode == other.mode
             && self.force_encap == other.force_encap
             && self.dpd_delay == other.dpd_delay
-            && self.lifetimes == other.lifetimes
             && self.ike_rekey_time == other.ike_rekey_time
             && self.remote_access == other.remote_access
             && self.credentials.is_some() == other.credentials.is_some()
+    }
+}
+
+impl PeerConfig {
+    /// The index of the child named `name`.
+    pub fn child_index(&self, name: &str) -> Option<usize> {
+        self.children.iter().position(|c| c.name == name)
     }
 }
 
@@ -292,8 +348,9 @@ impl fmt::Debug for PeerConfig {
             .field("signer", &self.signer.as_ref().map(|s| s.auth_method()))
             .field("peer_auth", &self.peer_auth)
             .field("credentials", &self.credentials.is_some())
+            .field("eap_client", &self.eap_client)
             .field("remote_access", &self.remote_access)
-            .field("mode", &self.mode)
+            .field("children", &self.children)
             .finish_non_exhaustive()
     }
 }

@@ -27,6 +27,10 @@ use crate::wire::{
 /// [`Endpoint::reconfigure`] removed while its Delete is in flight.
 const DOOMED_PEER: usize = usize::MAX;
 
+/// The child configuration index of a CHILD_SA whose configuration a
+/// [`Endpoint::reconfigure`] removed while its Delete waits or is in flight.
+const DOOMED_CHILD: usize = usize::MAX;
+
 /// What [`Endpoint::reconfigure`] did, by peer name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reconfigured {
@@ -39,6 +43,12 @@ pub struct Reconfigured {
     pub changed: Vec<String>,
     /// Peers in both with the same settings; their SAs were kept.
     pub unchanged: Vec<String>,
+    /// Peers in both whose IKE settings are the same but whose children
+    /// differ: their IKE SAs stay and take the new configuration; CHILD_SAs
+    /// of children that are gone or changed are being deleted (those of
+    /// unchanged children stay). Creating new children is the caller's
+    /// choice, by [`Command::CreateChild`].
+    pub children_changed: Vec<String>,
     /// The IKE SAs being deleted (Delete sent, or closed at once).
     pub deleted: Vec<IkeSaId>,
 }
@@ -217,6 +227,12 @@ impl Endpoint {
     ///   SA with no exchange in flight gets a Delete (RFC 7296 §1.4.1),
     ///   which removes its CHILD_SAs from the kernel when answered; any
     ///   other SA is closed locally at once (kernel deletes requested);
+    /// - a peer in both that differs only in its children
+    ///   ([`PeerConfig::same_ike_settings`]) keeps its established IKE SAs,
+    ///   which take the new configuration: CHILD_SAs of a child present
+    ///   unchanged (by name and settings) stay and follow its new index,
+    ///   the others are deleted (queued until the request window is free);
+    ///   SAs still in IKE_SA_INIT or IKE_AUTH are deleted as for a change;
     /// - a new peer just becomes available to `Initiate` and responders.
     ///
     /// Whether a changed peer is initiated again is the caller's choice.
@@ -232,6 +248,10 @@ impl Endpoint {
         let old = std::mem::take(&mut self.shared.config.peers);
         // Old index -> new index, for the peers whose SAs stay.
         let mut remap: BTreeMap<usize, usize> = BTreeMap::new();
+        // Old index -> (new index, old config, new config) for the peers
+        // whose SAs stay with other children.
+        let mut rechild: BTreeMap<usize, (usize, Arc<PeerConfig>, Arc<PeerConfig>)> =
+            BTreeMap::new();
         let mut matched = vec![false; old.len()];
         let mut table = Vec::with_capacity(peers.len());
         for (new_idx, new) in peers.into_iter().enumerate() {
@@ -248,6 +268,10 @@ impl Endpoint {
                         remap.insert(i, new_idx);
                         out.unchanged.push(new.name.clone());
                         table.push(o.clone());
+                    } else if o.same_ike_settings(&new) && o.children != new.children {
+                        rechild.insert(i, (new_idx, o.clone(), new.clone()));
+                        out.children_changed.push(new.name.clone());
+                        table.push(new);
                     } else {
                         out.changed.push(new.name.clone());
                         table.push(new);
@@ -274,6 +298,14 @@ impl Endpoint {
                 sa.peer = *n;
                 continue;
             }
+            if let Some((n, old_cfg, new_cfg)) = rechild.get(&sa.peer) {
+                if sa.is_established() {
+                    sa.peer = *n;
+                    rechild_sa(sa, old_cfg, new_cfg);
+                    continue;
+                }
+                // Still in IKE_AUTH with a child that may be gone: start over.
+            }
             if sa.peer == DOOMED_PEER {
                 // Already being deleted by an earlier reconfiguration.
                 continue;
@@ -293,6 +325,56 @@ impl Endpoint {
             }
         }
         out
+    }
+
+    /// Starts the queued work of every idle established SA: deletions of
+    /// CHILD_SAs a reconfiguration removed, then new CHILD_SAs asked for
+    /// while IKE_AUTH or another exchange was in flight (one request at a
+    /// time, RFC 7296 §2.3).
+    fn run_queues(&mut self, now: Instant) {
+        let ready: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, s)| {
+                s.is_established()
+                    && s.pending.is_none()
+                    && !s.superseded
+                    && (!s.queued_children.is_empty() || !s.queued_deletes.is_empty())
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ready {
+            let Some(sa) = self.sas.get_mut(&id) else {
+                continue;
+            };
+            while sa.pending.is_none() {
+                if let Some(spi) = sa.queued_deletes.pop_front() {
+                    if !sa.children.iter().any(|c| c.inbound_spi == spi) {
+                        continue;
+                    }
+                    if let Err(e) =
+                        informational::start_delete_child(sa, now, &mut self.shared, spi)
+                    {
+                        self.shared.events.push_back(Event::ChildFailed {
+                            ike_sa: sa.id,
+                            child: None,
+                            reason: format!("deleting CHILD_SA {spi:08x}: {e}"),
+                        });
+                    }
+                } else if let Some(child) = sa.queued_children.pop_front() {
+                    if let Err(e) = create_child::start_new_child(sa, now, &mut self.shared, child)
+                    {
+                        self.shared.events.push_back(Event::ChildFailed {
+                            ike_sa: sa.id,
+                            child: Some(child),
+                            reason: e.to_string(),
+                        });
+                    }
+                } else {
+                    break;
+                }
+            }
+        }
     }
 
     /// A UDP datagram arrived on `path` (with the non-ESP marker if it came
@@ -373,6 +455,7 @@ impl Endpoint {
         }
         self.adopt_new_sas(now);
         self.apply_initial_contacts();
+        self.run_queues(now);
     }
 
     /// RFC 7296 §2.4: a peer sending INITIAL_CONTACT has lost all its
@@ -654,6 +737,11 @@ impl Endpoint {
 
     /// Time passed: fire every due deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.timeouts(now);
+        self.run_queues(now);
+    }
+
+    fn timeouts(&mut self, now: Instant) {
         let due: Vec<u64> = self
             .sas
             .iter()
@@ -723,6 +811,7 @@ impl Endpoint {
                         {
                             self.shared.events.push_back(Event::ChildFailed {
                                 ike_sa: IkeSaId(id),
+                                child: None,
                                 reason: format!("IKE rekey: {e}"),
                             });
                         }
@@ -740,8 +829,14 @@ impl Endpoint {
 
     /// An operator or daemon command. Returns the IKE SA it concerns.
     pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<IkeSaId, Error> {
+        let r = self.command(now, cmd);
+        self.run_queues(now);
+        r
+    }
+
+    fn command(&mut self, now: Instant, cmd: Command) -> Result<IkeSaId, Error> {
         match cmd {
-            Command::Initiate { peer } => {
+            Command::Initiate { peer, child } => {
                 let cfg = self
                     .shared
                     .config
@@ -749,10 +844,14 @@ impl Endpoint {
                     .get(peer)
                     .cloned()
                     .ok_or(LocalError::Config("no such peer"))?;
+                if cfg.children.get(child).is_none() {
+                    return Err(LocalError::Config("no such child configuration").into());
+                }
                 let spi = self.new_spi()?;
                 let first = !self.sas.values().any(|s| s.peer == peer && !s.is_closed());
                 let mut sa = init::start(&mut self.shared, now, IkeSaId(spi), peer, cfg)?;
                 sa.initial_contact = first;
+                sa.first_child = child;
                 self.sas.insert(spi, sa);
                 Ok(IkeSaId(spi))
             }
@@ -783,9 +882,20 @@ impl Endpoint {
                 create_child::start_rekey_child(sa, now, &mut self.shared, inbound_spi)?;
                 Ok(ike_sa)
             }
-            Command::CreateChild { ike_sa } => {
+            Command::CreateChild { ike_sa, child } => {
                 let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
-                create_child::start_new_child(sa, now, &mut self.shared)?;
+                sa.child_cfg(child)?;
+                if sa.is_closed() || sa.superseded {
+                    return Err(LocalError::NoSuchSa.into());
+                }
+                let idle = sa.is_established() && sa.pending.is_none();
+                if idle && sa.queued_children.is_empty() && sa.queued_deletes.is_empty() {
+                    create_child::start_new_child(sa, now, &mut self.shared, child)?;
+                } else if !sa.queued_children.contains(&child) {
+                    // Window size 1 (RFC 7296 §2.3): wait for IKE_AUTH or
+                    // the exchange in flight; see `run_queues`.
+                    sa.queued_children.push_back(child);
+                }
                 Ok(ike_sa)
             }
             Command::RekeyIke { ike_sa } => {
@@ -804,6 +914,11 @@ impl Endpoint {
 
     /// A message from the kernel.
     pub fn handle_kernel(&mut self, now: Instant, ev: KernelEvent) {
+        self.kernel_event(now, ev);
+        self.run_queues(now);
+    }
+
+    fn kernel_event(&mut self, now: Instant, ev: KernelEvent) {
         match ev {
             KernelEvent::Reply { seq, errno } => {
                 let Some((ike_sa, inbound, install)) = self.shared.kernel_pending.remove(&seq)
@@ -816,14 +931,22 @@ impl Endpoint {
                 if !install {
                     self.shared.events.push_back(Event::ChildFailed {
                         ike_sa,
+                        child: None,
                         reason: format!("kernel refused to delete SA {inbound:08x}: errno {errno}"),
                     });
                     return;
                 }
                 // The kernel refused the SA: it must not look installed, and
                 // the peer must stop using it (RFC 7296 §1.4.1).
+                let child = self.sas.get(&ike_sa.0).and_then(|s| {
+                    s.children
+                        .iter()
+                        .find(|c| c.inbound_spi == inbound)
+                        .map(|c| c.config)
+                });
                 self.shared.events.push_back(Event::ChildFailed {
                     ike_sa,
+                    child,
                     reason: format!("kernel refused to install SA {inbound:08x}: errno {errno}"),
                 });
                 if let Some(sa) = self.sas.get_mut(&ike_sa.0) {
@@ -834,44 +957,52 @@ impl Endpoint {
                     }
                 }
             }
-            KernelEvent::Acquire { remote } => {
-                let busy = self.sas.values().any(|s| s.path.remote.ip() == remote.ip());
-                let peer = self
+            KernelEvent::Acquire {
+                remote,
+                local_ts,
+                remote_ts,
+            } => {
+                let path = Path {
+                    local: remote,
+                    remote,
+                };
+                // The peer by address, then its child whose selectors hold
+                // the traffic (all of them when the ACQUIRE named none).
+                let fits = |c: &super::ChildConfig| {
+                    let holds =
+                        |t: &Option<crate::wire::TrafficSelector>,
+                         cfg: &[crate::wire::TrafficSelector]| {
+                            t.as_ref().is_none_or(|t| {
+                                cfg.iter().any(|c| crate::policy::ts::is_subset(t, c))
+                            })
+                        };
+                    holds(&local_ts, &c.local_ts) && holds(&remote_ts, &c.remote_ts)
+                };
+                let target = self
                     .shared
                     .config
                     .peers
                     .iter()
-                    .position(|c| c.remote.ip() == remote.ip());
-                // An established IKE SA that lost its CHILD_SA gets a new one.
-                let childless = self
+                    .enumerate()
+                    .filter(|(_, c)| c.remote.ip() == remote.ip())
+                    .find_map(|(p, c)| c.children.iter().position(fits).map(|ch| (p, ch)));
+                let Some((peer, child)) = target else {
+                    return self.dropped(path, "acquire: no child configuration fits".into());
+                };
+                // An IKE SA of that peer (up or on its way) gets the CHILD_SA
+                // unless it has one of that child already.
+                let existing = self
                     .sas
                     .iter()
-                    .find(|(_, s)| {
-                        s.path.remote.ip() == remote.ip()
-                            && s.is_established()
-                            && s.children.is_empty()
-                    })
-                    .map(|(id, _)| IkeSaId(*id));
-                if let Some(ike_sa) = childless {
-                    if let Err(e) = self.handle_command(now, Command::CreateChild { ike_sa }) {
-                        self.dropped(
-                            Path {
-                                local: remote,
-                                remote,
-                            },
-                            format!("acquire: {e}"),
-                        );
-                    }
-                    return;
-                }
-                if let (false, Some(peer)) = (busy, peer) {
-                    if let Err(e) = self.handle_command(now, Command::Initiate { peer }) {
-                        let path = Path {
-                            local: remote,
-                            remote,
-                        };
-                        self.dropped(path, format!("acquire: {e}"));
-                    }
+                    .find(|(_, s)| s.peer == peer && !s.is_closed() && !s.superseded)
+                    .map(|(id, s)| (IkeSaId(*id), s.has_child(child)));
+                let cmd = match existing {
+                    Some((_, true)) => return,
+                    Some((ike_sa, false)) => Command::CreateChild { ike_sa, child },
+                    None => Command::Initiate { peer, child },
+                };
+                if let Err(e) = self.handle_command(now, cmd) {
+                    self.dropped(path, format!("acquire: {e}"));
                 }
             }
             KernelEvent::Expire { spi, hard: true } | KernelEvent::Deleted { spi } => {
@@ -916,6 +1047,7 @@ impl Endpoint {
                     ) {
                         self.shared.events.push_back(Event::ChildFailed {
                             ike_sa: IkeSaId(id),
+                            child: None,
                             reason: format!("rekey: {e}"),
                         });
                     }
@@ -923,4 +1055,37 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// Moves an established SA of a peer whose children changed onto the new
+/// configuration: CHILD_SAs (installed, queued or being created) of a child
+/// that exists unchanged under the same name follow it to its new index;
+/// the others are queued for deletion (RFC 7296 §1.4.1).
+fn rechild_sa(sa: &mut IkeSa, old: &PeerConfig, new: &Arc<PeerConfig>) {
+    let map = |idx: usize| -> usize {
+        old.children
+            .get(idx)
+            .and_then(|o| new.children.iter().position(|n| n == o))
+            .unwrap_or(DOOMED_CHILD)
+    };
+    for c in &mut sa.children {
+        c.config = map(c.config);
+        if c.config == DOOMED_CHILD && !sa.queued_deletes.contains(&c.inbound_spi) {
+            sa.queued_deletes.push_back(c.inbound_spi);
+        }
+    }
+    sa.queued_children = sa
+        .queued_children
+        .iter()
+        .map(|c| map(*c))
+        .filter(|c| *c != DOOMED_CHILD)
+        .collect();
+    if let super::ike_sa::State::Established(e) = &mut sa.state {
+        if let Some(super::ike_sa::Outstanding::CreateChild(p)) = &mut e.pending {
+            if let create_child::Pending::RekeyChild { config, .. } = p.as_mut() {
+                *config = map(*config);
+            }
+        }
+    }
+    sa.cfg = new.clone();
 }

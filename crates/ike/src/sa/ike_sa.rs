@@ -13,19 +13,30 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::child_sa::ChildSa;
-use super::config::{EndpointConfig, PeerConfig};
+use super::config::{ChildConfig, EndpointConfig, PeerConfig};
 use super::exchange::{auth, create_child, informational, init};
 use super::timer::{Timer, TimerTable};
 use crate::crypto::{
     open_sk, seal_sk, sk_body_len, ActiveKeyExchange, IkeSuite, Random, SecretBytes, SkKeys,
 };
-use crate::error::{Error, LocalError, PeerMisbehaved};
+use crate::error::{Error, LocalError, PeerIncompatible, PeerMisbehaved};
 use crate::io::{Event, IkeSaId, KernelRequest, Path, Transmit};
 use crate::policy::proposal::Chosen;
 use crate::wire::{
     emit_payloads, parse_payloads, payloads_buffer_len, ExchangeType, HashAlgorithm, Header,
     Message, Notify, NotifyType, Payload, PayloadType, Sk, Skf, TrafficSelector, HEADER_LEN,
 };
+
+/// A responder's choice of child configuration for proposed selectors
+/// ([`IkeSa::select_child`]).
+pub(crate) struct SelectedChild {
+    /// Index in the peer's children.
+    pub(crate) idx: usize,
+    /// TSi narrowed to it (the initiator's side).
+    pub(crate) ts_i: Vec<TrafficSelector>,
+    /// TSr narrowed to it (the responder's side).
+    pub(crate) ts_r: Vec<TrafficSelector>,
+}
 
 /// Which side started the IKE SA (the I flag, RFC 7296 §3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,12 +164,16 @@ pub(crate) struct InitDone {
 /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
 pub(crate) struct AwaitAuthRequest {
     pub(crate) init: InitDone,
+    /// EAP in progress (RFC 7296 §2.16): IKE_AUTH takes several rounds.
+    pub(crate) eap: Option<Box<super::exchange::auth_eap::EapServerRun>>,
 }
 
 /// Initiator: IKE_AUTH sent, waiting for the response.
 pub(crate) struct AwaitAuthResponse {
     pub(crate) init: InitDone,
     pub(crate) child: auth::ChildRequest,
+    /// We authenticate with EAP (RFC 7296 §2.16): its progress.
+    pub(crate) eap: Option<Box<super::exchange::auth_eap::EapClientRun>>,
 }
 
 /// IKE_AUTH done.
@@ -287,6 +302,14 @@ pub(crate) struct IkeSa {
     /// Virtual IPs we leased to the peer from the address provider: its
     /// side of every CHILD_SA; released when the SA is removed.
     pub(crate) leases: Vec<IpAddr>,
+    /// Initiator: the child configuration negotiated in IKE_AUTH.
+    pub(crate) first_child: usize,
+    /// Work waiting for the request window (RFC 7296 §2.3, size 1): child
+    /// configurations to create, in order.
+    pub(crate) queued_children: VecDeque<usize>,
+    /// CHILD_SAs (our inbound SPI) to delete when the window is free, e.g.
+    /// because a reconfiguration removed their child configuration.
+    pub(crate) queued_deletes: VecDeque<u32>,
 }
 
 impl IkeSa {
@@ -329,6 +352,9 @@ impl IkeSa {
             peer_sig_hashes: Vec::new(),
             vips: Vec::new(),
             leases: Vec::new(),
+            first_child: 0,
+            queued_children: VecDeque::new(),
+            queued_deletes: VecDeque::new(),
         }
     }
 
@@ -813,27 +839,133 @@ impl IkeSa {
         Ok(())
     }
 
-    /// Our side's selectors for a new CHILD_SA: our virtual IPs when the
-    /// peer assigned some (RFC 7296 §2.19), else the configured ones.
-    pub(crate) fn child_local_ts(&self) -> Vec<TrafficSelector> {
+    /// Whether a CHILD_SA of child configuration `idx` exists, is queued,
+    /// or is being negotiated (in IKE_AUTH or CREATE_CHILD_SA).
+    pub(crate) fn has_child(&self, idx: usize) -> bool {
+        let negotiating = match &self.state {
+            State::AwaitInitResponse(_) | State::AwaitAuthResponse(_) => self.first_child == idx,
+            State::Established(e) => matches!(
+                &e.pending,
+                Some(Outstanding::CreateChild(p)) if matches!(
+                    p.as_ref(),
+                    create_child::Pending::RekeyChild { old_inbound: None, config, .. } if *config == idx
+                )
+            ),
+            State::AwaitAuthRequest(_) | State::Closed => false,
+        };
+        negotiating
+            || self.children.iter().any(|c| c.config == idx)
+            || self.queued_children.contains(&idx)
+    }
+
+    /// The child configuration at `idx` of this SA's peer.
+    pub(crate) fn child_cfg(&self, idx: usize) -> Result<&ChildConfig, Error> {
+        self.cfg
+            .children
+            .get(idx)
+            .ok_or_else(|| LocalError::Config("no such child configuration").into())
+    }
+
+    /// Our side's selectors for a new CHILD_SA of `c`: our virtual IPs
+    /// when the peer assigned some (RFC 7296 §2.19), else the configured
+    /// ones.
+    pub(crate) fn child_local_ts(&self, c: &ChildConfig) -> Vec<TrafficSelector> {
         if self.vips.is_empty() {
-            self.cfg.local_ts.clone()
+            c.local_ts.clone()
         } else {
             super::cp::host_selectors(&self.vips)
         }
     }
 
-    /// The peer's side's selectors for a new CHILD_SA: the configured ones
-    /// narrowed to the virtual IPs we leased it, if any.
-    pub(crate) fn child_remote_ts(&self) -> Vec<TrafficSelector> {
+    /// The peer's side's selectors for a new CHILD_SA of `c`: the
+    /// configured ones narrowed to the virtual IPs we leased it, if any.
+    pub(crate) fn child_remote_ts(&self, c: &ChildConfig) -> Vec<TrafficSelector> {
         if self.leases.is_empty() {
-            self.cfg.remote_ts.clone()
+            c.remote_ts.clone()
         } else {
-            crate::policy::ts::narrow(
-                &super::cp::host_selectors(&self.leases),
-                &self.cfg.remote_ts,
-            )
+            crate::policy::ts::narrow(&super::cp::host_selectors(&self.leases), &c.remote_ts)
         }
+    }
+
+    /// Responder: the child configuration for a CHILD_SA whose initiator
+    /// proposed `tsi` (its side) and `tsr` (ours), with both narrowed to it
+    /// (RFC 7296 §2.9). Among the children whose selectors intersect both,
+    /// one that contains everything proposed wins over one that only
+    /// overlaps, then one whose selectors equal the proposal over a wider
+    /// one, then one that contains the first selectors (the packet that
+    /// triggered the request, §2.9); ties go to the first configured. This
+    /// is the order of preference strongSwan's child_cfg selection uses.
+    /// `TS_UNACCEPTABLE` when none fits.
+    pub(crate) fn select_child(
+        &self,
+        tsi: &[TrafficSelector],
+        tsr: &[TrafficSelector],
+    ) -> Result<SelectedChild, Error> {
+        use crate::policy::ts::{is_subset, narrow};
+        let contained = |t: &TrafficSelector, allowed: &[TrafficSelector]| {
+            allowed.iter().any(|a| is_subset(t, a))
+        };
+        let mut best: Option<(u8, SelectedChild)> = None;
+        for (idx, c) in self.cfg.children.iter().enumerate() {
+            let (ar, al) = (self.child_remote_ts(c), self.child_local_ts(c));
+            let ni = narrow(tsi, &ar);
+            let nr = narrow(tsr, &al);
+            if ni.is_empty() || nr.is_empty() {
+                continue;
+            }
+            let all = u8::from(tsi.iter().all(|t| contained(t, &ar)))
+                + u8::from(tsr.iter().all(|t| contained(t, &al)));
+            // The proposal covers exactly what the child allows.
+            let exact = u8::from(ni == ar) + u8::from(nr == al);
+            let first = u8::from(tsi.first().is_some_and(|t| contained(t, &ar)))
+                + u8::from(tsr.first().is_some_and(|t| contained(t, &al)));
+            let score = all * 9 + exact * 3 + first;
+            if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((
+                    score,
+                    SelectedChild {
+                        idx,
+                        ts_i: ni,
+                        ts_r: nr,
+                    },
+                ));
+            }
+        }
+        best.map(|(_, s)| s).ok_or_else(|| {
+            // With one child, as before connections carried several;
+            // with more, each named.
+            let named = self.cfg.children.len() > 1;
+            let allowed: Vec<String> = self
+                .cfg
+                .children
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}{} === {}",
+                        if named {
+                            format!("{}: ", c.name)
+                        } else {
+                            String::new()
+                        },
+                        crate::policy::ts::TsList(&self.child_remote_ts(c)),
+                        crate::policy::ts::TsList(&self.child_local_ts(c))
+                    )
+                })
+                .collect();
+            PeerIncompatible::TsUnacceptable {
+                proposed: format!(
+                    "{} === {}",
+                    crate::policy::ts::TsList(tsi),
+                    crate::policy::ts::TsList(tsr)
+                ),
+                allowed: if allowed.is_empty() {
+                    "no child configuration".into()
+                } else {
+                    allowed.join("; ")
+                },
+            }
+            .into()
+        })
     }
 
     /// Kernel requests to remove every CHILD_SA of this IKE SA.

@@ -33,24 +33,42 @@
 //! ([`Endpoint::set_wall_clock`]). An initiator that rejects the
 //! responder's AUTH says so in an INFORMATIONAL (RFC 7296 §2.21.2).
 //!
-//! The peer table can be replaced while SAs are up
-//! ([`Endpoint::reconfigure`]): unchanged peers keep their SAs.
+//! A peer has several CHILD_SA templates ([`ChildConfig`]), all on one
+//! IKE SA: the one named by the command in IKE_AUTH, others by
+//! CREATE_CHILD_SA, queued while the request window is busy (RFC 7296
+//! §2.3); as responder the template whose selectors fit the proposed
+//! TSi/TSr best is chosen (§2.9), with its own proposals, mode and
+//! lifetimes, which its rekeys keep. ACQUIREs pick the template whose
+//! selectors hold the traffic.
 //!
-//! Not implemented: EAP, CFG_SET/CFG_ACK, MOBIKE,
+//! The peer table can be replaced while SAs are up
+//! ([`Endpoint::reconfigure`]): unchanged peers keep their SAs, and peers
+//! whose children alone changed keep their IKE SA.
+//!
+//! EAP inside IKE_AUTH (RFC 7296 §2.16), for password road warriors: a
+//! responder whose peer authenticates with [`PeerAuth::EapMschapv2`] signs
+//! its own AUTH, then runs EAP-Identity and EAP-MSCHAPv2 against an
+//! [`EapUsers`] store; an initiator with [`PeerConfig::eap_client`] leaves
+//! AUTH out and answers. Both AUTH payloads after EAP-Success are keyed
+//! with the MSK; a failure answers EAP-Failure with AUTHENTICATION_FAILED.
+//!
+//! Not implemented: other EAP methods, CFG_SET/CFG_ACK, MOBIKE,
 //! kernel-assigned SPIs
 //! (SADB_GETSPI): inbound SPIs are drawn from the [`Random`](crate::crypto::Random).
 
 mod child_sa;
 mod config;
 mod cp;
+mod eap;
 mod endpoint;
 mod exchange;
 mod ike_sa;
 mod timer;
 
 pub use config::{
-    AddressError, AddressProvider, CertVerifier, CredentialProvider, Credentials, EndpointConfig,
-    PeerAuth, PeerConfig, RemoteAccess, RetransmitConfig,
+    AddressError, AddressProvider, CertVerifier, ChildConfig, CredentialProvider, Credentials,
+    EndpointConfig, PeerAuth, PeerConfig, RemoteAccess, RetransmitConfig,
 };
+pub use eap::{EapCredentials, EapError, EapIdentity, EapServerConfig, EapUsers, MAX_EAP_ROUNDS};
 pub use endpoint::{Endpoint, Reconfigured};
 pub use timer::Timer;

@@ -2,10 +2,15 @@
 //! the core with [`Endpoint::reconfigure`](ike::sa::Endpoint::reconfigure),
 //! so connections whose settings did not change keep their IKE and CHILD
 //! SAs; removed and changed ones are deleted (Delete sent), and changed
-//! and added ones start again as their `start_action` says.
+//! and added ones start again as their `start_action` says. A connection
+//! whose IKE settings stay but whose children differ keeps its IKE SA: only
+//! the CHILD_SAs of removed or changed children are deleted, and new or
+//! changed children start on it as configured. Trap policies of children
+//! that are gone or changed are removed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ike::sa::PeerConfig;
@@ -16,9 +21,36 @@ use crate::config::Config;
 use crate::control::proto::ControlError;
 use crate::daemon::setup::{self, ConnInfo};
 
-/// The name a peer has in the core and in the daemon's logs.
-fn conn_name(i: &ConnInfo) -> String {
+/// The name a child has in the daemon's logs and replies.
+fn child_key(i: &ConnInfo) -> String {
     format!("{}/{}", i.conn, i.child)
+}
+
+/// What the daemon does with child `i` of `cfg` by itself: its actions.
+fn child_actions(
+    cfg: &Config,
+    i: &ConnInfo,
+) -> Option<(
+    crate::config::Action,
+    crate::config::Action,
+    crate::config::DpdAction,
+)> {
+    let ch = cfg
+        .connections
+        .iter()
+        .filter(|c| c.name == i.conn)
+        .flat_map(|c| c.children.iter())
+        .find(|ch| ch.name == i.child)?;
+    Some((ch.start_action, ch.close_action, ch.dpd_action))
+}
+
+/// The child configuration of `i` in `peers`.
+fn child_config<'a>(
+    peers: &'a [Arc<PeerConfig>],
+    i: &ConnInfo,
+) -> Option<&'a ike::sa::ChildConfig> {
+    let (p, c) = setup::locate(peers, i)?;
+    peers.get(p)?.children.get(c)
 }
 
 impl Driver {
@@ -67,72 +99,116 @@ impl Driver {
             warn!("reload: [pools] changes take effect after a restart");
         }
 
-        // What the daemon itself keeps per peer (start_action, selectors
-        // for traps) must match too, not only what the core sees.
-        let old_info: BTreeMap<String, ConnInfo> = self
-            .info
-            .iter()
-            .map(|i| (conn_name(i), i.clone()))
-            .collect();
-        let new_info: BTreeMap<String, ConnInfo> = peers
-            .info
-            .iter()
-            .map(|i| (conn_name(i), i.clone()))
-            .collect();
-        let same = |a: &PeerConfig, b: &PeerConfig| {
-            a.same_settings(b) && old_info.get(&a.name) == new_info.get(&b.name)
-        };
+        // The core compares what it negotiates; what only the daemon acts
+        // on per child (start, close and DPD actions) is compared below, so
+        // changing it never costs the IKE SA.
+        let old_peers: Vec<Arc<PeerConfig>> = self.ep.config().peers.clone();
+        let old_info = self.info.clone();
         let now = Instant::now();
-        let r = self.ep.reconfigure(now, peers.peers, same);
+        let new_peers = peers.peers.clone();
+        let r = self
+            .ep
+            .reconfigure(now, peers.peers, PeerConfig::same_settings);
 
-        // Move the daemon's per-peer state to the new indexes; peers
-        // whose SAs are being deleted lose it (their deletion is ours, so
-        // no close_action follows).
+        // A child is kept (its CHILD_SAs, trap and state stay) when its
+        // connection is unchanged, or keeps its IKE SA and the child's
+        // own settings (core's and daemon's) are the same.
         let new_index: BTreeMap<String, usize> = peers
             .info
             .iter()
             .enumerate()
-            .map(|(n, i)| (conn_name(i), n))
+            .map(|(n, i)| (child_key(i), n))
             .collect();
-        let kept = |p: usize| -> Option<usize> {
-            let name = conn_name(self.info.get(p)?);
-            if r.unchanged.contains(&name) {
-                new_index.get(&name).copied()
-            } else {
-                None
-            }
+        // `core_kept`: the core kept its CHILD_SAs; `kept`: the daemon's
+        // actions for it are the same too, so its trap and retries stay.
+        let kept_child = |i: &ConnInfo, daemon: bool| -> Option<usize> {
+            let n = *new_index.get(&child_key(i))?;
+            let ni = peers.info.get(n)?;
+            let stays = r.unchanged.contains(&i.conn)
+                || (r.children_changed.contains(&i.conn)
+                    && child_config(&old_peers, i) == child_config(&new_peers, ni));
+            let same_daemon = ni == i && child_actions(&self.config, i) == child_actions(&new, ni);
+            (stays && (same_daemon || !daemon)).then_some(n)
+        };
+        let map = |daemon: bool| -> BTreeMap<usize, usize> {
+            old_info
+                .iter()
+                .enumerate()
+                .filter_map(|(o, i)| kept_child(i, daemon).map(|n| (o, n)))
+                .collect()
+        };
+        let (kept, core_kept) = (map(true), map(false));
+
+        // The views follow their connection to its new index; children
+        // follow by name (the core does the same with its CHILD_SAs).
+        let conn_index = |name: &str| new_peers.iter().position(|p| p.name == name);
+        let stays = |name: &str| {
+            r.unchanged
+                .iter()
+                .chain(&r.children_changed)
+                .any(|c| c == name)
         };
         let views: Vec<_> = self.views.keys().copied().collect();
         for id in views {
-            let moved = self.views.get(&id).and_then(|v| v.peer).and_then(kept);
-            if let Some(v) = self.views.get_mut(&id) {
-                v.peer = moved;
+            let Some(v) = self.views.get_mut(&id) else {
+                continue;
+            };
+            let Some(old) = v.peer.and_then(|p| old_peers.get(p)) else {
+                continue;
+            };
+            if !stays(&old.name) {
+                v.peer = None;
+                continue;
             }
+            let np = conn_index(&old.name);
+            let remap = |c: usize| -> Option<usize> {
+                let name = &old.children.get(c)?.name;
+                let (o, _) = old_info
+                    .iter()
+                    .enumerate()
+                    .find(|(_, i)| i.conn == old.name && &i.child == name)?;
+                let n = *core_kept.get(&o)?;
+                setup::locate(&new_peers, peers.info.get(n)?).map(|(_, c)| c)
+            };
+            v.wanted = v.wanted.iter().filter_map(|c| remap(*c)).collect();
+            for c in v.children.values_mut() {
+                // Being deleted by the core: no name any more.
+                c.child = remap(c.child).unwrap_or(usize::MAX);
+            }
+            v.peer = np;
         }
+        let moved = |p: usize| kept.get(&p).copied();
         self.retry = std::mem::take(&mut self.retry)
             .into_iter()
-            .filter_map(|(p, w)| kept(p).map(|n| (n, w)))
+            .filter_map(|(p, w)| moved(p).map(|n| (n, w)))
             .collect();
         self.persistent = std::mem::take(&mut self.persistent)
             .into_iter()
-            .filter_map(kept)
+            .filter_map(moved)
             .collect();
-        self.trapped = std::mem::take(&mut self.trapped)
-            .into_iter()
-            .filter_map(kept)
-            .collect();
+        for (p, t) in std::mem::take(&mut self.trapped) {
+            match moved(p) {
+                Some(n) => {
+                    self.trapped.insert(n, t);
+                }
+                None => self.to_untrap.push(t),
+            }
+        }
         self.to_trap = std::mem::take(&mut self.to_trap)
             .into_iter()
-            .filter_map(kept)
+            .filter_map(moved)
             .collect();
         self.info = peers.info;
         self.config = new;
 
-        // Changed and added peers start as configured.
-        for name in r.changed.iter().chain(&r.added) {
-            let Some(&p) = new_index.get(name) else {
+        // Children that are new or changed start as configured: on their
+        // connection's IKE SA if it stayed, else on a new one.
+        let kept_new: BTreeSet<usize> = kept.values().copied().collect();
+        for p in 0..self.info.len() {
+            if kept_new.contains(&p) {
                 continue;
-            };
+            }
+            let name = self.peer_name(Some(p));
             if self.info.get(p).is_some_and(|i| i.start) {
                 self.persistent.insert(p);
                 if let Response::Error(e) = self.initiate(p) {
@@ -143,6 +219,22 @@ impl Driver {
                 self.to_trap.push(p);
             }
         }
+
+        // Replies and logs name children (`conn/child`), as before
+        // connections carried several.
+        let old_keys: BTreeSet<String> = old_info.iter().map(child_key).collect();
+        let new_keys: BTreeSet<String> = self.info.iter().map(child_key).collect();
+        let unchanged: Vec<String> = kept_new
+            .iter()
+            .filter_map(|n| self.info.get(*n).map(child_key))
+            .collect();
+        let added: Vec<String> = new_keys.difference(&old_keys).cloned().collect();
+        let removed: Vec<String> = old_keys.difference(&new_keys).cloned().collect();
+        let changed: Vec<String> = new_keys
+            .intersection(&old_keys)
+            .filter(|k| !unchanged.contains(k))
+            .cloned()
+            .collect();
         let list = |v: &[String]| {
             if v.is_empty() {
                 "none".to_owned()
@@ -153,11 +245,17 @@ impl Driver {
         info!(
             "reloaded {}: added {}; removed {}; changed {}; unchanged {}",
             path.display(),
-            list(&r.added),
-            list(&r.removed),
-            list(&r.changed),
-            list(&r.unchanged),
+            list(&added),
+            list(&removed),
+            list(&changed),
+            list(&unchanged),
         );
+        if !r.children_changed.is_empty() {
+            info!(
+                "reload: connections keeping their IKE SA with other children: {}",
+                r.children_changed.join(" ")
+            );
+        }
         if !r.deleted.is_empty() {
             let ids: Vec<String> = r.deleted.iter().map(ToString::to_string).collect();
             info!(
@@ -168,10 +266,10 @@ impl Driver {
         Response::Reloaded {
             connections: self.info.len(),
             applied: true,
-            added: r.added,
-            removed: r.removed,
-            changed: r.changed,
-            unchanged: r.unchanged,
+            added,
+            removed,
+            changed,
+            unchanged,
         }
     }
 }

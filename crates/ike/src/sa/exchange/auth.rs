@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use super::auth_eap;
 use super::init::{error_notify, find_notify};
 use super::{find_auth, find_id, find_sa, find_ts};
 use crate::crypto::{ct_eq, psk_auth, signed_octets, SignedOctetsInput, Signer};
@@ -15,7 +16,7 @@ use crate::io::{Event, Mode};
 use crate::policy::proposal::{self, Chosen};
 use crate::policy::ts::{self, TsList};
 use crate::sa::child_sa::NewChild;
-use crate::sa::config::{PeerAuth, PeerConfig};
+use crate::sa::config::{ChildConfig, PeerAuth, PeerConfig};
 use crate::sa::cp;
 use crate::sa::ike_sa::{
     AwaitAuthRequest, AwaitAuthResponse, Established, IkeKeys, IkeSa, InitDone, Rejected, Role,
@@ -30,6 +31,8 @@ use crate::wire::{Cert, CertEncoding, CertReq};
 
 /// What the initiator asked for in its first CHILD_SA.
 pub(crate) struct ChildRequest {
+    /// Index of the child configuration.
+    pub(crate) config: usize,
     pub(crate) our_spi: u32,
     pub(crate) ts_i: Vec<TrafficSelector>,
     pub(crate) ts_r: Vec<TrafficSelector>,
@@ -46,7 +49,12 @@ fn id_body(id: &Id) -> Vec<u8> {
 }
 
 /// The octets `signer` signs or MACs (RFC 7296 §2.15).
-fn octets_for(keys: &IkeKeys, signer: Role, init: &InitDone, id: &Id) -> Result<Vec<u8>, Error> {
+pub(super) fn octets_for(
+    keys: &IkeKeys,
+    signer: Role,
+    init: &InitDone,
+    id: &Id,
+) -> Result<Vec<u8>, Error> {
     let (real_message, peer_nonce, sk_p) = match signer {
         Role::Initiator => (&init.init_request, &init.nr, &keys.sk_pi),
         Role::Responder => (&init.init_response, &init.ni, &keys.sk_pr),
@@ -86,7 +94,7 @@ pub(crate) fn ca_hashes(p: &[Payload]) -> Vec<[u8; 20]> {
 /// Our certificates and signer for this SA: from the
 /// [`CredentialProvider`](crate::sa::CredentialProvider) given the peer's
 /// CERTREQ and announced hashes, else the fixed configuration.
-fn local_credentials(
+pub(super) fn local_credentials(
     cfg: &PeerConfig,
     ca: &[[u8; 20]],
     peer_hashes: &[crate::wire::HashAlgorithm],
@@ -103,7 +111,7 @@ fn local_credentials(
 
 /// Our AUTH payload: a signature when we have a signer, otherwise the PSK
 /// MAC (RFC 7296 §2.15, RFC 7427 §3).
-fn our_auth(
+pub(super) fn our_auth(
     cfg: &PeerConfig,
     signer: Option<&Arc<dyn Signer>>,
     keys: &IkeKeys,
@@ -188,12 +196,15 @@ fn verify_peer(
             v.verify(auth.method, &auth.data, &octets)
                 .map_err(|_| mismatch())
         }
+        // This configuration authenticates with EAP; an AUTH payload in
+        // the first request does not (RFC 7296 §2.16).
+        PeerAuth::EapMschapv2(_) => Err(AuthFailure::Method(auth.method).into()),
     }
 }
 
 /// CERT payloads for our certificates and CERTREQ for the CAs we trust
 /// (RFC 7296 §3.6, §3.7).
-fn cert_payloads(certs: &[Vec<u8>]) -> Vec<Payload> {
+pub(super) fn cert_payloads(certs: &[Vec<u8>]) -> Vec<Payload> {
     certs
         .iter()
         .map(|der| {
@@ -217,7 +228,7 @@ pub(crate) fn cert_request(cfg: &PeerConfig) -> Option<Payload> {
 /// ESP proposals as IKE_AUTH uses them: no PFS groups, since the first
 /// CHILD_SA's keys come from the IKE SA's key exchange (RFC 7296 §1.2).
 /// Proposal numbers stay aligned with the configuration.
-fn esp_without_ke(cfg: &PeerConfig) -> Vec<crate::policy::proposal::ProposalSpec> {
+fn esp_without_ke(cfg: &ChildConfig) -> Vec<crate::policy::proposal::ProposalSpec> {
     cfg.esp_proposals
         .iter()
         .map(crate::policy::proposal::ProposalSpec::without_ke)
@@ -251,15 +262,23 @@ pub(crate) fn start(
     };
     let cfg = sa.cfg.clone();
     let (certs, signer) = local_credentials(&cfg, &init.peer_cert_requests, &sa.peer_sig_hashes);
-    let auth =
-        our_auth(&cfg, signer.as_ref(), &init.keys, Role::Initiator, &init).map_err(fatal)?;
+    // With EAP we leave AUTH out: that asks the responder for EAP
+    // (RFC 7296 §2.16); our AUTH comes once EAP has given us an MSK.
+    let auth = match cfg.eap_client {
+        Some(_) => None,
+        None => Some(
+            our_auth(&cfg, signer.as_ref(), &init.keys, Role::Initiator, &init).map_err(fatal)?,
+        ),
+    };
     let our_spi = new_esp_spi(shared).map_err(fatal)?;
-    let transport = cfg.mode == Mode::Transport;
+    let config = sa.first_child;
+    let child_cfg = sa.child_cfg(config).map_err(fatal)?.clone();
+    let transport = child_cfg.mode == Mode::Transport;
     // Asking for virtual IPs, we do not know our address yet: propose the
     // whole family and let the responder narrow it (RFC 7296 §2.19).
     let ra = &cfg.remote_access;
     let ts_i = if ra.vips.is_empty() {
-        cfg.local_ts.clone()
+        child_cfg.local_ts.clone()
     } else {
         cp::request_selectors(&ra.vips)
     };
@@ -274,7 +293,7 @@ pub(crate) fn start(
     if let Some(r) = &cfg.remote_id {
         inner.push(Payload::Idr(r.clone()));
     }
-    inner.push(Payload::Auth(auth));
+    inner.extend(auth.map(Payload::Auth));
     inner.extend(cp::request(ra).map(Payload::Cp));
     if transport {
         inner.push(notify(NotifyType::USE_TRANSPORT_MODE));
@@ -282,27 +301,32 @@ pub(crate) fn start(
     // The ESP data plane adds no TFC padding (RFC 7296 §1.3.1).
     inner.push(notify(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED));
     inner.push(Payload::Sa(proposal::offer(
-        &esp_without_ke(&cfg),
+        &esp_without_ke(&child_cfg),
         &our_spi.to_be_bytes(),
     )));
     inner.push(Payload::Tsi(Ts {
         selectors: ts_i.clone(),
     }));
     inner.push(Payload::Tsr(Ts {
-        selectors: cfg.remote_ts.clone(),
+        selectors: child_cfg.remote_ts.clone(),
     }));
     let child = ChildRequest {
+        config,
         our_spi,
         ts_i,
-        ts_r: cfg.remote_ts.clone(),
+        ts_r: child_cfg.remote_ts,
         transport,
     };
-    sa.state = State::AwaitAuthResponse(Box::new(AwaitAuthResponse { init, child }));
+    let eap = cfg
+        .eap_client
+        .as_ref()
+        .map(|_| Box::new(auth_eap::EapClientRun::new()));
+    sa.state = State::AwaitAuthResponse(Box::new(AwaitAuthResponse { init, child, eap }));
     sa.send_request(now, shared, ExchangeType::IKE_AUTH, &inner)
         .map_err(fatal)
 }
 
-fn missing(payload: PayloadType) -> Error {
+pub(super) fn missing(payload: PayloadType) -> Error {
     PeerMisbehaved::MissingPayload {
         exchange: ExchangeType::IKE_AUTH,
         payload,
@@ -310,16 +334,40 @@ fn missing(payload: PayloadType) -> Error {
     .into()
 }
 
-/// Responder: verifies the initiator, answers with our AUTH and the
-/// (narrowed) first CHILD_SA.
-pub(crate) fn handle_request(
+/// What the responder's authentication step hands the rest of IKE_AUTH.
+pub(super) struct Authenticated {
+    pub(super) init: InitDone,
+    pub(super) cfg: Arc<PeerConfig>,
+    /// Our payloads so far (IDr, CERT, AUTH; only AUTH after EAP).
+    pub(super) out: Vec<Payload>,
+    /// The peer's identity for leases and events (its EAP user name
+    /// after EAP).
+    pub(super) identity: String,
+    /// After EAP: the first IKE_AUTH request, whose SA, TS and CP apply.
+    pub(super) first: Option<Vec<Payload>>,
+}
+
+/// Responder: authenticates the initiator: its AUTH payload, or an EAP
+/// conversation when it sent none and a configuration wants EAP (RFC 7296
+/// §2.16). `None` when an EAP round was answered.
+fn authenticate_request(
     sa: &mut IkeSa,
     s: AwaitAuthRequest,
     now: Instant,
     shared: &mut Shared,
     msg_id: u32,
     p: &[Payload],
-) -> Result<(), Rejected> {
+) -> Result<Option<Authenticated>, Rejected> {
+    let mut s = s;
+    if let Some(run) = s.eap.take() {
+        return auth_eap::server_round(sa, s.init, *run, now, shared, msg_id, p);
+    }
+    if find_auth(p).is_none() {
+        if let Some(peer) = auth_eap::eap_peer(shared, p) {
+            auth_eap::server_start(sa, s.init, peer, now, shared, msg_id, p)?;
+            return Ok(None);
+        }
+    }
     // On failure the state goes back so the endpoint can still send the
     // protected error notify; then it closes the SA.
     let verified = verify_initiator(shared, &s.init, p);
@@ -347,7 +395,7 @@ pub(crate) fn handle_request(
     let auth = match our_auth(&cfg, signer.as_ref(), &init.keys, Role::Responder, &init) {
         Ok(a) => a,
         Err(e) => {
-            sa.state = State::AwaitAuthRequest(Box::new(AwaitAuthRequest { init }));
+            sa.state = State::AwaitAuthRequest(Box::new(AwaitAuthRequest { init, eap: None }));
             return Err(Rejected::Fatal {
                 respond: Some((msg_id, ExchangeType::IKE_AUTH)),
                 error: e,
@@ -360,17 +408,54 @@ pub(crate) fn handle_request(
     let identity = find_id(p, true)
         .map(ToString::to_string)
         .unwrap_or_default();
+    Ok(Some(Authenticated {
+        init,
+        cfg,
+        out,
+        identity,
+        first: None,
+    }))
+}
+
+/// Responder: verifies the initiator, answers with our AUTH and the
+/// (narrowed) first CHILD_SA.
+pub(crate) fn handle_request(
+    sa: &mut IkeSa,
+    s: AwaitAuthRequest,
+    now: Instant,
+    shared: &mut Shared,
+    msg_id: u32,
+    p: &[Payload],
+) -> Result<(), Rejected> {
+    let Some(Authenticated {
+        init,
+        cfg,
+        mut out,
+        identity,
+        first,
+    }) = authenticate_request(sa, s, now, shared, msg_id, p)?
+    else {
+        // An EAP round was answered; IKE_AUTH goes on (RFC 7296 §2.16).
+        return Ok(());
+    };
+    // After EAP, the CHILD_SA and CP are those of the first request.
+    let p: &[Payload] = first.as_deref().unwrap_or(p);
     // Virtual IPs first: the CHILD_SA's selectors depend on them. Failing
     // to assign one fails the CHILD_SA, not the IKE SA (RFC 7296 §3.10.1).
     // The first CHILD_SA; its failure does not fail the IKE SA (RFC 7296 §1.2).
     let (cp_reply, child) = match lease(sa, shared, &identity, p) {
         Ok(reply) => (reply, respond_child(sa, shared, &init, p)),
-        Err(e) => (None, Err(e)),
+        Err(e) => (None, Err((None, e))),
     };
     out.extend(cp_reply.clone().map(Payload::Cp));
     let mut install = None;
     match child {
-        Ok(Some((chosen, our_spi, peer_spi, tsi, tsr, mode))) => {
+        Ok(Some((config, chosen, our_spi, peer_spi, tsi, tsr, mode))) => {
+            let lifetimes = cfg
+                .children
+                .get(config)
+                .map(|c| c.lifetimes)
+                .unwrap_or_default();
             let built = NewChild {
                 ike_sa: sa.id,
                 role: Role::Responder,
@@ -385,7 +470,8 @@ pub(crate) fn handle_request(
                 mode,
                 local_ts: tsr.clone(),
                 remote_ts: tsi.clone(),
-                lifetimes: cfg.lifetimes,
+                lifetimes,
+                config,
             }
             .build();
             match built {
@@ -405,16 +491,18 @@ pub(crate) fn handle_request(
                     out.push(notify(NotifyType::NO_PROPOSAL_CHOSEN));
                     shared.events.push_back(Event::ChildFailed {
                         ike_sa: sa.id,
+                        child: Some(config),
                         reason: e.to_string(),
                     });
                 }
             }
         }
         Ok(None) => {}
-        Err(e) => {
+        Err((config, e)) => {
             out.push(notify(e.notify().unwrap_or(NotifyType::NO_PROPOSAL_CHOSEN)));
             shared.events.push_back(Event::ChildFailed {
                 ike_sa: sa.id,
+                child: config,
                 reason: e.to_string(),
             });
         }
@@ -519,11 +607,17 @@ fn lease(
 fn verify_initiator(shared: &Shared, init: &InitDone, p: &[Payload]) -> Result<usize, Error> {
     let idi = find_id(p, true).ok_or_else(|| missing(PayloadType::IDI))?;
     let auth = find_auth(p).ok_or_else(|| missing(PayloadType::AUTH))?;
-    // Exact identity first, then a configuration that accepts anyone.
+    // Exact identity first, then a configuration that accepts anyone;
+    // an AUTH payload skips the EAP ones (RFC 7296 §2.16: their peers send
+    // none), so certificate and password road warriors can share a gateway.
     let peers = &shared.config.peers;
+    let signs = |c: &PeerConfig| !matches!(c.peer_auth, PeerAuth::EapMschapv2(_));
+    let exact = |c: &PeerConfig| c.remote_id.as_ref() == Some(idi);
     let peer = peers
         .iter()
-        .position(|c| c.remote_id.as_ref() == Some(idi))
+        .position(|c| signs(c) && exact(c))
+        .or_else(|| peers.iter().position(|c| signs(c) && c.remote_id.is_none()))
+        .or_else(|| peers.iter().position(|c| exact(c)))
         .or_else(|| peers.iter().position(|c| c.remote_id.is_none()))
         .ok_or_else(|| AuthFailure::UnknownPeer(idi.to_string()))?;
     let cfg = peers
@@ -543,6 +637,7 @@ fn verify_initiator(shared: &Shared, init: &InitDone, p: &[Payload]) -> Result<u
 }
 
 type ChildOk = (
+    usize,
     Chosen,
     u32,
     u32,
@@ -551,42 +646,48 @@ type ChildOk = (
     Mode,
 );
 
+/// Responder: the first CHILD_SA, from the child configuration whose
+/// selectors fit the proposal (RFC 7296 §2.9). An error carries the child
+/// chosen, if any, for the event.
 fn respond_child(
     sa: &IkeSa,
     shared: &Shared,
     _init: &InitDone,
     p: &[Payload],
-) -> Result<Option<ChildOk>, Error> {
+) -> Result<Option<ChildOk>, (Option<usize>, Error)> {
     let (Some(sa_p), Some(tsi), Some(tsr)) = (find_sa(p), find_ts(p, true), find_ts(p, false))
     else {
         // Childless IKE_AUTH (RFC 6023) or a broken request: no CHILD_SA.
         return Ok(None);
     };
-    let cfg = &sa.cfg;
+    // TSi is the initiator's side: our remote; TSr ours (RFC 7296 §2.9).
+    // With a leased virtual IP, the peer's side is that address (§2.19).
+    let sel = sa
+        .select_child(&tsi.selectors, &tsr.selectors)
+        .map_err(|e| (None, e))?;
+    let config = sel.idx;
+    let with = |e: Error| (Some(config), e);
+    let cfg = sa.child_cfg(config).map_err(with)?;
     let chosen = proposal::select(
         &esp_without_ke(cfg),
         &proposal::strip_ke(&sa_p.proposals),
         None,
-    )?;
+    )
+    .map_err(|e| with(e.into()))?;
     let peer_spi = <[u8; 4]>::try_from(chosen.peer_spi.as_slice())
         .map(u32::from_be_bytes)
         .map_err(|_| {
-            PeerMisbehaved::BadProposalResponse(proposal::ResponseError::BadSpi(
-                chosen.peer_spi.len(),
-            ))
+            with(
+                PeerMisbehaved::BadProposalResponse(proposal::ResponseError::BadSpi(
+                    chosen.peer_spi.len(),
+                ))
+                .into(),
+            )
         })?;
     if chosen.protocol != ProtocolId::ESP {
-        return Err(PeerMisbehaved::UnexpectedExchange(ExchangeType::IKE_AUTH).into());
-    }
-    // TSi is the initiator's side: our remote; TSr ours (RFC 7296 §2.9).
-    // With a leased virtual IP, the peer's side is that address (§2.19).
-    let (allowed_remote, allowed_local) = (sa.child_remote_ts(), sa.child_local_ts());
-    let ni = ts::narrow(&tsi.selectors, &allowed_remote);
-    let nr = ts::narrow(&tsr.selectors, &allowed_local);
-    if ni.is_empty() || nr.is_empty() {
-        let proposed = format!("{} === {}", TsList(&tsi.selectors), TsList(&tsr.selectors));
-        let allowed = format!("{} === {}", TsList(&allowed_remote), TsList(&allowed_local));
-        return Err(PeerIncompatible::TsUnacceptable { proposed, allowed }.into());
+        return Err(with(
+            PeerMisbehaved::UnexpectedExchange(ExchangeType::IKE_AUTH).into(),
+        ));
     }
     let wants_transport = find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
     // Transport only when both want it; otherwise tunnel, which RFC 7296
@@ -596,8 +697,10 @@ fn respond_child(
     } else {
         Mode::Tunnel
     };
-    let our_spi = new_esp_spi(shared)?;
-    Ok(Some((chosen, our_spi, peer_spi, ni, nr, mode)))
+    let our_spi = new_esp_spi(shared).map_err(with)?;
+    Ok(Some((
+        config, chosen, our_spi, peer_spi, sel.ts_i, sel.ts_r, mode,
+    )))
 }
 
 fn established(sa: &mut IkeSa, now: Instant, shared: &mut Shared, remote_id: String) {
@@ -645,6 +748,7 @@ pub(crate) fn install_child(
 ) {
     shared.events.push_back(Event::ChildInstalled {
         ike_sa: sa.id,
+        child: child.config,
         inbound_spi: child.inbound_spi,
         outbound_spi: child.outbound_spi,
         suite: child.chosen.to_string(),
@@ -653,6 +757,78 @@ pub(crate) fn install_child(
     });
     shared.kernel_request(req);
     sa.children.push(child);
+}
+
+/// Initiator: checks the responder's identity and AUTH payload.
+pub(super) fn check_responder(
+    shared: &Shared,
+    cfg: &PeerConfig,
+    init: &InitDone,
+    idr: &Id,
+    auth: &Auth,
+    p: &[Payload],
+) -> Result<(), Error> {
+    match &cfg.remote_id {
+        Some(expected) if expected != idr => Err(AuthFailure::IdMismatch {
+            expected: expected.to_string(),
+            got: idr.to_string(),
+        }
+        .into()),
+        _ => verify_peer(
+            shared.wall_clock,
+            cfg,
+            &init.keys,
+            Role::Responder,
+            init,
+            idr,
+            auth,
+            p,
+        ),
+    }
+}
+
+/// Initiator: authenticates the responder. With EAP this takes several
+/// IKE_AUTH rounds; `None` when the next one was sent. `Some` carries the
+/// responder's identity.
+fn authenticate_response(
+    sa: &mut IkeSa,
+    s: AwaitAuthResponse,
+    now: Instant,
+    shared: &mut Shared,
+    p: &[Payload],
+) -> Result<Option<(AwaitAuthResponse, String)>, Rejected> {
+    let fatal = |e: Error| Rejected::Fatal {
+        respond: None,
+        error: e,
+    };
+    let mut s = s;
+    if let Some(run) = s.eap.take() {
+        return auth_eap::client_round(sa, s, *run, now, shared, p);
+    }
+    let idr = find_id(p, false);
+    let auth = find_auth(p);
+    let (Some(idr), Some(auth)) = (idr, auth) else {
+        // No AUTH: the responder refused us (RFC 7296 §2.21.2).
+        let e = match error_notify(p) {
+            Some(t) => PeerIncompatible::PeerRejected(t).into(),
+            None => missing(PayloadType::AUTH),
+        };
+        return Err(fatal(e));
+    };
+    let cfg = sa.cfg.clone();
+    if let Err(e) = check_responder(shared, &cfg, &s.init, idr, auth, p) {
+        // The responder thinks the SA is up: tell it in a separate
+        // INFORMATIONAL, the one case where an error in a response starts
+        // an exchange (RFC 7296 §2.21.2), then forget the SA.
+        send_final(
+            sa,
+            shared,
+            s.init.keys,
+            &[notify(NotifyType::AUTHENTICATION_FAILED)],
+        );
+        return Err(fatal(e));
+    }
+    Ok(Some((s, idr.to_string())))
 }
 
 /// Initiator: the IKE_AUTH response.
@@ -667,47 +843,12 @@ pub(crate) fn handle_response(
         respond: None,
         error: e,
     };
-    let idr = find_id(p, false);
-    let auth = find_auth(p);
-    let (Some(idr), Some(auth)) = (idr, auth) else {
-        // No AUTH: the responder refused us (RFC 7296 §2.21.2).
-        let e = match error_notify(p) {
-            Some(t) => PeerIncompatible::PeerRejected(t).into(),
-            None => missing(PayloadType::AUTH),
-        };
-        return Err(fatal(e));
-    };
     let cfg = sa.cfg.clone();
-    let init = s.init;
-    let checked = match &cfg.remote_id {
-        Some(expected) if expected != idr => Err(AuthFailure::IdMismatch {
-            expected: expected.to_string(),
-            got: idr.to_string(),
-        }
-        .into()),
-        _ => verify_peer(
-            shared.wall_clock,
-            &cfg,
-            &init.keys,
-            Role::Responder,
-            &init,
-            idr,
-            auth,
-            p,
-        ),
+    let Some((s, remote_id)) = authenticate_response(sa, s, now, shared, p)? else {
+        // We sent the next EAP round (RFC 7296 §2.16).
+        return Ok(());
     };
-    if let Err(e) = checked {
-        // The responder thinks the SA is up: tell it in a separate
-        // INFORMATIONAL, the one case where an error in a response starts
-        // an exchange (RFC 7296 §2.21.2), then forget the SA.
-        send_final(
-            sa,
-            shared,
-            init.keys,
-            &[notify(NotifyType::AUTHENTICATION_FAILED)],
-        );
-        return Err(fatal(e));
-    }
+    let init = s.init;
     // We asked for virtual IPs: without one the SA is of no use, so the
     // responder's (established) SA is deleted at once.
     let assigned = if cfg.remote_access.vips.is_empty() {
@@ -729,7 +870,13 @@ pub(crate) fn handle_response(
         Some(a) => narrow_to_vips(c, &a.addrs),
         None => Ok(c),
     });
-    let remote_id = idr.to_string();
+    let config = s.child.config;
+    let lifetimes = sa
+        .cfg
+        .children
+        .get(config)
+        .map(|c| c.lifetimes)
+        .unwrap_or_default();
     let built = child.and_then(|(chosen, peer_spi, tsi, tsr, mode)| {
         NewChild {
             ike_sa: sa.id,
@@ -745,7 +892,8 @@ pub(crate) fn handle_response(
             mode,
             local_ts: tsi,
             remote_ts: tsr,
-            lifetimes: cfg.lifetimes,
+            lifetimes,
+            config,
         }
         .build()
     });
@@ -769,6 +917,7 @@ pub(crate) fn handle_response(
         Ok((child, req)) => install_child(sa, shared, child, req),
         Err(e) => shared.events.push_back(Event::ChildFailed {
             ike_sa: sa.id,
+            child: Some(config),
             reason: e.to_string(),
         }),
     }
@@ -779,7 +928,7 @@ pub(crate) fn handle_response(
 /// without waiting for the answer, which would change nothing: the SA is
 /// gone on our side. The peer gets no retransmission; if this datagram is
 /// lost its SA dies by liveness check instead.
-fn send_final(sa: &mut IkeSa, shared: &mut Shared, keys: IkeKeys, inner: &[Payload]) {
+pub(super) fn send_final(sa: &mut IkeSa, shared: &mut Shared, keys: IkeKeys, inner: &[Payload]) {
     sa.state = State::Established(Box::new(Established {
         keys,
         pending: None,
@@ -849,7 +998,8 @@ fn accept_child(
     let sa_p = find_sa(p).ok_or_else(|| missing(PayloadType::SA))?;
     let tsi = find_ts(p, true).ok_or_else(|| missing(PayloadType::TSI))?;
     let tsr = find_ts(p, false).ok_or_else(|| missing(PayloadType::TSR))?;
-    let chosen = proposal::validate_response(&esp_without_ke(&sa.cfg), &sa_p.proposals)?;
+    let chosen =
+        proposal::validate_response(&esp_without_ke(sa.child_cfg(req.config)?), &sa_p.proposals)?;
     let peer_spi = <[u8; 4]>::try_from(chosen.peer_spi.as_slice())
         .map(u32::from_be_bytes)
         .map_err(|_| proposal::ResponseError::BadSpi(chosen.peer_spi.len()))?;

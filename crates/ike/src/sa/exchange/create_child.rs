@@ -35,6 +35,8 @@ pub(crate) enum Pending {
     RekeyChild {
         /// The CHILD_SA being rekeyed (our inbound SPI); `None` for a new one.
         old_inbound: Option<u32>,
+        /// Index of the child configuration.
+        config: usize,
         our_spi: u32,
         ni: Vec<u8>,
         ke: Option<Box<dyn ActiveKeyExchange>>,
@@ -79,16 +81,24 @@ pub(crate) fn start_rekey_child(
     shared: &mut Shared,
     old_inbound: u32,
 ) -> Result<(), Error> {
-    start_child(sa, now, shared, Some(old_inbound))
+    let config = sa
+        .children
+        .iter()
+        .find(|c| c.inbound_spi == old_inbound)
+        .ok_or(LocalError::NoSuchSa)?
+        .config;
+    start_child(sa, now, shared, Some(old_inbound), config)
 }
 
-/// Starts an additional CHILD_SA with the configured selectors (§1.3.1).
+/// Starts an additional CHILD_SA from the child configuration at `config`
+/// (§1.3.1).
 pub(crate) fn start_new_child(
     sa: &mut IkeSa,
     now: Instant,
     shared: &mut Shared,
+    config: usize,
 ) -> Result<(), Error> {
-    start_child(sa, now, shared, None)
+    start_child(sa, now, shared, None, config)
 }
 
 fn start_child(
@@ -96,8 +106,10 @@ fn start_child(
     now: Instant,
     shared: &mut Shared,
     old_inbound: Option<u32>,
+    config: usize,
 ) -> Result<(), Error> {
     established_mut(sa)?;
+    let cfg = sa.child_cfg(config)?.clone();
     let (local_ts, remote_ts, mode, last_group) = match old_inbound {
         Some(old) => {
             let c = sa
@@ -112,14 +124,19 @@ fn start_child(
                 c.chosen.ke_method(),
             )
         }
-        None => (sa.child_local_ts(), sa.child_remote_ts(), sa.cfg.mode, None),
+        None => (
+            sa.child_local_ts(&cfg),
+            sa.child_remote_ts(&cfg),
+            cfg.mode,
+            None,
+        ),
     };
     let our_spi = super::auth::new_esp_spi(shared)?;
     let ni = shared.random(NONCE_LEN)?;
     // PFS (§1.3.3): the group the CHILD_SA was rekeyed with last time, or
     // the first group configured (the first CHILD_SA, from IKE_AUTH, had
     // none).
-    let group = last_group.or_else(|| sa.cfg.esp_proposals.iter().find_map(|p| p.first_ke()));
+    let group = last_group.or_else(|| cfg.esp_proposals.iter().find_map(|p| p.first_ke()));
     let ke = match group {
         Some(g) => Some(shared.config.crypto.group(g)?.start(shared.rng.as_ref())?),
         None => None,
@@ -137,7 +154,7 @@ fn start_child(
         inner.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
     }
     inner.push(Payload::Sa(proposal::offer(
-        &sa.cfg.esp_proposals,
+        &cfg.esp_proposals,
         &our_spi.to_be_bytes(),
     )));
     inner.push(Payload::Nonce(Nonce { data: ni.clone() }));
@@ -156,6 +173,7 @@ fn start_child(
     sa.send_request(now, shared, ExchangeType::CREATE_CHILD_SA, &inner)?;
     let pending = Pending::RekeyChild {
         old_inbound,
+        config,
         our_spi,
         ni,
         ke,
@@ -248,6 +266,7 @@ pub(crate) fn handle_request(
             let t = e.notify().unwrap_or(NotifyType::NO_PROPOSAL_CHOSEN);
             shared.events.push_back(Event::ChildFailed {
                 ike_sa: sa.id,
+                child: None,
                 reason: e.to_string(),
             });
             (vec![notify(t, data)], After::Nothing)
@@ -340,7 +359,35 @@ fn respond_child(
         },
         _ => None,
     };
-    let cfg = sa.cfg.clone();
+    // A rekey keeps its CHILD_SA's configuration and narrows against it;
+    // a new CHILD_SA gets the configuration its selectors fit (§2.9).
+    let (config, ni_narrow, nr_narrow) = match &rekeyed {
+        Some(Some(old)) => {
+            let c = sa.child_cfg(old.config)?;
+            let (ar, al) = (sa.child_remote_ts(c), sa.child_local_ts(c));
+            let (ni_n, nr_n) = (
+                ts::narrow(&tsi.selectors, &ar),
+                ts::narrow(&tsr.selectors, &al),
+            );
+            if ni_n.is_empty() || nr_n.is_empty() {
+                return Err(PeerIncompatible::TsUnacceptable {
+                    proposed: format!(
+                        "{} === {}",
+                        ts::TsList(&tsi.selectors),
+                        ts::TsList(&tsr.selectors)
+                    ),
+                    allowed: format!("{} === {}", ts::TsList(&ar), ts::TsList(&al)),
+                }
+                .into());
+            }
+            (old.config, ni_n, nr_n)
+        }
+        _ => {
+            let sel = sa.select_child(&tsi.selectors, &tsr.selectors)?;
+            (sel.idx, sel.ts_i, sel.ts_r)
+        }
+    };
+    let cfg = sa.child_cfg(config)?.clone();
     let chosen = proposal::select(&cfg.esp_proposals, &sa_p.proposals, ke.map(|k| k.method))?;
     let peer_spi = <[u8; 4]>::try_from(chosen.peer_spi.as_slice())
         .map(u32::from_be_bytes)
@@ -349,25 +396,6 @@ fn respond_child(
                 chosen.peer_spi.len(),
             ))
         })?;
-    // With virtual IPs, a side's selectors are its virtual IPs (RFC 7296 §2.19).
-    let (allowed_remote, allowed_local) = (sa.child_remote_ts(), sa.child_local_ts());
-    let ni_narrow = ts::narrow(&tsi.selectors, &allowed_remote);
-    let nr_narrow = ts::narrow(&tsr.selectors, &allowed_local);
-    if ni_narrow.is_empty() || nr_narrow.is_empty() {
-        return Err(PeerIncompatible::TsUnacceptable {
-            proposed: format!(
-                "{} === {}",
-                ts::TsList(&tsi.selectors),
-                ts::TsList(&tsr.selectors)
-            ),
-            allowed: format!(
-                "{} === {}",
-                ts::TsList(&allowed_remote),
-                ts::TsList(&allowed_local)
-            ),
-        }
-        .into());
-    }
     let (g_ir, our_ke) = child_dh(shared, &chosen, ke)?;
     let nr = shared.random(NONCE_LEN)?;
     let our_spi = super::auth::new_esp_spi(shared)?;
@@ -392,6 +420,7 @@ fn respond_child(
         local_ts: nr_narrow.clone(),
         remote_ts: ni_narrow.clone(),
         lifetimes: cfg.lifetimes,
+        config,
     }
     .build_with(g_ir.as_ref())?;
     if let Some(old) = colliding {
@@ -559,6 +588,9 @@ fn rekeyed_sa(
 /// Moves the CHILD_SAs to the new IKE SA and hands it to the endpoint.
 fn adopt(old: &mut IkeSa, shared: &mut Shared, mut new: IkeSa, now: Instant) {
     new.children = std::mem::take(&mut old.children);
+    // Queued work follows the CHILD_SAs to the SA that now owns them.
+    new.queued_children = std::mem::take(&mut old.queued_children);
+    new.queued_deletes = std::mem::take(&mut old.queued_deletes);
     // Virtual IP leases follow the CHILD_SAs that use them (RFC 7296 §2.19).
     new.vips = std::mem::take(&mut old.vips);
     new.leases = std::mem::take(&mut old.leases);
@@ -590,6 +622,7 @@ pub(crate) fn handle_response(
     match pending {
         Pending::RekeyChild {
             old_inbound,
+            config,
             our_spi,
             ni,
             ke,
@@ -605,7 +638,9 @@ pub(crate) fn handle_response(
                 let nr = find_nonce(p).ok_or_else(|| missing(PayloadType::NONCE))?;
                 let tsi = find_ts(p, true).ok_or_else(|| missing(PayloadType::TSI))?;
                 let tsr = find_ts(p, false).ok_or_else(|| missing(PayloadType::TSR))?;
-                let chosen = proposal::validate_response(&sa.cfg.esp_proposals, &sa_p.proposals)?;
+                let cfg = sa.child_cfg(config)?;
+                let lifetimes = cfg.lifetimes;
+                let chosen = proposal::validate_response(&cfg.esp_proposals, &sa_p.proposals)?;
                 let peer_spi = <[u8; 4]>::try_from(chosen.peer_spi.as_slice())
                     .map(u32::from_be_bytes)
                     .map_err(|_| proposal::ResponseError::BadSpi(chosen.peer_spi.len()))?;
@@ -650,7 +685,8 @@ pub(crate) fn handle_response(
                     mode,
                     local_ts: tsi.selectors.clone(),
                     remote_ts: tsr.selectors.clone(),
-                    lifetimes: sa.cfg.lifetimes,
+                    lifetimes,
+                    config,
                 }
                 .build_with(g_ir.as_ref())
                 .map(|built| (built, nr.data.clone()))
@@ -679,12 +715,14 @@ pub(crate) fn handle_response(
                     if super::informational::start_delete_child(sa, now, shared, victim).is_err() {
                         shared.events.push_back(Event::ChildFailed {
                             ike_sa: sa.id,
+                            child: Some(config),
                             reason: "could not delete the rekeyed CHILD_SA".into(),
                         });
                     }
                 }
                 Err(e) => shared.events.push_back(Event::ChildFailed {
                     ike_sa: sa.id,
+                    child: Some(config),
                     reason: e.to_string(),
                 }),
             }
@@ -762,6 +800,7 @@ pub(crate) fn handle_response(
                     }
                     shared.events.push_back(Event::ChildFailed {
                         ike_sa: sa.id,
+                        child: None,
                         reason: format!("IKE rekey: {e}"),
                     });
                 }

@@ -526,6 +526,7 @@ pub(crate) fn respond(
     shared.send(path, &response);
 
     let state = AwaitAuthRequest {
+        eap: None,
         init: InitDone {
             keys,
             ni,
