@@ -74,6 +74,8 @@ enum DpIn {
     Tun(Vec<u8>),
     Esp(EspIn),
     Links(Vec<Link>),
+    /// A tunnel link's peer (outer remote address).
+    Peer(IpAddr),
     Stop,
 }
 
@@ -216,6 +218,13 @@ impl DataPlaneHandle {
         })
     }
 
+    /// Records a tunnel peer's address (local data plane only).
+    fn peer(&self, remote: IpAddr) {
+        if let Inner::Local { tx, .. } = &self.inner {
+            let _ = tx.send(DpIn::Peer(remote));
+        }
+    }
+
     /// Hands one ESP datagram to the data plane; false if it was dropped
     /// because the queue (or the relay socket) is full.
     pub(crate) fn esp(&self, e: EspIn) -> bool {
@@ -255,12 +264,20 @@ impl DataPlaneHandle {
         }
     }
 
-    /// Where the key glue sends tunnel links' outer addresses, when the
-    /// engine is in another process (the in-process one is configured
-    /// directly).
+    /// Where the key glue sends tunnel links' outer addresses: the data
+    /// plane keeps each peer's own address routed outside the TUN device
+    /// (see [`Peers`]), and an engine in another process also configures
+    /// the link from it (the in-process engine is configured directly).
     pub(crate) fn tunnel_sink(&self) -> Option<Box<dyn FnMut(pfkey::engine::Tunnel) + Send>> {
         match &self.inner {
-            Inner::Local { .. } => None,
+            Inner::Local { tx, .. } => {
+                let tx = tx.clone();
+                Some(Box::new(move |t: pfkey::engine::Tunnel| {
+                    if tx.send(DpIn::Peer(t.remote)).is_err() {
+                        warn!("data plane stopped; peer {} not recorded", t.remote);
+                    }
+                }))
+            }
             Inner::Relay { sock, .. } => {
                 let sock = sock.clone();
                 Some(Box::new(move |t: pfkey::engine::Tunnel| {
@@ -418,11 +435,14 @@ pub(crate) fn serve_relay(
                             name,
                             local,
                             remote,
-                        }) => engine.configure_tunnel(pfkey::engine::Tunnel {
-                            name,
-                            local,
-                            remote,
-                        }),
+                        }) => {
+                            engine.configure_tunnel(pfkey::engine::Tunnel {
+                                name,
+                                local,
+                                remote,
+                            });
+                            dp.peer(remote);
+                        }
                         Ok(RelayMsg::Links(links)) => {
                             if let Ok(mut f) = sink.lock() {
                                 f(links);
@@ -499,6 +519,7 @@ fn worker(
     stop: &AtomicBool,
 ) {
     let mut routes: BTreeSet<(IpAddr, u8)> = BTreeSet::new();
+    let mut peers = Peers::default();
     let mut scratch = vec![0u8; BUF_LEN];
     let mut published = Instant::now();
     let mut ticked = Instant::now();
@@ -550,10 +571,12 @@ fn worker(
                 }
                 EspOutcome::Dummy | EspOutcome::Ike | EspOutcome::Keepalive => {}
             },
+            Ok(DpIn::Peer(p)) => peers.learn(p),
             Ok(DpIn::Links(links)) => {
                 let want: BTreeSet<(IpAddr, u8)> = links
                     .iter()
                     .flat_map(|l| l.remote_nets.iter().copied())
+                    .filter(|n| peers.routable(*n, tun.name()))
                     .collect();
                 for n in want.difference(&routes) {
                     route(true, *n, tun.name());
@@ -598,6 +621,167 @@ fn worker(
     for n in routes {
         route(false, n, tun.name());
     }
+    peers.unpin_all();
+}
+
+/// The IKE peers of the tunnel links, and the host routes that keep each
+/// one reachable outside the TUN device. Without them, a remote selector
+/// that covers the peer's own address (host-to-host selectors, or
+/// 0.0.0.0/0) would route our IKE and ESP-in-UDP packets to the peer into
+/// the TUN device, where they would be encapsulated again, forever. Each
+/// peer's path is read (`ip route get`) when the peer becomes known,
+/// before any tunnel route exists, and pinned as a host route when a
+/// tunnel route would cover it. A tunnel route for exactly the peer's own
+/// address cannot coexist with that pin and is not installed (as
+/// strongSwan's kernel-libipsec does unless `allow_peer_ts` is set).
+#[derive(Default)]
+struct Peers {
+    /// Peer → its path before any tunnel route: (gateway, device).
+    known: HashMap<IpAddr, Option<(Option<IpAddr>, String)>>,
+    /// Peers whose host route we installed.
+    pinned: BTreeSet<IpAddr>,
+    /// Tunnel routes refused, warned about once.
+    refused: BTreeSet<(IpAddr, u8)>,
+}
+
+impl Peers {
+    fn learn(&mut self, peer: IpAddr) {
+        self.known
+            .entry(peer)
+            .or_insert_with(|| original_path(peer));
+    }
+
+    /// Whether `net` may be routed into the TUN device; pins the host
+    /// routes of the peers it covers first.
+    fn routable(&mut self, net: (IpAddr, u8), tun: &str) -> bool {
+        let covered: Vec<IpAddr> = self
+            .known
+            .keys()
+            .copied()
+            .filter(|p| prefix_contains(net, *p))
+            .collect();
+        for p in covered {
+            if net.1 == host_len(p) {
+                if self.refused.insert(net) {
+                    warn!(
+                        "not routing {}/{} into {tun}: it is the IKE peer's own address, whose IKE and ESP must not enter the tunnel",
+                        net.0, net.1
+                    );
+                }
+                return false;
+            }
+            if self.pinned.contains(&p) {
+                continue;
+            }
+            match self.known.get(&p) {
+                Some(Some((via, dev))) if dev != tun => {
+                    if pin_route(true, p, *via, dev) {
+                        self.pinned.insert(p);
+                    }
+                }
+                _ => warn!(
+                    "{}/{} covers IKE peer {p}, whose path is unknown: IKE and ESP to it may loop into {tun}",
+                    net.0, net.1
+                ),
+            }
+        }
+        true
+    }
+
+    fn unpin_all(&mut self) {
+        for p in std::mem::take(&mut self.pinned) {
+            if let Some(Some((via, dev))) = self.known.get(&p) {
+                pin_route(false, p, *via, dev);
+            }
+        }
+    }
+}
+
+fn host_len(ip: IpAddr) -> u8 {
+    if ip.is_ipv4() {
+        32
+    } else {
+        128
+    }
+}
+
+/// Whether `ip` lies in the prefix `net` (same family only).
+fn prefix_contains(net: (IpAddr, u8), ip: IpAddr) -> bool {
+    let (a, b, bits) = match (net.0, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => (
+            u128::from(u32::from(n)) << 96,
+            u128::from(u32::from(i)) << 96,
+            net.1,
+        ),
+        (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), net.1),
+        _ => return false,
+    };
+    let mask = match bits {
+        0 => 0,
+        b if b >= 128 => u128::MAX,
+        b => u128::MAX << (128 - u32::from(b)),
+    };
+    if net.0.is_ipv4() && bits > 32 {
+        return false;
+    }
+    a & mask == b & mask
+}
+
+/// `ip route get PEER`: the gateway and device our packets to it take.
+fn original_path(peer: IpAddr) -> Option<(Option<IpAddr>, String)> {
+    let out = std::process::Command::new("ip")
+        .args(["route", "get", &peer.to_string()])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    parse_route_get(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The `via` and `dev` words of `ip route get` output.
+fn parse_route_get(text: &str) -> Option<(Option<IpAddr>, String)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let after = |key: &str| {
+        words
+            .iter()
+            .position(|w| *w == key)
+            .and_then(|i| words.get(i + 1))
+            .copied()
+    };
+    let dev = after("dev")?.to_string();
+    let via = after("via").and_then(|v| v.parse().ok());
+    Some((via, dev))
+}
+
+/// `ip route replace|del PEER/32 [via GW] dev DEV`.
+fn pin_route(add: bool, peer: IpAddr, via: Option<IpAddr>, dev: &str) -> bool {
+    let dst = format!("{peer}/{}", host_len(peer));
+    let mut args = vec![
+        "route".to_string(),
+        if add { "replace" } else { "del" }.to_string(),
+        dst.clone(),
+    ];
+    if let Some(v) = via {
+        args.extend(["via".to_string(), v.to_string()]);
+    }
+    args.extend(["dev".to_string(), dev.to_string()]);
+    match std::process::Command::new("ip").args(&args).status() {
+        Ok(s) if s.success() => {
+            if add {
+                info!("route {dst} via {dev} pinned: the IKE peer stays outside the tunnel");
+            }
+            true
+        }
+        Ok(s) => {
+            warn!("ip {}: {s}", args.join(" "));
+            false
+        }
+        Err(e) => {
+            warn!("ip {}: {e}", args.join(" "));
+            false
+        }
+    }
 }
 
 /// `ip route replace|del NET dev TUN`.
@@ -611,5 +795,78 @@ fn route(add: bool, net: (IpAddr, u8), dev: &str) {
         Ok(s) if s.success() => info!("route {verb} {cidr} dev {dev}"),
         Ok(s) => warn!("ip route {verb} {cidr} dev {dev} failed ({s})"),
         Err(e) => warn!("cannot run ip route: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn prefixes_contain_only_their_own_family_and_range() {
+        assert!(prefix_contains((ip("0.0.0.0"), 0), ip("198.51.100.2")));
+        assert!(prefix_contains(
+            (ip("198.51.100.0"), 24),
+            ip("198.51.100.2")
+        ));
+        assert!(!prefix_contains(
+            (ip("198.51.100.0"), 25),
+            ip("198.51.100.200")
+        ));
+        assert!(prefix_contains(
+            (ip("198.51.100.2"), 32),
+            ip("198.51.100.2")
+        ));
+        assert!(!prefix_contains(
+            (ip("198.51.100.2"), 32),
+            ip("198.51.100.3")
+        ));
+        assert!(!prefix_contains((ip("::"), 0), ip("198.51.100.2")));
+        assert!(prefix_contains((ip("::"), 0), ip("2001:db8::1")));
+        assert!(prefix_contains((ip("2001:db8::"), 32), ip("2001:db8:1::1")));
+        assert!(!prefix_contains(
+            (ip("2001:db8::"), 33),
+            ip("2001:db8:8000::1")
+        ));
+        assert!(prefix_contains((ip("2001:db8::1"), 128), ip("2001:db8::1")));
+        // A malformed IPv4 prefix length covers nothing.
+        assert!(!prefix_contains((ip("10.0.0.0"), 40), ip("10.0.0.1")));
+    }
+
+    #[test]
+    fn route_get_output_gives_gateway_and_device() {
+        assert_eq!(
+            parse_route_get("198.51.100.2 dev wan0 src 198.51.100.1 uid 0 \n    cache \n"),
+            Some((None, "wan0".to_string()))
+        );
+        assert_eq!(
+            parse_route_get("203.0.113.9 via 192.0.2.254 dev eth0 src 192.0.2.1 uid 0\n"),
+            Some((Some(ip("192.0.2.254")), "eth0".to_string()))
+        );
+        assert_eq!(
+            parse_route_get("2001:db8::2 from :: via fe80::1 dev wan0 proto kernel src 2001:db8::1 metric 256 pref medium\n"),
+            Some((Some(ip("fe80::1")), "wan0".to_string()))
+        );
+        assert_eq!(
+            parse_route_get("RTNETLINK answers: Network is unreachable"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_peer_itself_is_never_routed_into_the_tunnel() {
+        let mut p = Peers::default();
+        // Path known but through the TUN device itself: nothing to pin.
+        p.known
+            .insert(ip("198.51.100.2"), Some((None, "ikegw0".into())));
+        assert!(!p.routable((ip("198.51.100.2"), 32), "ikegw0"));
+        assert!(p.refused.contains(&(ip("198.51.100.2"), 32)));
+        // A net that does not cover the peer is routable without a pin.
+        assert!(p.routable((ip("10.2.0.0"), 24), "ikegw0"));
+        assert!(p.pinned.is_empty());
     }
 }

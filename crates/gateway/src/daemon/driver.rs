@@ -303,6 +303,9 @@ impl Driver {
                     super::dataplane::DataPlaneHandle::start(engine, &name, d.listen.clone(), tx)
                         .map_err(StartError::DataPlane)?;
                 kernel.attach_dataplane(dp.links_sink());
+                if let Some(t) = dp.tunnel_sink() {
+                    kernel.attach_tunnels(t);
+                }
                 (Some(dp), Some(rx))
             }
         };

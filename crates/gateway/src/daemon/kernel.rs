@@ -931,9 +931,20 @@ impl Kernel {
         remote_net: (IpAddr, u8),
     ) -> Option<String> {
         let sink = self.links_sink.as_mut()?;
-        let configure: &mut dyn FnMut(pfkey::engine::Tunnel) = match &self.server {
-            Some(server) => &mut |t| server.data_plane().configure_tunnel(t),
-            None => self.tunnel_sink.as_mut()?,
+        if self.server.is_none() && self.tunnel_sink.is_none() {
+            return None;
+        }
+        let (server, tunnel_sink) = (&self.server, &mut self.tunnel_sink);
+        // The in-process engine is configured here; the data plane (in
+        // this process or the engine's) hears of the link through the
+        // tunnel sink, so it can keep the peer itself reachable.
+        let mut configure = |t: pfkey::engine::Tunnel| {
+            if let Some(server) = server {
+                server.data_plane().configure_tunnel(t.clone());
+            }
+            if let Some(s) = tunnel_sink.as_mut() {
+                s(t);
+            }
         };
         let n = self.tunnels.len();
         let link = self.tunnels.entry(remote).or_insert_with(|| {
