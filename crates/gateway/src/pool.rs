@@ -195,6 +195,11 @@ impl Pool {
         to_u128(a).checked_sub(self.base).filter(|o| *o < self.size)
     }
 
+    /// Whether this pool leases IPv4 addresses.
+    pub(crate) fn is_ipv4(&self) -> bool {
+        self.spec.first.is_ipv4()
+    }
+
     /// Whether `a` lies in this pool.
     pub(crate) fn contains(&self, a: IpAddr) -> bool {
         self.offset(a).is_some()
@@ -337,6 +342,36 @@ impl Pool {
     /// IKE_SA holds anything: leases that were online go offline, released
     /// after those that were already offline. Leases outside the (possibly
     /// reconfigured) range or for an identity seen twice are dropped.
+    /// This pool over another range (a reload changed it): every lease
+    /// inside the new range keeps its address, holders and place in the
+    /// reuse order; offline leases outside it are dropped. `Err` names the
+    /// online leases outside it, which would be orphaned: their IKE SAs
+    /// still use those addresses.
+    fn resized(&self, spec: PoolSpec) -> Result<(Self, usize), Vec<IpAddr>> {
+        let mut next = Self::new(spec).map_err(|_| Vec::new())?;
+        let mut stranded = Vec::new();
+        let mut dropped = 0;
+        for (off, l) in &self.leases {
+            let addr = self.addr(*off);
+            match next.offset(addr) {
+                Some(n) => {
+                    next.by_identity.insert(l.identity.clone(), n);
+                    if l.holders == 0 {
+                        next.offline.insert(l.released, n);
+                    }
+                    next.leases.insert(n, l.clone());
+                }
+                None if l.holders > 0 => stranded.push(addr),
+                None => dropped += 1,
+            }
+        }
+        if !stranded.is_empty() {
+            return Err(stranded);
+        }
+        next.seq = self.seq;
+        Ok((next, dropped))
+    }
+
     fn restore(&mut self, saved: &FilePool) {
         let mut entries: Vec<(u64, u64, u128, &str)> = Vec::new();
         for l in &saved.leases {
@@ -509,6 +544,87 @@ impl PoolStore {
             },
             outcome,
         ))
+    }
+
+    /// Applies a reloaded configuration's pools, the way `swanctl
+    /// --load-pools` replaces them: new pools are added; a pool whose
+    /// range changed keeps the leases inside its new range; a pool that
+    /// is gone or shrank away from addresses still online is kept as it
+    /// was, since IKE SAs use those addresses. Returns one line per change
+    /// (`Ok`) or refusal (`Err`), and saves the store if anything changed.
+    pub(crate) fn reconfigure(&mut self, specs: &[PoolSpec]) -> Vec<Result<String, String>> {
+        let mut out = Vec::new();
+        let mut next: Vec<Pool> = Vec::new();
+        let mut changed = false;
+        for spec in specs {
+            match self.pools.iter().find(|p| p.spec.name == spec.name) {
+                Some(p) if p.spec == *spec => next.push(p.clone()),
+                Some(p) => match p.resized(spec.clone()) {
+                    Ok((q, dropped)) => {
+                        out.push(Ok(format!(
+                            "pool '{}' now {} - {} ({dropped} offline leases outside it dropped)",
+                            spec.name, spec.first, spec.last
+                        )));
+                        next.push(q);
+                        changed = true;
+                    }
+                    Err(stranded) if stranded.is_empty() => {
+                        out.push(Err(format!(
+                            "pool '{}': invalid range {} - {}; kept {} - {}",
+                            spec.name, spec.first, spec.last, p.spec.first, p.spec.last
+                        )));
+                        next.push(p.clone());
+                    }
+                    Err(stranded) => {
+                        let list: Vec<String> = stranded.iter().map(ToString::to_string).collect();
+                        out.push(Err(format!(
+                            "pool '{}' keeps {} - {}: {} online outside {} - {}",
+                            spec.name,
+                            p.spec.first,
+                            p.spec.last,
+                            list.join(", "),
+                            spec.first,
+                            spec.last
+                        )));
+                        next.push(p.clone());
+                    }
+                },
+                None => match Pool::new(spec.clone()) {
+                    Ok(p) => {
+                        out.push(Ok(format!(
+                            "pool '{}' added: {} - {}",
+                            spec.name, spec.first, spec.last
+                        )));
+                        next.push(p);
+                        changed = true;
+                    }
+                    Err(e) => out.push(Err(e.to_string())),
+                },
+            }
+        }
+        for p in &self.pools {
+            if specs.iter().any(|s| s.name == p.spec.name) {
+                continue;
+            }
+            let online = p.status().online;
+            if online > 0 {
+                out.push(Err(format!(
+                    "pool '{}' is no longer configured but kept: {online} leases online",
+                    p.spec.name
+                )));
+                next.push(p.clone());
+            } else {
+                out.push(Ok(format!("pool '{}' removed", p.spec.name)));
+                changed = true;
+            }
+        }
+        self.pools = next;
+        if changed {
+            if let Err(e) = self.save() {
+                out.push(Err(e.to_string()));
+            }
+        }
+        out
     }
 
     /// The pool named `name`.

@@ -221,3 +221,59 @@ fn a_client_gets_a_pool_address_and_the_same_one_after_reconnecting() {
     let third = connect(&gw, &cl);
     assert_eq!(first, third);
 }
+
+/// `ikegw reload` applies `[pools]` changes the way `swanctl --load-pools`
+/// does: a pool is added at once; a range change that would strand an
+/// online lease is refused (the pool stays as it was) and applied once the
+/// lease is offline; the connection and its IKE SA are untouched.
+#[test]
+fn a_reload_changes_pools_without_stranding_online_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, c) = pair();
+    let gw_text = gateway_config(dir.path(), &g);
+    let cg = write_config(dir.path(), "a", &gw_text);
+    let cc = write_config(dir.path(), "b", &client_config(dir.path(), &c, &g));
+    let gw = Daemon::spawn(dir.path(), "a", &cg);
+    let cl = Daemon::spawn(dir.path(), "b", &cc);
+    let first = connect(&gw, &cl);
+    assert_eq!(first, "10.3.0.1");
+    let ike_before = established(&gw).unwrap()["id"].clone();
+
+    let moved = gw_text.replace("addrs = \"10.3.0.0/24\"", "addrs = \"10.3.0.128/25\"")
+        + "\n[pools.more]\naddrs = \"10.4.0.0/24\"\n";
+    write_config(dir.path(), "a", &moved);
+    let r = gw.json(&["reload"]);
+    assert_ne!(r["response"], "error", "{r}");
+    let log = gw.log_text();
+    assert!(
+        log.contains("reload: pool 'rw' keeps 10.3.0.1 - 10.3.0.254: 10.3.0.1 online outside 10.3.0.129 - 10.3.0.254"),
+        "{log}"
+    );
+    assert!(
+        log.contains("reload: pool 'more' added: 10.4.0.1 - 10.4.0.254"),
+        "{log}"
+    );
+    let pools = gw.ctl(&["list-pools"]);
+    let text = String::from_utf8_lossy(&pools.stdout);
+    assert!(text.contains("more: 10.4.0.1 - 10.4.0.254"), "{text}");
+    assert!(text.contains("rw: 10.3.0.1 - 10.3.0.254"), "{text}");
+    let now = established(&gw).unwrap_or_else(|| panic!("{}", gw.log_text()));
+    assert_eq!(now["id"], ike_before);
+
+    // Offline now: the same reload moves the pool and drops the lease.
+    let r = cl.json(&["terminate", "--ike", "rw"]);
+    assert_ne!(r["response"], "error", "{r}");
+    assert!(eventually(Duration::from_secs(10), || no_sas(&gw)
+        && lease_of(&gw, "alice.example")
+            == Some((first.clone(), false))));
+    let r = gw.json(&["reload"]);
+    assert_ne!(r["response"], "error", "{r}");
+    assert!(
+        gw.log_text().contains(
+            "reload: pool 'rw' now 10.3.0.129 - 10.3.0.254 (1 offline leases outside it dropped)"
+        ),
+        "{}",
+        gw.log_text()
+    );
+    assert_eq!(connect(&gw, &cl), "10.3.0.129");
+}

@@ -351,3 +351,81 @@ fn save_leaves_no_temp_file_behind() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "leases name users: not for group or others");
 }
+
+#[test]
+fn a_reload_adds_resizes_and_removes_pools_but_never_strands_online_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leases");
+    let (mut s, _) = PoolStore::open(&path, &specs()).unwrap();
+    assert_eq!(s.acquire(&["rw4"], "a", None).unwrap(), ip("10.3.0.1"));
+    assert_eq!(s.acquire(&["rw4"], "b", None).unwrap(), ip("10.3.0.2"));
+    assert_eq!(s.acquire(&["rw4"], "c", None).unwrap(), ip("10.3.0.3"));
+    s.release("b", ip("10.3.0.2")).unwrap();
+    s.release("c", ip("10.3.0.3")).unwrap();
+    assert_eq!(s.acquire(&["rw6"], "v6", None).unwrap(), ip("fd00::1"));
+
+    // rw4 shrinks past the online lease of "a": refused, kept as it was;
+    // rw6 (online lease) is gone from the file: kept; a new pool appears.
+    let out = s.reconfigure(&[
+        spec("rw4", "10.3.0.2", "10.3.0.9"),
+        spec("more", "10.4.0.1", "10.4.0.9"),
+    ]);
+    assert_eq!(
+        out,
+        [
+            Err(
+                "pool 'rw4' keeps 10.3.0.1 - 10.3.0.4: 10.3.0.1 online outside 10.3.0.2 - 10.3.0.9"
+                    .to_string()
+            ),
+            Ok("pool 'more' added: 10.4.0.1 - 10.4.0.9".to_string()),
+            Err("pool 'rw6' is no longer configured but kept: 1 leases online".to_string()),
+        ]
+    );
+    assert_eq!(s.acquire(&["more"], "d", None).unwrap(), ip("10.4.0.1"));
+
+    // Once "a" is offline, rw4 may grow away from it: the leases inside
+    // the new range keep their addresses and reuse order, "a" is dropped.
+    s.release("a", ip("10.3.0.1")).unwrap();
+    s.release("v6", ip("fd00::1")).unwrap();
+    let out = s.reconfigure(&[
+        spec("rw4", "10.3.0.2", "10.3.0.9"),
+        spec("more", "10.4.0.1", "10.4.0.9"),
+    ]);
+    assert_eq!(
+        out,
+        [
+            Ok(
+                "pool 'rw4' now 10.3.0.2 - 10.3.0.9 (1 offline leases outside it dropped)"
+                    .to_string()
+            ),
+            Ok("pool 'rw6' removed".to_string()),
+        ]
+    );
+    let rw4 = s.pool("rw4").unwrap();
+    let leases: Vec<(IpAddr, String, bool)> = rw4
+        .leases()
+        .into_iter()
+        .map(|l| (l.addr, l.identity, l.online))
+        .collect();
+    assert_eq!(
+        leases,
+        [
+            (ip("10.3.0.2"), "b".to_string(), false),
+            (ip("10.3.0.3"), "c".to_string(), false),
+        ]
+    );
+    // Sticky addresses survive the resize; new identities take fresh ones.
+    assert_eq!(s.acquire(&["rw4"], "c", None).unwrap(), ip("10.3.0.3"));
+    assert_eq!(s.acquire(&["rw4"], "e", None).unwrap(), ip("10.3.0.4"));
+    // The file was saved: a restart sees the new pools.
+    let (back, _) = PoolStore::open(
+        &path,
+        &[
+            spec("rw4", "10.3.0.2", "10.3.0.9"),
+            spec("more", "10.4.0.1", "10.4.0.9"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(back.pool("more").unwrap().leases().len(), 1);
+    assert!(back.pool("rw6").is_none());
+}

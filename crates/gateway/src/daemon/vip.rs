@@ -59,8 +59,6 @@ pub(crate) fn remote_access(cfg: &Config, c: &Connection) -> RemoteAccess {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Pools {
     inner: Option<Arc<Mutex<PoolStore>>>,
-    /// Pool name → whether it leases IPv4 addresses.
-    v4: BTreeMap<String, bool>,
 }
 
 impl Pools {
@@ -92,12 +90,25 @@ impl Pools {
         }
         Ok(Self {
             inner: Some(Arc::new(Mutex::new(store))),
-            v4: cfg
-                .pools
-                .iter()
-                .map(|p| (p.name.clone(), p.addrs.first.is_ipv4()))
-                .collect(),
         })
+    }
+
+    /// Applies a reloaded configuration's `[pools]` (see
+    /// [`PoolStore::reconfigure`]): one line per change or refusal.
+    pub(crate) fn reconfigure(&self, cfg: &Config) -> Vec<Result<String, String>> {
+        let Some(store) = &self.inner else {
+            if cfg.pools.is_empty() {
+                return Vec::new();
+            }
+            return vec![Err(
+                "the first [pools] entry takes effect after a restart (the daemon started without pools)".into(),
+            )];
+        };
+        let Ok(mut s) = store.lock() else {
+            return vec![Err("lease store poisoned".into())];
+        };
+        let specs: Vec<_> = cfg.pools.iter().map(|p| p.spec()).collect();
+        s.reconfigure(&specs)
     }
 
     /// The core's view of the store, when there are pools.
@@ -163,9 +174,15 @@ impl AddressProvider for Pools {
         };
         // The core asks per family (RFC 7296 §3.15.1: one attribute per
         // family); only pools of that family can answer.
+        let mut s = store
+            .lock()
+            .map_err(|_| AddressError::Other("lease store poisoned".into()))?;
         let names: Vec<&str> = pools
             .iter()
-            .filter(|n| self.v4.get(n.as_str()) == Some(&requested.is_ipv4()))
+            .filter(|n| {
+                s.pool(n.as_str())
+                    .is_some_and(|p| p.is_ipv4() == requested.is_ipv4())
+            })
             .map(String::as_str)
             .collect();
         if names.is_empty() {
@@ -175,9 +192,6 @@ impl AddressProvider for Pools {
                 pools.join(",")
             )));
         }
-        let mut s = store
-            .lock()
-            .map_err(|_| AddressError::Other("lease store poisoned".into()))?;
         let want = (!requested.is_unspecified()).then_some(requested);
         match s.acquire(&names, identity, want) {
             Ok(a) => {

@@ -95,8 +95,13 @@ impl Driver {
                 "reload: [daemon] changes (sockets, backend, logging, retransmission) take effect after a restart"
             );
         }
-        if new.pools != self.config.pools {
-            warn!("reload: [pools] changes take effect after a restart");
+        // Always, not only when [pools] changed: a change refused earlier
+        // (an online lease outside the new range) is applied once possible.
+        for line in self.pools.reconfigure(&new) {
+            match line {
+                Ok(l) => info!("reload: {l}"),
+                Err(l) => warn!("reload: {l}"),
+            }
         }
 
         // The core compares what it negotiates; what only the daemon acts
