@@ -143,6 +143,25 @@ fn check_rounds(cx: &mut Cx<'_>, c: &Config, conn: &Connection, doc: &DeTable<'_
                             .iter()
                             .any(|sid| mine.iter().chain(&theirs).any(|i| id_eq(i, sid)))
                 });
+                // Equally good entries: the daemon takes the first, as
+                // strongSwan does; almost always a copy-paste mistake.
+                let tie = crate::daemon::setup::choose_psk(&c.secrets.ike, &mine, &theirs)
+                    .filter(|p| !p.tied.is_empty());
+                if let Some(p) = tie {
+                    let others: Vec<String> = p
+                        .tied
+                        .iter()
+                        .map(|s| format!("secrets.ike.{}", s.name))
+                        .collect();
+                    cx.warn(
+                        &round_span(doc, name, &rk, "auth"),
+                        format!(
+                            "secrets.ike.{} and {} match connections.{name}.{rk} equally well; the first is used; give each the ids of both ends",
+                            p.best.name,
+                            others.join(", ")
+                        ),
+                    );
+                }
                 if !found {
                     let span = round_span(doc, name, &rk, "auth");
                     let ids: Vec<String> = mine

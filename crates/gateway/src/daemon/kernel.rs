@@ -99,6 +99,16 @@ pub(crate) enum KernelError {
     /// A reply did not arrive in time.
     #[error("no reply from the key engine to {0} within {1:?}")]
     Timeout(&'static str, Duration),
+    /// The negotiated selectors have no PF_POLICY form.
+    #[error("CHILD_SA selectors {local} === {remote}: {reason}")]
+    Selectors {
+        /// Our selectors, in text.
+        local: String,
+        /// The peer's selectors, in text.
+        remote: String,
+        /// What cannot be expressed.
+        reason: String,
+    },
 }
 
 /// Which key engine (config `daemon.backend`).
@@ -685,12 +695,34 @@ impl Kernel {
                 ..Lifetime::default()
             })
         };
-        let local_sel = ts_prefix(&inst.local_ts);
-        let remote_sel = ts_prefix(&inst.remote_ts);
-        let tun_name = match (tunnel, remote_sel) {
-            (true, Some(r)) => self.tunnel_link(inst.local.ip(), inst.remote.ip(), r),
-            _ => None,
-        };
+        // Every selector pair is checked before anything is sent, so a
+        // CHILD_SA whose selectors PF_POLICY cannot hold leaves no SA
+        // behind (validate, then commit).
+        let sels = policy_selectors(&inst.local_ts, &inst.remote_ts)?;
+        // A PF_KEY SA holds one inner address pair, of one family
+        // (illumos rejects mixed inner families, INNER_AF_MISMATCH): it
+        // covers the selectors of the first pair's family. The policies
+        // below stay exact, so the SA is only reached for the negotiated
+        // traffic.
+        let v4_first = sels.first().is_some_and(|p| p.local.0.is_ipv4());
+        let same = |p: &&PolicySel| p.local.0.is_ipv4() == v4_first;
+        let local_sel = covering(sels.iter().filter(same).map(|p| p.local));
+        let remote_sel = covering(sels.iter().filter(same).map(|p| p.remote));
+        // Tunnel links (userland data plane) learn every remote block, of
+        // either family, so a dual-stack CHILD_SA routes both.
+        let mut tun_name = None;
+        if tunnel {
+            let mut nets: Vec<(IpAddr, u8)> = Vec::new();
+            for p in &sels {
+                if !nets.contains(&p.remote) {
+                    nets.push(p.remote);
+                }
+            }
+            for net in nets {
+                let name = self.tunnel_link(inst.local.ip(), inst.remote.ip(), net);
+                tun_name = tun_name.or(name);
+            }
+        }
         let acquired = self.take_acquire(inst.remote.ip(), &inst.local_ts, &inst.remote_ts);
         let mut entry = Installed::default();
         // Inbound first, then outbound: traffic may start flowing the
@@ -807,19 +839,20 @@ impl Kernel {
                 dst,
             });
         }
-        // Policies: one rule per direction for the first selector pair
-        // (PF_POLICY rules are address/prefix based; RFC 4301 §4.4.1).
-        if let (Some(l), Some(r)) = (local_sel, remote_sel) {
-            let alt = ActionAlt::esp(
-                encrypt.0,
-                inst.encr_key_bits.map(u32::from),
-                (auth != SadbAalg::SADB_AALG_NONE).then_some(auth.0),
-            );
-            let tflag = if tunnel {
-                pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_TUNNEL
-            } else {
-                0
-            };
+        // Policies: one rule per direction for every selector pair, with
+        // the negotiated protocol and single ports, so the SA carries no
+        // more than was agreed (RFC 4301 §4.4.1; RFC 7296 §2.9).
+        let alt = ActionAlt::esp(
+            encrypt.0,
+            inst.encr_key_bits.map(u32::from),
+            (auth != SadbAalg::SADB_AALG_NONE).then_some(auth.0),
+        );
+        let tflag = if tunnel {
+            pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_TUNNEL
+        } else {
+            0
+        };
+        for sel in &sels {
             for dir in [
                 pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_OUTBOUND,
                 pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_INBOUND,
@@ -828,8 +861,11 @@ impl Kernel {
                     priority: 0,
                     flags: dir | tflag,
                     tun_name: tun_name.clone(),
-                    local: Some(l),
-                    remote: Some(r),
+                    proto: sel.proto,
+                    local_port: sel.local_port,
+                    remote_port: sel.remote_port,
+                    local: Some(sel.local),
+                    remote: Some(sel.remote),
                     actions: vec![alt],
                     ..PolicyRule::default()
                 };
@@ -1323,24 +1359,242 @@ pub(crate) fn ts_prefix(ts: &[TrafficSelector]) -> Option<(IpAddr, u8)> {
     })
 }
 
+/// The prefix length of the block `start..=end` in a `bits`-wide address
+/// space, when the range is exactly one CIDR block.
 fn cidr(start: u128, end: u128, bits: u8) -> Option<u8> {
     let span = end.checked_sub(start)?;
-    // span + 1 must be a power of two and start aligned to it.
-    let size = span.checked_add(1);
-    let host_bits = match size {
+    let host_bits = match span.checked_add(1) {
+        // span + 1 must be a power of two and start aligned to it.
         Some(s) if s.is_power_of_two() => u8::try_from(s.trailing_zeros()).ok()?,
-        None if bits == 128 && start == 0 => 128, // ::/0
+        // The whole 128-bit space (::/0): its size does not fit a u128.
+        None if start == 0 => 128,
         _ => return None,
     };
-    if host_bits > bits {
-        return None;
+    let prefix = bits.checked_sub(host_bits)?;
+    (start & host_mask(host_bits) == 0).then_some(prefix)
+}
+
+/// The host part of a block with `host_bits` host bits (all ones for
+/// 128: `1 << 128` does not exist).
+fn host_mask(host_bits: u8) -> u128 {
+    1u128
+        .checked_shl(u32::from(host_bits))
+        .map_or(u128::MAX, |b| b.wrapping_sub(1))
+}
+
+/// The fewest CIDR blocks that together are exactly `start..=end` in a
+/// `bits`-wide space (a range selector such as `10.0.0.1-10.0.0.6` is
+/// 10.0.0.1/32, .2/31, .4/31, .6/32), in address order: PF_POLICY rules
+/// and PF_KEY inner addresses only hold prefixes, and a covering prefix
+/// would protect traffic that was not negotiated. At most 2·bits blocks.
+fn cidr_blocks(start: u128, end: u128, bits: u8) -> Vec<(u128, u8)> {
+    let mut out = Vec::new();
+    if start > end || bits > 128 {
+        return out;
     }
-    let mask = if host_bits == 0 {
-        0
-    } else {
-        (1u128 << host_bits) - 1
+    let mut cur = start;
+    loop {
+        // The largest block aligned at `cur` that ends at or before `end`.
+        let align = u8::try_from(cur.trailing_zeros()).unwrap_or(128).min(bits);
+        let mut host = align;
+        while host > 0
+            && cur
+                .checked_add(host_mask(host))
+                .is_none_or(|last| last > end)
+        {
+            host -= 1;
+        }
+        let last = cur | host_mask(host);
+        out.push((cur, bits.saturating_sub(host)));
+        match last.checked_add(1) {
+            Some(next) if last < end => cur = next,
+            _ => break,
+        }
+    }
+    out
+}
+
+/// One selector pair as a PF_POLICY rule can hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PolicySel {
+    local: (IpAddr, u8),
+    remote: (IpAddr, u8),
+    proto: Option<u8>,
+    local_port: Option<u16>,
+    remote_port: Option<u16>,
+}
+
+/// Most PF_POLICY rule pairs one CHILD_SA may install: a range that
+/// splits badly (an IPv6 range can need 254 blocks) would otherwise
+/// multiply into tens of thousands of rules.
+const MAX_POLICY_PAIRS: usize = 64;
+
+/// Why a CHILD_SA's selectors cannot be installed.
+fn selector_error(
+    local: &[TrafficSelector],
+    remote: &[TrafficSelector],
+    reason: String,
+) -> KernelError {
+    let text = |v: &[TrafficSelector]| {
+        v.iter()
+            .map(super::setup::ts_text)
+            .collect::<Vec<_>>()
+            .join(",")
     };
-    (start & mask == 0).then(|| bits - host_bits)
+    KernelError::Selectors {
+        local: text(local),
+        remote: text(remote),
+        reason,
+    }
+}
+
+/// A selector's address blocks, protocol and single port.
+type SelParts = (Vec<(IpAddr, u8)>, Option<u8>, Option<u16>);
+
+fn sel_parts(t: &TrafficSelector) -> Result<SelParts, String> {
+    let (blocks, proto, sp, ep) = match t {
+        TrafficSelector::Ipv4 {
+            ip_protocol,
+            start_port,
+            end_port,
+            start,
+            end,
+        } => (
+            cidr_blocks(
+                u128::from(u32::from(*start)),
+                u128::from(u32::from(*end)),
+                32,
+            )
+            .into_iter()
+            .filter_map(|(a, p)| {
+                let a = u32::try_from(a).ok()?;
+                Some((IpAddr::V4(a.into()), p))
+            })
+            .collect::<Vec<_>>(),
+            *ip_protocol,
+            *start_port,
+            *end_port,
+        ),
+        TrafficSelector::Ipv6 {
+            ip_protocol,
+            start_port,
+            end_port,
+            start,
+            end,
+        } => (
+            cidr_blocks(u128::from(*start), u128::from(*end), 128)
+                .into_iter()
+                .map(|(a, p)| (IpAddr::V6(a.into()), p))
+                .collect(),
+            *ip_protocol,
+            *start_port,
+            *end_port,
+        ),
+        TrafficSelector::Other { ts_type, .. } => {
+            return Err(format!("selector type {ts_type:?} has no PF_POLICY form"));
+        }
+    };
+    if blocks.is_empty() {
+        return Err(format!(
+            "selector {} has an empty address range",
+            super::setup::ts_text(t)
+        ));
+    }
+    // RFC 7296 §3.13.1: 0..65535 is any port; PF_POLICY selects either
+    // any port or exactly one (as for trap policies).
+    let port = match (sp, ep) {
+        (0, u16::MAX) => None,
+        (a, b) if a == b => Some(a),
+        _ => {
+            return Err(format!(
+                "selector {} has a port range, which a PF_POLICY rule cannot select",
+                super::setup::ts_text(t)
+            ))
+        }
+    };
+    Ok((blocks, (proto != 0).then_some(proto), port))
+}
+
+/// The PF_POLICY selectors for a CHILD_SA: one per (local, remote)
+/// selector pair of one address family and compatible protocols (as
+/// strongSwan installs one policy per TS pair), each range split into
+/// exact blocks. Pairs whose protocols differ describe no traffic and are
+/// left out. Fails when a selector has no PF_POLICY form (port range,
+/// unknown type), when no pair remains, or past [`MAX_POLICY_PAIRS`].
+fn policy_selectors(
+    local: &[TrafficSelector],
+    remote: &[TrafficSelector],
+) -> Result<Vec<PolicySel>, KernelError> {
+    let err = |reason: String| selector_error(local, remote, reason);
+    let parts = |v: &[TrafficSelector]| v.iter().map(sel_parts).collect::<Result<Vec<_>, _>>();
+    let l = parts(local).map_err(err)?;
+    let r = parts(remote).map_err(err)?;
+    let mut out: Vec<PolicySel> = Vec::new();
+    for (lb, lproto, lport) in &l {
+        for (rb, rproto, rport) in &r {
+            let proto = match (lproto, rproto) {
+                (Some(a), Some(b)) if a != b => continue,
+                (a, b) => a.or(*b),
+            };
+            for &ln in lb {
+                for &rn in rb.iter().filter(|rn| rn.0.is_ipv4() == ln.0.is_ipv4()) {
+                    let sel = PolicySel {
+                        local: ln,
+                        remote: rn,
+                        proto,
+                        local_port: *lport,
+                        remote_port: *rport,
+                    };
+                    if !out.contains(&sel) {
+                        if out.len() >= MAX_POLICY_PAIRS {
+                            return Err(err(format!(
+                                "more than {MAX_POLICY_PAIRS} address block pairs; narrow the selectors to prefixes"
+                            )));
+                        }
+                        out.push(sel);
+                    }
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(err(
+            "no local and remote selector share an address family and protocol".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// The smallest prefix holding every block of `nets` that has the family
+/// of the first one.
+fn covering(nets: impl IntoIterator<Item = (IpAddr, u8)>) -> Option<(IpAddr, u8)> {
+    let mut it = nets.into_iter();
+    let (first, first_len) = it.next()?;
+    let v4 = first.is_ipv4();
+    let bits: u8 = if v4 { 32 } else { 128 };
+    let num = |a: IpAddr| match a {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    };
+    let last = |a: IpAddr, p: u8| num(a) | host_mask(bits.saturating_sub(p));
+    let (mut lo, mut hi) = (num(first), last(first, first_len));
+    for (a, p) in it.filter(|(a, _)| a.is_ipv4() == v4) {
+        lo = lo.min(num(a));
+        hi = hi.max(last(a, p));
+    }
+    // Common leading bits of the lowest and highest address, counted
+    // within the family's width.
+    let diff = lo ^ hi;
+    let common = u8::try_from(diff.leading_zeros())
+        .unwrap_or(128)
+        .saturating_sub(128 - bits);
+    let start = lo & !host_mask(bits.saturating_sub(common));
+    let ip = if v4 {
+        IpAddr::V4(u32::try_from(start).ok()?.into())
+    } else {
+        IpAddr::V6(start.into())
+    };
+    Some((ip, common))
 }
 
 #[cfg(test)]
@@ -1374,6 +1628,150 @@ mod tests {
         );
         assert_eq!(ts_prefix(&[v4([10, 0, 0, 1], [10, 0, 0, 6])]), None);
         assert_eq!(ts_prefix(&[v4([10, 0, 0, 1], [10, 0, 0, 2])]), None);
+    }
+
+    fn ts(s: &str) -> TrafficSelector {
+        ike::policy::ts::parse_ts(s).unwrap()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn cidr_handles_the_whole_space_and_single_hosts_of_both_families() {
+        // ::/0 used to overflow `1 << 128` (remote_ts = ["::/0"]).
+        assert_eq!(cidr(0, u128::MAX, 128), Some(0));
+        assert_eq!(cidr(0, u128::from(u32::MAX), 32), Some(0));
+        let h6 = u128::from("2001:db8::7".parse::<std::net::Ipv6Addr>().unwrap());
+        assert_eq!(cidr(h6, h6, 128), Some(128));
+        let h4 = u128::from(u32::from(Ipv4Addr::new(10, 0, 0, 7)));
+        assert_eq!(cidr(h4, h4, 32), Some(32));
+        // A range wider than the family, or not aligned, is no block.
+        assert_eq!(cidr(0, u128::MAX, 32), None);
+        assert_eq!(cidr(1, u128::MAX, 128), None);
+        assert_eq!(cidr(h4, h4 + 1, 32), None);
+        assert_eq!(ts_prefix(&[ts("::/0")]), Some((ip("::"), 0)));
+        assert_eq!(ts_prefix(&[ts("0.0.0.0/0")]), Some((ip("0.0.0.0"), 0)));
+        assert_eq!(
+            ts_prefix(&[ts("2001:db8::1/128")]),
+            Some((ip("2001:db8::1"), 128))
+        );
+        assert_eq!(
+            ts_prefix(&[ts("192.0.2.9/32")]),
+            Some((ip("192.0.2.9"), 32))
+        );
+    }
+
+    #[test]
+    fn ranges_split_into_the_exact_blocks_that_make_them_up() {
+        let a = |o: u8| u128::from(u32::from(Ipv4Addr::new(10, 0, 0, o)));
+        assert_eq!(
+            cidr_blocks(a(1), a(6), 32),
+            vec![(a(1), 32), (a(2), 31), (a(4), 31), (a(6), 32)]
+        );
+        assert_eq!(cidr_blocks(a(0), a(255), 32), vec![(a(0), 24)]);
+        assert_eq!(cidr_blocks(0, u128::MAX, 128), vec![(0, 0)]);
+        assert_eq!(cidr_blocks(1, u128::MAX, 128).len(), 128);
+        assert_eq!(cidr_blocks(0, u128::from(u32::MAX), 32), vec![(0, 0)]);
+        assert!(cidr_blocks(a(6), a(1), 32).is_empty());
+        // 1..=MAX-1 is the worst case: 2·(bits-1) blocks, no overflow.
+        assert_eq!(cidr_blocks(1, u128::MAX - 1, 128).len(), 254);
+    }
+
+    #[test]
+    fn every_same_family_selector_pair_becomes_a_policy_with_its_protocol_and_port() {
+        let local = [ts("10.1.0.0/16"), ts("fd00:1::/64")];
+        let remote = [ts("10.3.0.2/32[tcp/443]"), ts("fd00:3::2/128[tcp/443]")];
+        let sels = policy_selectors(&local, &remote).unwrap();
+        assert_eq!(
+            sels,
+            vec![
+                PolicySel {
+                    local: (ip("10.1.0.0"), 16),
+                    remote: (ip("10.3.0.2"), 32),
+                    proto: Some(6),
+                    local_port: None,
+                    remote_port: Some(443),
+                },
+                PolicySel {
+                    local: (ip("fd00:1::"), 64),
+                    remote: (ip("fd00:3::2"), 128),
+                    proto: Some(6),
+                    local_port: None,
+                    remote_port: Some(443),
+                },
+            ]
+        );
+        // Pairs naming two different protocols carry no traffic.
+        let sels = policy_selectors(
+            &[ts("10.1.0.0/16[udp]"), ts("10.1.0.0/16[tcp]")],
+            &[ts("10.3.0.0/16[tcp]")],
+        )
+        .unwrap();
+        assert_eq!(sels.len(), 1);
+        assert_eq!(sels[0].proto, Some(6));
+        // A range splits into blocks, each paired.
+        let sels = policy_selectors(&[ts("10.0.0.1-10.0.0.6")], &[ts("0.0.0.0/0")]).unwrap();
+        let locals: Vec<_> = sels.iter().map(|p| p.local).collect();
+        assert_eq!(
+            locals,
+            [
+                (ip("10.0.0.1"), 32),
+                (ip("10.0.0.2"), 31),
+                (ip("10.0.0.4"), 31),
+                (ip("10.0.0.6"), 32)
+            ]
+        );
+        assert_eq!(
+            policy_selectors(&[ts("::/0")], &[ts("::/0")]).unwrap()[0].remote,
+            (ip("::"), 0)
+        );
+    }
+
+    #[test]
+    fn selectors_without_a_pf_policy_form_are_refused_by_name() {
+        let e = policy_selectors(&[ts("10.1.0.0/16[tcp/1000-2000]")], &[ts("10.2.0.0/16")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("port range") && e.contains("10.1.0.0/16"), "{e}");
+        let e = policy_selectors(&[ts("10.1.0.0/16")], &[ts("fd00::/8")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("address family"), "{e}");
+        // Two /1-less v6 ranges that each split into ~250 blocks.
+        let wide = ts("::1-ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
+        let e = policy_selectors(std::slice::from_ref(&wide), std::slice::from_ref(&wide))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than 64"), "{e}");
+    }
+
+    #[test]
+    fn the_sa_inner_prefix_covers_the_first_familys_blocks() {
+        assert_eq!(
+            covering([
+                (ip("10.0.0.1"), 32),
+                (ip("10.0.0.2"), 31),
+                (ip("10.0.0.6"), 32)
+            ]),
+            Some((ip("10.0.0.0"), 29))
+        );
+        assert_eq!(
+            covering([
+                (ip("10.1.0.0"), 16),
+                (ip("fd00::"), 8),
+                (ip("10.3.0.0"), 16)
+            ]),
+            Some((ip("10.0.0.0"), 14))
+        );
+        assert_eq!(covering([(ip("::"), 0)]), Some((ip("::"), 0)));
+        assert_eq!(covering([(ip("0.0.0.0"), 0)]), Some((ip("0.0.0.0"), 0)));
+        assert_eq!(
+            covering([(ip("2001:db8::1"), 128)]),
+            Some((ip("2001:db8::1"), 128))
+        );
+        assert_eq!(covering([]), None);
     }
 
     #[test]
@@ -1642,6 +2040,110 @@ mod tests {
             ));
             assert_eq!(k.errors, 0);
             assert_eq!(k.remove_all().await.unwrap(), 1);
+            k.stop();
+        });
+    }
+
+    #[test]
+    fn a_dual_stack_child_gets_policies_and_links_for_both_families_with_its_ports() {
+        use pfkey::engine::{Outbound, Selector};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut k =
+                Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
+            k.start().await.unwrap();
+            let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let l2 = links.clone();
+            k.attach_dataplane(Box::new(move |l| *l2.lock().unwrap() = l));
+            let dp = k.engine_data_plane().unwrap();
+            let mut req = install(3, 0x6000_0001, 0x6000_0002, true, EncrId::AES_GCM_16);
+            let KernelRequest::Install(i) = &mut req else {
+                unreachable!()
+            };
+            // The client's two VIPs; the LAN of each family, HTTPS only.
+            i.local_ts = vec![ts("10.1.0.0/16[tcp/443]"), ts("fd00:1::/64[tcp/443]")];
+            i.remote_ts = vec![ts("10.9.0.7/32"), ts("fd00:9::7/128")];
+            assert!(k.submit(req).await.is_none());
+            assert_eq!(
+                reply_for(&mut k).await,
+                KernelEvent::Reply { seq: 3, errno: 0 }
+            );
+            let mut buf = vec![0u8; MAX_MSG_LEN];
+            // Two pairs, both directions: four rules, each acknowledged.
+            for _ in 0..4 {
+                let n = k.policy.recv(&mut buf).await.unwrap();
+                k.on_policy(&buf[..n]).unwrap();
+            }
+            assert_eq!(k.errors, 0);
+            assert_eq!(
+                *links.lock().unwrap(),
+                vec![Link {
+                    name: "ikegw.0".into(),
+                    remote_nets: vec![(ip("10.9.0.7"), 32), (ip("fd00:9::7"), 128)]
+                }]
+            );
+            let sel = |l: &str, r: &str, proto: u8, lport: u16| Selector {
+                local: ip(l),
+                remote: ip(r),
+                proto,
+                local_port: lport,
+                remote_port: 50000,
+            };
+            assert!(matches!(
+                dp.outbound(Some("ikegw.0"), sel("10.1.2.3", "10.9.0.7", 6, 443)),
+                Some(Outbound::Protect(_))
+            ));
+            // The negotiated protocol and port bound the policy: other
+            // traffic between the same hosts has none.
+            assert!(matches!(
+                dp.outbound(Some("ikegw.0"), sel("10.1.2.3", "10.9.0.7", 17, 443)),
+                Some(Outbound::NoPolicy)
+            ));
+            assert!(matches!(
+                dp.outbound(Some("ikegw.0"), sel("10.1.2.3", "10.9.0.7", 6, 80)),
+                Some(Outbound::NoPolicy)
+            ));
+            // The IPv6 pair has its own policy (it used to have none).
+            assert!(!matches!(
+                dp.outbound(Some("ikegw.0"), sel("fd00:1::5", "fd00:9::7", 6, 443)),
+                Some(Outbound::NoPolicy)
+            ));
+            assert!(matches!(
+                dp.outbound(Some("ikegw.0"), sel("fd00:1::5", "fd00:9::7", 6, 80)),
+                Some(Outbound::NoPolicy)
+            ));
+            assert_eq!(k.remove_all().await.unwrap(), 1);
+            k.stop();
+        });
+    }
+
+    #[test]
+    fn a_child_whose_selectors_have_no_policy_form_is_refused_before_any_sa() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut k =
+                Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
+            k.start().await.unwrap();
+            let mut req = install(4, 0x7000_0001, 0x7000_0002, false, EncrId::AES_GCM_16);
+            let KernelRequest::Install(i) = &mut req else {
+                unreachable!()
+            };
+            i.local_ts = vec![ts("10.1.0.0/16[udp/5000-5010]")];
+            assert_eq!(
+                k.submit(req).await,
+                Some(KernelEvent::Reply {
+                    seq: 4,
+                    errno: libc::EINVAL
+                })
+            );
+            assert_eq!(k.installed_count(), 0);
+            assert_eq!(k.remove_all().await.unwrap(), 0);
             k.stop();
         });
     }

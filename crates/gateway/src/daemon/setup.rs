@@ -253,6 +253,104 @@ fn nonzero(d: Duration) -> Option<Duration> {
     (!d.is_zero()).then_some(d)
 }
 
+/// How well the identities of a `[secrets.ike.*]` entry fit one side's
+/// identity, in strongSwan's order (`id_match_t` in libstrongswan
+/// `utils/identification.h`): an equal identity beats the `%any` that an
+/// entry without ids stands for, which beats no match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum IdMatch {
+    /// No id of the entry is this identity.
+    None,
+    /// The entry has no ids (swanctl stores it under `%any`).
+    Any,
+    /// An id of the entry is this identity.
+    Perfect,
+}
+
+/// A secret's rank for a connection; the derived order compares the
+/// peer's side first, then ours, as strongSwan's credential manager does
+/// (`get_shared` in libstrongswan `credentials/credential_manager.c`):
+/// both ids > the peer's id only > an entry without ids > our id only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct SecretRank {
+    /// How the entry fits the peer's identity.
+    pub(crate) remote: IdMatch,
+    /// How the entry fits ours.
+    pub(crate) local: IdMatch,
+}
+
+/// Same identity, with FQDNs and email addresses compared without case
+/// (RFC 4945 §3.1.2 / §3.1.3; strongSwan compares them so too).
+fn same_id(a: &certs::IkeId, b: &certs::IkeId) -> bool {
+    use certs::IkeId::{Fqdn, Rfc822};
+    match (a, b) {
+        (Fqdn(x), Fqdn(y)) | (Rfc822(x), Rfc822(y)) => x.eq_ignore_ascii_case(y),
+        _ => a == b,
+    }
+}
+
+/// The rank of `secret` for a connection whose identities are `local`
+/// and `remote` (each empty when unknown, e.g. a peer that may be
+/// anyone); `None` when it matches neither, so it is not a candidate.
+pub(crate) fn secret_rank(
+    secret: &config::IkeSecret,
+    local: &[certs::IkeId],
+    remote: &[certs::IkeId],
+) -> Option<SecretRank> {
+    if secret.ids.is_empty() {
+        return Some(SecretRank {
+            remote: IdMatch::Any,
+            local: IdMatch::Any,
+        });
+    }
+    let side = |ids: &[certs::IkeId]| {
+        if secret.ids.iter().any(|s| ids.iter().any(|i| same_id(s, i))) {
+            IdMatch::Perfect
+        } else {
+            IdMatch::None
+        }
+    };
+    let rank = SecretRank {
+        remote: side(remote),
+        local: side(local),
+    };
+    (rank.remote != IdMatch::None || rank.local != IdMatch::None).then_some(rank)
+}
+
+/// The PSK a connection uses: the best-ranked entry ([`SecretRank`]),
+/// the first of equals in file order (strongSwan keeps the first on a
+/// tie too); `tied` lists the others that rank as high, which is almost
+/// always a configuration mistake.
+pub(crate) struct PskChoice<'a> {
+    /// The entry used.
+    pub(crate) best: &'a config::IkeSecret,
+    /// Entries ranked as high as `best`, after it.
+    pub(crate) tied: Vec<&'a config::IkeSecret>,
+}
+
+/// Picks the PSK for identities `local` / `remote` ([`PskChoice`]);
+/// `None` when no entry matches either.
+pub(crate) fn choose_psk<'a>(
+    secrets: &'a [config::IkeSecret],
+    local: &[certs::IkeId],
+    remote: &[certs::IkeId],
+) -> Option<PskChoice<'a>> {
+    let ranked: Vec<(SecretRank, &config::IkeSecret)> = secrets
+        .iter()
+        .filter_map(|s| Some((secret_rank(s, local, remote)?, s)))
+        .collect();
+    let top = ranked.iter().map(|(r, _)| *r).max()?;
+    let mut at_top = ranked
+        .into_iter()
+        .filter(|(r, _)| *r == top)
+        .map(|(_, s)| s);
+    let best = at_top.next()?;
+    Some(PskChoice {
+        best,
+        tied: at_top.collect(),
+    })
+}
+
 /// Builds the peers of `cfg`; `ike_port` is the port our IKE socket is
 /// bound to (the core sends from `PeerConfig::local`).
 pub(crate) fn peers(cfg: &Config, ike_port: u16) -> Result<Peers, Vec<SetupError>> {
@@ -322,15 +420,6 @@ fn conn_peers(
         })
         .unwrap_or_else(|| ip_id(local_ip.unwrap_or(unspecified)));
     let remote_id = c.remote.first().and_then(|r| r.id.as_ref()).map(id_of);
-    // swanctl picks the secret whose ids match our or the peer's identity;
-    // an entry without ids matches anyone.
-    let matches = |s: &config::IkeSecret| {
-        s.ids.is_empty()
-            || s.ids.iter().any(|i| {
-                let i = id_of(i);
-                i == local_id || remote_id.as_ref() == Some(&i)
-            })
-    };
     // A PSK is needed when either side authenticates with it (one side may
     // sign while the other uses the key: RFC 7296 §2.15 lets the methods
     // differ per direction).
@@ -342,18 +431,27 @@ fn conn_peers(
         .filter(|r| r.auth == AuthMethod::EapMschapv2)
         .map(|r| super::eap_users::server_config(&cfg.secrets.eap, r));
     let psk = if local_cert.is_none() || (verifier.is_none() && eap.is_none()) {
-        let secret = cfg
-            .secrets
-            .ike
-            .iter()
-            .find(|s| !s.ids.is_empty() && matches(s))
-            .or_else(|| cfg.secrets.ike.iter().find(|s| matches(s)))
-            .ok_or_else(|| SetupError::NoSecret {
+        let ike_id = |i: &Id| match certs::IkeId::from_payload(i.id_type.0, &i.data) {
+            Some(Ok(i)) => Some(i),
+            _ => None,
+        };
+        let mine: Vec<certs::IkeId> = ike_id(&local_id).into_iter().collect();
+        let theirs: Vec<certs::IkeId> = remote_id.as_ref().and_then(ike_id).into_iter().collect();
+        let choice =
+            choose_psk(&cfg.secrets.ike, &mine, &theirs).ok_or_else(|| SetupError::NoSecret {
                 conn: name.clone(),
                 local: id_text(&local_id),
                 remote: remote_id.as_ref().map_or("%any".into(), id_text),
             })?;
-        Some(secret)
+        if !choice.tied.is_empty() {
+            let names: Vec<&str> = choice.tied.iter().map(|s| s.name.as_str()).collect();
+            tracing::warn!(
+                "connection {name}: [secrets.ike.{}] and [secrets.ike.{}] match its identities equally well; using the first",
+                choice.best.name,
+                names.join("], [secrets.ike.")
+            );
+        }
+        Some(choice.best)
     } else {
         None
     };
@@ -441,7 +539,7 @@ fn conn_peers(
 mod tests {
     use std::path::Path;
 
-    use super::{locate, peers};
+    use super::{choose_psk, locate, peers, secret_rank, IdMatch, SecretRank};
     use crate::config::Config;
 
     const TWO_CHILDREN: &str = r#"[connections.branch]
@@ -498,5 +596,178 @@ secret = "0x00112233445566778899aabbccddeeff"
         assert_eq!((p.info[1].child.as_str(), p.info[1].start), ("web", false));
         assert_eq!(locate(&p.peers, &p.info[0]), Some((0, 0)));
         assert_eq!(locate(&p.peers, &p.info[1]), Some((0, 1)));
+    }
+
+    /// Two connections with one local identity: a branch office and a
+    /// road warrior, each with its own key. The branch's secret comes
+    /// first and also lists the shared local id.
+    const SHARED_LOCAL_ID: &str = r#"[connections.branch]
+local_addrs = ["192.0.2.1"]
+remote_addrs = ["198.51.100.2"]
+
+[connections.branch.local]
+auth = "psk"
+id = "hq.example.com"
+
+[connections.branch.remote]
+auth = "psk"
+id = "branch.example.com"
+
+[connections.branch.children.lan]
+local_ts = ["10.1.0.0/16"]
+remote_ts = ["10.2.0.0/24"]
+
+[connections.rw]
+local_addrs = ["192.0.2.1"]
+
+[connections.rw.local]
+auth = "psk"
+id = "hq.example.com"
+
+[connections.rw.remote]
+auth = "psk"
+id = "Alice@Example.com"
+
+[connections.rw.children.lan]
+local_ts = ["10.1.0.0/16"]
+remote_ts = ["dynamic"]
+
+[secrets.ike.branch]
+id = ["hq.example.com", "branch.example.com"]
+secret = "0x00000000000000000000000000000001"
+
+[secrets.ike.rw]
+id = ["hq.example.com", "alice@example.com"]
+secret = "0x00000000000000000000000000000002"
+"#;
+
+    fn config(text: &str) -> Config {
+        Config::from_str(Path::new("/nonexistent-dir/ikegw.toml"), text.to_owned()).unwrap()
+    }
+
+    fn psk_of(p: &super::Peers, conn: &str) -> Vec<u8> {
+        let peer = p.peers.iter().find(|p| p.name == conn).unwrap();
+        peer.psk.as_ref().unwrap().secret_bytes().to_vec()
+    }
+
+    #[test]
+    fn connections_sharing_a_local_id_each_get_the_secret_naming_their_peer() {
+        let p = peers(&config(SHARED_LOCAL_ID), 500).unwrap();
+        assert_eq!(psk_of(&p, "branch").last(), Some(&1));
+        // Before: the first secret matching either id won, so the road
+        // warrior got the branch's key. The email id matches without case.
+        assert_eq!(psk_of(&p, "rw").last(), Some(&2));
+    }
+
+    #[test]
+    fn secrets_rank_as_strongswan_ranks_them() {
+        let cfg = config(
+            r#"[secrets.ike.local-only]
+id = ["hq.example.com"]
+secret = "0x01"
+
+[secrets.ike.any]
+secret = "0x02"
+
+[secrets.ike.remote-only]
+id = ["alice@example.com"]
+secret = "0x03"
+
+[secrets.ike.both]
+id = ["hq.example.com", "alice@example.com"]
+secret = "0x04"
+
+[secrets.ike.other]
+id = ["bob@example.com"]
+secret = "0x05"
+"#,
+        );
+        let local = [certs::IkeId::Fqdn("hq.example.com".into())];
+        let remote = [certs::IkeId::Rfc822("alice@example.com".into())];
+        let rank = |name: &str| {
+            let s = cfg.secrets.ike.iter().find(|s| s.name == name).unwrap();
+            secret_rank(s, &local, &remote)
+        };
+        let r = |remote, local| Some(SecretRank { remote, local });
+        assert_eq!(rank("both"), r(IdMatch::Perfect, IdMatch::Perfect));
+        assert_eq!(rank("remote-only"), r(IdMatch::Perfect, IdMatch::None));
+        assert_eq!(rank("any"), r(IdMatch::Any, IdMatch::Any));
+        assert_eq!(rank("local-only"), r(IdMatch::None, IdMatch::Perfect));
+        assert_eq!(rank("other"), None);
+        // both > remote only > no ids > local only (the peer's side is
+        // compared first, as in strongSwan's get_shared).
+        assert!(rank("both") > rank("remote-only"));
+        assert!(rank("remote-only") > rank("any"));
+        assert!(rank("any") > rank("local-only"));
+        let pick = |secrets: &[crate::config::IkeSecret]| {
+            choose_psk(secrets, &local, &remote).map(|c| c.best.name.clone())
+        };
+        let all = &cfg.secrets.ike;
+        assert_eq!(pick(all).as_deref(), Some("both"));
+        let without = |drop: &[&str]| -> Vec<_> {
+            all.iter()
+                .filter(|s| !drop.contains(&s.name.as_str()))
+                .map(|s| crate::config::IkeSecret {
+                    name: s.name.clone(),
+                    ids: s.ids.clone(),
+                    secret: crate::config::Psk::from_bytes(s.secret.expose_secret()),
+                })
+                .collect()
+        };
+        assert_eq!(pick(&without(&["both"])).as_deref(), Some("remote-only"));
+        assert_eq!(
+            pick(&without(&["both", "remote-only"])).as_deref(),
+            Some("any")
+        );
+        assert_eq!(
+            pick(&without(&["both", "remote-only", "any"])).as_deref(),
+            Some("local-only")
+        );
+        assert!(pick(&without(&["both", "remote-only", "any", "local-only"])).is_none());
+    }
+
+    #[test]
+    fn equally_good_secrets_are_reported_and_the_first_is_used() {
+        let cfg = config(
+            r#"[secrets.ike.first]
+id = ["hq.example.com"]
+secret = "0x01"
+
+[secrets.ike.second]
+id = ["hq.example.com", "branch.example.com"]
+secret = "0x02"
+"#,
+        );
+        let local = [certs::IkeId::Fqdn("hq.example.com".into())];
+        // A peer whose identity is not known (remote id %any): both
+        // secrets match only our id.
+        let c = choose_psk(&cfg.secrets.ike, &local, &[]).unwrap();
+        assert_eq!(c.best.name, "first");
+        let tied: Vec<&str> = c.tied.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(tied, ["second"]);
+        // Knowing the peer breaks the tie.
+        let remote = [certs::IkeId::Fqdn("branch.example.com".into())];
+        let c = choose_psk(&cfg.secrets.ike, &local, &remote).unwrap();
+        assert_eq!(c.best.name, "second");
+        assert!(c.tied.is_empty());
+    }
+
+    #[test]
+    fn ikegw_check_warns_about_equally_good_secrets_only() {
+        let good = config(SHARED_LOCAL_ID);
+        assert!(good.warnings.is_empty(), "{:?}", good.warnings);
+        // A second entry for the branch with the same two ids.
+        let text = format!(
+            "{SHARED_LOCAL_ID}\n[secrets.ike.branch-old]\nid = [\"branch.example.com\", \"hq.example.com\"]\nsecret = \"0x0000000000000000000000000000000f\"\n"
+        );
+        let c = config(&text);
+        let w: Vec<&str> = c.warnings.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            w,
+            ["secrets.ike.branch and secrets.ike.branch-old match connections.branch.local equally well; the first is used; give each the ids of both ends"]
+        );
+        // The daemon uses the first, as before the duplicate was added.
+        let p = peers(&c, 500).unwrap();
+        assert_eq!(psk_of(&p, "branch").last(), Some(&1));
     }
 }
