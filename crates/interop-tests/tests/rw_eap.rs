@@ -1,6 +1,7 @@
-//! Issue #10: strongSwan 5.9 as an EAP-MSCHAPv2 road warrior against
-//! ikegw, configured with the swanctl profile that `ikegw profile --format
-//! swanctl --user alice` generated from ikegw's own configuration:
+//! Issue #10: strongSwan 5.9 as a road warrior against ikegw, configured
+//! with the swanctl profile that `ikegw profile --format swanctl --user ...`
+//! generated from ikegw's own configuration, for a password (EAP-MSCHAPv2)
+//! user and for a certificate user:
 //!
 //! ```text
 //! strongSwan 198.51.100.1 (VIP from ikegw's pool on ipsec0)
@@ -10,7 +11,9 @@
 //! ikegw authenticates with a certificate made by `ikegw pki` (RFC 7296
 //! §2.16: the responder's AUTH is a signature), the client leaves AUTH out
 //! and runs EAP-Identity then EAP-MSCHAPv2 (`remote.eap_id = %any`), and
-//! both AUTH payloads after EAP-Success are keyed with the MSK.
+//! both AUTH payloads after EAP-Success are keyed with the MSK. The
+//! certificate user gets its certificate and key issued by the profile
+//! command from the gateway's CA, and both ends sign (RFC 7296 §2.15).
 //!
 //! Checked: the SA comes up at both ends with ikegw naming the EAP user as
 //! the peer; the VIP comes from the pool and DNS is delivered; pings from
@@ -40,6 +43,17 @@ const PINGS: u64 = 4;
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse battery staple";
 const GW_ID: &str = "gw.interop.example";
+/// The certificate user's identity (ID_RFC822_ADDR).
+const CERT_USER: &str = "bob@interop.example";
+
+/// How the road warrior authenticates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum User {
+    /// `alice`, EAP-MSCHAPv2 with a password.
+    Eap,
+    /// `bob@interop.example`, a certificate from the gateway's CA.
+    Cert,
+}
 const EAP_PLUGINS: [&str; 2] = [
     "/usr/lib/ipsec/plugins/libstrongswan-eap-identity.so",
     "/usr/lib/ipsec/plugins/libstrongswan-eap-mschapv2.so",
@@ -73,8 +87,9 @@ fn ikegw(bin: &Path, dir: &Path, args: &[&str]) -> Result<String> {
 }
 
 /// The gateway's configuration: certificate for us, EAP-MSCHAPv2 with
-/// EAP-Identity for the clients, one user, a pool with DNS.
-fn gateway_config(dir: &Path) -> String {
+/// EAP-Identity for the clients (one user) or certificates from our CA, a
+/// pool with DNS.
+fn gateway_config(dir: &Path, user: User) -> String {
     let p = |name: &str| format!("{:?}", dir.join(name).to_string_lossy());
     let ctl = format!("{:?}", control_socket(dir).to_string_lossy());
     format!(
@@ -101,8 +116,7 @@ certs = [{cert}]
 id = "{GW_ID}"
 
 [connections.rw.remote]
-auth = "eap-mschapv2"
-eap_id = "%any"
+{remote}
 
 [connections.rw.children.net]
 local_ts = ["{lan}"]
@@ -122,6 +136,10 @@ id = "{USER}"
 secret = "{PASSWORD}"
 "#,
         ctl = ctl,
+        remote = match user {
+            User::Eap => "auth = \"eap-mschapv2\"\neap_id = \"%any\"".to_owned(),
+            User::Cert => format!("auth = \"pubkey\"\ncacerts = [{}]", p("pki/ca/ca.crt")),
+        },
         state = p("state"),
         gw = RIGHT.wan,
         lan = RIGHT.lan_net,
@@ -143,9 +161,9 @@ struct Lab {
 /// Builds the topology, makes the PKI with `ikegw pki`, starts ikegw, has
 /// it generate the client's swanctl profile (with `password` put in place
 /// of the real one when given) and starts charon with it.
-fn bring_up(tag: &str, bin: &Path, password: Option<&str>) -> Result<Lab> {
+fn bring_up(tag: &str, bin: &Path, user: User, password: Option<&str>) -> Result<Lab> {
     let mut dir = ScenarioDir::create(tag)?;
-    match start_daemons(tag, bin, password, dir.path()) {
+    match start_daemons(tag, bin, user, password, dir.path()) {
         Ok((capture, ikegw, charon, topo)) => Ok(Lab {
             capture: Some(capture),
             ikegw,
@@ -163,6 +181,7 @@ fn bring_up(tag: &str, bin: &Path, password: Option<&str>) -> Result<Lab> {
 fn start_daemons(
     tag: &str,
     bin: &Path,
+    user: User,
     password: Option<&str>,
     scratch: &Path,
 ) -> Result<(Capture, Ikegw, Charon, Topology)> {
@@ -201,7 +220,7 @@ fn start_daemons(
                 "pki",
             ],
         )?;
-        let config = gateway_config(&gw_dir);
+        let config = gateway_config(&gw_dir, user);
         let ikegw_d = Ikegw::start("ikegw", &topo.right, &gw_dir, bin, &config)?;
         // The client's profile, as an operator would make it.
         let profile_dir = scratch.join("profile");
@@ -215,7 +234,10 @@ fn start_daemons(
                 "--config",
                 &conf_file.to_string_lossy(),
                 "--user",
-                USER,
+                match user {
+                    User::Eap => USER,
+                    User::Cert => CERT_USER,
+                },
                 "--format",
                 "swanctl",
                 "--ca",
@@ -226,13 +248,20 @@ fn start_daemons(
         )?;
         let generated = profile_dir.join("swanctl").join("swanctl.conf");
         let mut swanctl = std::fs::read_to_string(&generated).map_err(io_err(&generated))?;
-        check(
-            "the profile authenticates with EAP-MSCHAPv2 as alice",
-            swanctl.contains("auth = eap-mschapv2")
-                && swanctl.contains(&format!("eap_id = {USER}"))
-                && swanctl.contains(&format!("secret = \"{PASSWORD}\"")),
-            &swanctl,
-        )?;
+        match user {
+            User::Eap => check(
+                "the profile authenticates with EAP-MSCHAPv2 as alice",
+                swanctl.contains("auth = eap-mschapv2")
+                    && swanctl.contains(&format!("eap_id = {USER}"))
+                    && swanctl.contains(&format!("secret = \"{PASSWORD}\"")),
+                &swanctl,
+            )?,
+            User::Cert => check(
+                "the profile authenticates with bob's certificate",
+                swanctl.contains("auth = pubkey") && swanctl.contains(&format!("id = {CERT_USER}")),
+                &swanctl,
+            )?,
+        }
         // Lab edit: kernel-libipsec only speaks ESP-in-UDP.
         swanctl = swanctl.replacen("version = 2\n", "version = 2\n        encap = yes\n", 1);
         if let Some(pw) = password {
@@ -256,9 +285,19 @@ fn start_daemons(
             &strongswan_conf(&ss_dir, &opts),
             &swanctl,
         )?;
-        let ca_from = profile_dir.join("swanctl").join("x509ca").join("ca.crt");
-        let ca_to = ss_dir.join("swanctl").join("x509ca").join("ca.crt");
-        std::fs::copy(&ca_from, &ca_to).map_err(io_err(&ca_from))?;
+        // The profile's credential files, where this charon reads them.
+        for sub in ["x509ca", "x509", "private", "pkcs8", "ecdsa"] {
+            let from = profile_dir.join("swanctl").join(sub);
+            let Ok(entries) = std::fs::read_dir(&from) else {
+                continue;
+            };
+            let to = ss_dir.join("swanctl").join(sub);
+            std::fs::create_dir_all(&to).map_err(io_err(&to))?;
+            for e in entries.flatten() {
+                let dst = to.join(e.file_name());
+                std::fs::copy(e.path(), &dst).map_err(io_err(&dst))?;
+            }
+        }
         charon.load_all()?;
         let capture = Capture::start(&topo.right, "wan0", &scratch.join("wan.pcap"))?;
         Ok((capture, ikegw_d, charon, topo))
@@ -287,7 +326,12 @@ fn eap_plugins_present(test: &str) -> Result<bool> {
     Ok(false)
 }
 
-fn run(name: &str, password: Option<&str>, body: fn(&mut Lab) -> Result<()>) -> Result<()> {
+fn run(
+    name: &str,
+    user: User,
+    password: Option<&str>,
+    body: fn(&mut Lab, User) -> Result<()>,
+) -> Result<()> {
     if interop_tests::ikegw_prerequisites(name)? == interop_tests::Gate::Skip
         || !eap_plugins_present(name)?
     {
@@ -295,8 +339,8 @@ fn run(name: &str, password: Option<&str>, body: fn(&mut Lab) -> Result<()>) -> 
     }
     let bin = binary().map_err(Error::Check)?;
     let started = Instant::now();
-    let mut lab = bring_up(&interop_tests::unique_tag("ike"), &bin, password)?;
-    let r = body(&mut lab);
+    let mut lab = bring_up(&interop_tests::unique_tag("ike"), &bin, user, password)?;
+    let r = body(&mut lab, user);
     match r {
         Ok(()) => {
             use std::io::Write as _;
@@ -337,7 +381,7 @@ fn initiate(lab: &Lab) -> Result<()> {
         .map(drop)
 }
 
-fn eap_user_gets_vip_dns_and_lan(lab: &mut Lab) -> Result<()> {
+fn user_gets_vip_dns_and_lan(lab: &mut Lab, user: User) -> Result<()> {
     initiate(lab)?;
     let scratch: PathBuf = lab.dir.path().to_path_buf();
     let gw_ns = lab.topo.right.name().to_owned();
@@ -370,25 +414,40 @@ fn eap_user_gets_vip_dns_and_lan(lab: &mut Lab) -> Result<()> {
         vip.starts_with(POOL_PREFIX),
         format!("{vip} is not in {POOL_PREFIX}0/24"),
     )?;
-    // ikegw knows the peer by its EAP user name.
+    // ikegw knows the peer by its EAP user name or certificate identity.
+    let who = match user {
+        User::Eap => USER,
+        User::Cert => CERT_USER,
+    };
     let sas = lab.ikegw.list_sas()?;
     check(
-        "ikegw names the EAP user as the peer",
+        "ikegw names the user as the peer",
         sas.iter()
-            .any(|sa| sa.state == "ESTABLISHED" && sa.remote_id == USER),
+            .any(|sa| sa.state == "ESTABLISHED" && sa.remote_id == who),
         format!("{sas:?}"),
     )?;
     let log = lab.charon.log_text();
-    for (what, needle) in [
-        ("EAP-Identity answered", "EAP_IDENTITY"),
-        ("EAP-MSCHAPv2 succeeded", "EAP-MS-CHAPv2 succeeded"),
-        (
-            "MSK-keyed AUTH of ikegw verified",
-            "authentication of 'gw.interop.example' with EAP successful",
-        ),
-        ("VIP installed", "installing new virtual IP"),
-        ("INTERNAL_IP4_DNS received", "INTERNAL_IP4_DNS"),
-    ] {
+    let expected: &[(&str, &str)] = match user {
+        User::Eap => &[
+            ("EAP-Identity answered", "EAP_IDENTITY"),
+            ("EAP-MSCHAPv2 succeeded", "EAP-MS-CHAPv2 succeeded"),
+            (
+                "MSK-keyed AUTH of ikegw verified",
+                "authentication of 'gw.interop.example' with EAP successful",
+            ),
+            ("VIP installed", "installing new virtual IP"),
+            ("INTERNAL_IP4_DNS received", "INTERNAL_IP4_DNS"),
+        ],
+        User::Cert => &[
+            (
+                "ikegw's signature verified with the profile's CA",
+                "authentication of 'gw.interop.example' with ",
+            ),
+            ("VIP installed", "installing new virtual IP"),
+            ("INTERNAL_IP4_DNS received", "INTERNAL_IP4_DNS"),
+        ],
+    };
+    for &(what, needle) in expected {
         check(
             what,
             log.contains(needle),
@@ -435,7 +494,7 @@ fn eap_user_gets_vip_dns_and_lan(lab: &mut Lab) -> Result<()> {
     Ok(())
 }
 
-fn wrong_password_fails(lab: &mut Lab) -> Result<()> {
+fn wrong_password_fails(lab: &mut Lab, _: User) -> Result<()> {
     // swanctl reports the failed initiation; the outcome is in the logs.
     let _ = initiate(lab);
     proc::wait_for(
@@ -471,8 +530,19 @@ fn wrong_password_fails(lab: &mut Lab) -> Result<()> {
 fn strongswan_eap_road_warrior_with_the_generated_profile() -> Result<()> {
     run(
         "strongswan_eap_road_warrior_with_the_generated_profile",
+        User::Eap,
         None,
-        eap_user_gets_vip_dns_and_lan,
+        user_gets_vip_dns_and_lan,
+    )
+}
+
+#[test]
+fn strongswan_certificate_road_warrior_with_the_generated_profile() -> Result<()> {
+    run(
+        "strongswan_certificate_road_warrior_with_the_generated_profile",
+        User::Cert,
+        None,
+        user_gets_vip_dns_and_lan,
     )
 }
 
@@ -480,6 +550,7 @@ fn strongswan_eap_road_warrior_with_the_generated_profile() -> Result<()> {
 fn strongswan_eap_road_warrior_with_a_wrong_password_is_refused() -> Result<()> {
     run(
         "strongswan_eap_road_warrior_with_a_wrong_password_is_refused",
+        User::Eap,
         Some("not the password"),
         wrong_password_fails,
     )
