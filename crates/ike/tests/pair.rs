@@ -3546,3 +3546,239 @@ fn reconfigure_adds_and_removes_children_without_touching_the_ike_sa() {
         .iter()
         .any(|e| matches!(e, Event::ChildDeleted { .. })));
 }
+
+/// The reason an endpoint gives when it deletes the peer's redundant IKE
+/// SA of a collision it won because the peer never did.
+const REDUNDANT_TIMEOUT: &str = "redundant IKE SA from a rekey collision, not deleted by the peer";
+
+/// How a staged simultaneous IKE rekey ended.
+#[derive(Debug, Default)]
+struct CollisionOutcomes {
+    /// `held`'s peer deleted the old IKE SA before its own rekey was
+    /// answered (so the CHILD_SAs moved to the SA it had answered).
+    deleted_before_answer: u32,
+    /// The winner deleted the loser's new SA itself, after the grace
+    /// period, because the loser never completed (or deleted) it.
+    redundant_timed_out: u32,
+}
+
+/// Both ends rekey the IKE SA at once (RFC 7296 §2.8.2), and the first
+/// CREATE_CHILD_SA response `held` sends is lost, so the other end learns
+/// of `held`'s answer only from a retransmission (or never). Checks that
+/// exactly one IKE SA survives at both ends, that it carries the CHILD_SA
+/// (no CHILD_SA deleted anywhere), that it works (a CHILD_SA rekey on it
+/// succeeds with agreeing keys) and that it is rekeyed on its own timer.
+fn staged_ike_rekey_collision(seed: u64, held: Side, out: &mut CollisionOutcomes) {
+    let link = LinkConfig {
+        base_delay_ms: 50,
+        ..Default::default()
+    };
+    // Only A rekeys on a timer, so that A's survivor being rekeyed later
+    // shows that A armed it, also when the CHILD_SAs reached it through a
+    // collision rather than through A's own rekey.
+    let a_opts = PeerOpts {
+        ike_rekey: Some(Duration::from_secs(3600)),
+        ..Default::default()
+    };
+    let mut p = Pair::new(seed, link, a_opts, PeerOpts::default());
+    let id = p.initiate();
+    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let b_id =
+        p.b.events
+            .iter()
+            .find_map(|e| {
+                if let Event::Established { ike_sa, .. } = e {
+                    Some(*ike_sa)
+                } else {
+                    None
+                }
+            })
+            .unwrap();
+    let mut lost = false;
+    p.tamper = Some(Box::new(move |from, bytes| {
+        let h = HeaderPacket::new_checked(&bytes[..]).unwrap();
+        let hit = from == held
+            && h.exchange_type() == ExchangeType::CREATE_CHILD_SA
+            && h.is_response()
+            && !lost;
+        lost |= hit;
+        !hit
+    }));
+    let now = p.now;
+    p.a.ep
+        .handle_command(now, Command::RekeyIke { ike_sa: id })
+        .unwrap();
+    p.b.ep
+        .handle_command(now, Command::RekeyIke { ike_sa: b_id })
+        .unwrap();
+    // Past the 30 s grace period for a redundant SA, and past the
+    // retransmissions of the held response.
+    p.drive_for(Duration::from_secs(90));
+    p.tamper = None;
+    assert_eq!(
+        (p.a.ep.ike_sa_count(), p.b.ep.ike_sa_count()),
+        (1, 1),
+        "seed {seed}: A {:?}\nB {:?}",
+        p.a.events,
+        p.b.events
+    );
+    let (sa_, sb) = (survivor(&p.a), survivor(&p.b));
+    assert_eq!(
+        (p.a.ep.child_count(sa_), p.b.ep.child_count(sb)),
+        (1, 1),
+        "seed {seed}"
+    );
+    for x in [&p.a, &p.b] {
+        assert!(
+            !x.kernel
+                .iter()
+                .any(|k| matches!(k, KernelRequest::Delete { .. })),
+            "seed {seed}: a CHILD_SA was lost: {:?}",
+            x.events
+        );
+    }
+    for x in [&p.a, &p.b] {
+        // One report per old SA, naming the SA the CHILD_SAs went to.
+        let rekeyed: Vec<_> = x
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::IkeRekeyed { .. }))
+            .collect();
+        assert_eq!(rekeyed.len(), 1, "seed {seed}: {rekeyed:?}");
+    }
+    let other = if held == Side::A { &p.b } else { &p.a };
+    if Pair::sent_exchanges(other, ExchangeType::INFORMATIONAL, false) == 0 {
+        // It deleted nothing, neither the old SA (as the winner) nor its
+        // own new SA (as the loser): the peer deleted the old SA under its
+        // still unanswered rekey.
+        out.deleted_before_answer += 1;
+    }
+    let timed_out = |x: &Peer| {
+        x.events.iter().any(
+            |e| matches!(e, Event::Deleted { reason, .. } if reason.as_str() == REDUNDANT_TIMEOUT),
+        )
+    };
+    if timed_out(&p.a) || timed_out(&p.b) {
+        out.redundant_timed_out += 1;
+    }
+    // The survivor is the same IKE SA at both ends: a CHILD_SA rekey over
+    // it completes with agreeing keys.
+    let spi = Pair::installs(&p.a)[0].inbound.spi;
+    let now = p.now;
+    p.a.ep
+        .handle_command(
+            now,
+            Command::RekeyChild {
+                ike_sa: sa_,
+                inbound_spi: spi,
+            },
+        )
+        .unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(400), |p| installs_count(&p.a) == 2
+            && installs_count(&p.b) == 2),
+        "seed {seed}: {:?}",
+        p.a.events
+    );
+    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+    // A's survivor took over the rekey timer, wherever the CHILD_SAs came
+    // from: within the hour A rekeys it again, keeping its CHILD_SAs.
+    p.drive_for(Duration::from_secs(3700));
+    for (x, s) in [(&p.a, sa_), (&p.b, sb)] {
+        assert!(
+            x.events
+                .iter()
+                .any(|e| matches!(e, Event::IkeRekeyed { old, .. } if *old == s)),
+            "seed {seed}: survivor {s:?} never rekeyed: {:?}",
+            x.events
+        );
+    }
+    assert_eq!(
+        (p.a.ep.ike_sa_count(), p.b.ep.ike_sa_count()),
+        (1, 1),
+        "seed {seed}"
+    );
+    assert_eq!(installs_count(&p.a), 2, "seed {seed}");
+}
+
+#[test]
+fn ike_rekey_collision_when_the_peer_deletes_the_old_sa_before_answering() {
+    // B's answer to A's rekey is lost: when B wins, it deletes the old IKE
+    // SA while A's rekey is still unanswered, and A must move its CHILD_SAs
+    // to B's new SA instead of deleting them; B then deletes A's new SA,
+    // which A never completed, after the grace period.
+    let mut out = CollisionOutcomes::default();
+    for seed in 200..212 {
+        staged_ike_rekey_collision(seed, Side::B, &mut out);
+    }
+    assert!(out.deleted_before_answer > 0, "{out:?}");
+    assert!(out.redundant_timed_out > 0, "{out:?}");
+}
+
+#[test]
+fn ike_rekey_collision_when_we_win_and_finish_first() {
+    // A's answer to B's rekey is lost: when A wins, it completes its rekey
+    // and deletes the old IKE SA before B has seen its own rekey answered.
+    // B, like strongSwan 5.9, concludes the collision from the Delete and
+    // keeps A's new SA; the SA A created for B's rekey is never deleted by
+    // B, so A deletes it after the grace period rather than keep it.
+    let mut out = CollisionOutcomes::default();
+    for seed in 220..232 {
+        staged_ike_rekey_collision(seed, Side::A, &mut out);
+    }
+    assert!(out.deleted_before_answer > 0, "{out:?}");
+    assert!(out.redundant_timed_out > 0, "{out:?}");
+}
+
+#[test]
+fn half_open_count_follows_every_way_in_and_out() {
+    // Every input also checks, in debug builds, that the endpoint's
+    // half-open set equals a recount over all SAs.
+    let mut p = Pair::with(
+        240,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+        |_| {},
+        |b| b.cookie_threshold = 1000,
+    );
+    p.initiate();
+    let req = p.a.sent[0].bytes.clone();
+    let forged = |i: u64| {
+        let mut m = ike::wire::Message::parse(&req).unwrap();
+        m.header.spi_i ^= i;
+        (
+            Path {
+                local: sa(&format!("{B_IP}:500")),
+                remote: sa(&format!("192.0.2.{}:500", 100 + i)),
+            },
+            m.to_vec(),
+        )
+    };
+    // In: ten requests from elsewhere, each once more (a retransmission
+    // gets the cached response and no second SA).
+    for i in 1..=10 {
+        let (path, bytes) = forged(i);
+        let now = p.now;
+        p.b.ep.handle_datagram(now, path, &bytes);
+        p.b.ep.handle_datagram(now, path, &bytes);
+    }
+    assert_eq!(p.b.ep.half_open_count(), 10);
+    // Out by IKE_AUTH: A's own handshake passes through the state.
+    p.drive_until(Duration::from_secs(5), Pair::both_established);
+    assert!(p.both_established());
+    assert_eq!(p.b.ep.half_open_count(), 10);
+    // Out by timeout: none of them ever sends IKE_AUTH.
+    p.drive_for(Duration::from_secs(31));
+    assert_eq!(p.b.ep.half_open_count(), 0);
+    assert_eq!(p.b.ep.ike_sa_count(), 1);
+    let expired = p
+        .b
+        .events
+        .iter()
+        .filter(
+            |e| matches!(e, Event::Failed { reason, .. } if reason.contains("half-open timeout")),
+        )
+        .count();
+    assert_eq!(expired, 10);
+}

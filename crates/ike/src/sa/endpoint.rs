@@ -6,7 +6,7 @@
 //! error is answered on the wire (RFC 7296 §2.21): unauthenticated garbage
 //! is dropped silently, authenticated requests get a protected notify.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -83,6 +83,10 @@ pub struct Endpoint {
     /// Responder SAs by (peer address, SPIi), to spot retransmitted
     /// IKE_SA_INIT requests.
     init_index: BTreeMap<(SocketAddr, u64), u64>,
+    /// The responder SAs waiting for IKE_AUTH, kept in step with their
+    /// states so that the half-open limit and the COOKIE threshold (RFC
+    /// 7296 §2.6) cost no walk over every SA on each IKE_SA_INIT.
+    half_open: BTreeSet<u64>,
     cookie: CookieSecrets,
 }
 
@@ -112,11 +116,13 @@ impl Endpoint {
                 new_sas: Vec::new(),
                 initial_contacts: Vec::new(),
                 child_moves: Vec::new(),
+                redundant: Vec::new(),
                 next_seq: 0,
                 kernel_pending: BTreeMap::new(),
             },
             sas: BTreeMap::new(),
             init_index: BTreeMap::new(),
+            half_open: BTreeSet::new(),
             cookie: CookieSecrets {
                 version: 0,
                 current,
@@ -138,7 +144,27 @@ impl Endpoint {
 
     /// Number of responder SAs waiting for IKE_AUTH.
     pub fn half_open_count(&self) -> usize {
-        self.sas.values().filter(|s| s.is_half_open()).count()
+        self.half_open.len()
+    }
+
+    /// Brings the half-open set in line with the state of SA `id` (or its
+    /// absence); called wherever an SA may enter or leave that state.
+    fn track_half_open(&mut self, id: u64) {
+        if self.sas.get(&id).is_some_and(IkeSa::is_half_open) {
+            self.half_open.insert(id);
+        } else {
+            self.half_open.remove(&id);
+        }
+    }
+
+    /// Debug builds check after every input that the half-open set equals
+    /// a recount over all SAs.
+    fn debug_check_half_open(&self) {
+        debug_assert_eq!(
+            self.half_open.len(),
+            self.sas.values().filter(|s| s.is_half_open()).count(),
+            "half-open set out of step with the SA states"
+        );
     }
 
     /// Whether this IKE SA has completed IKE_AUTH.
@@ -289,6 +315,18 @@ impl Endpoint {
             }
         }
         self.shared.config.peers = table;
+        let out = self.reconfigure_sas(now, remap, rechild, out);
+        self.debug_check_half_open();
+        out
+    }
+
+    fn reconfigure_sas(
+        &mut self,
+        now: Instant,
+        remap: BTreeMap<usize, usize>,
+        rechild: BTreeMap<usize, (usize, Arc<PeerConfig>, Arc<PeerConfig>)>,
+        mut out: Reconfigured,
+    ) -> Reconfigured {
         let ids: Vec<u64> = self.sas.keys().copied().collect();
         for id in ids {
             let Some(sa) = self.sas.get_mut(&id) else {
@@ -380,6 +418,11 @@ impl Endpoint {
     /// A UDP datagram arrived on `path` (with the non-ESP marker if it came
     /// to the NAT-T port).
     pub fn handle_datagram(&mut self, now: Instant, path: Path, bytes: &[u8]) {
+        self.datagram(now, path, bytes);
+        self.debug_check_half_open();
+    }
+
+    fn datagram(&mut self, now: Instant, path: Path, bytes: &[u8]) {
         // A NAT-T keepalive (RFC 3948 §2.3) only refreshes the NAT mapping.
         if bytes == [0xff] && path.local.port() == self.shared.config.natt_port {
             return;
@@ -428,6 +471,7 @@ impl Endpoint {
     /// Applies the outcome of an SA's processing: the one place deciding
     /// what goes back on the wire for an error.
     fn after(&mut self, now: Instant, id: u64, path: Path, r: Result<(), Rejected>) {
+        self.track_half_open(id);
         match r {
             Ok(()) => {}
             Err(Rejected::Drop(e)) => self.dropped(path, e.to_string()),
@@ -450,10 +494,12 @@ impl Endpoint {
                 self.close(id, error.to_string());
             }
         }
+        // New SAs first: CHILD_SAs that a rekey collision moves out of a
+        // closed SA must reach the survivor before the closed one goes.
+        self.adopt_new_sas(now);
         if self.sas.get(&id).is_some_and(IkeSa::is_closed) {
             self.remove(id);
         }
-        self.adopt_new_sas(now);
         self.apply_initial_contacts();
         self.run_queues(now);
     }
@@ -500,21 +546,45 @@ impl Endpoint {
             self.sas.insert(id.0, sa);
         }
         for (from, to) in std::mem::take(&mut self.shared.child_moves) {
-            let (children, vips, leases) = self
-                .sas
-                .get_mut(&from.0)
-                .map(|s| {
-                    (
-                        std::mem::take(&mut s.children),
-                        std::mem::take(&mut s.vips),
-                        std::mem::take(&mut s.leases),
-                    )
-                })
-                .unwrap_or_default();
-            if let Some(sa) = self.sas.get_mut(&to.0) {
-                sa.children.extend(children);
-                sa.vips.extend(vips);
-                sa.leases.extend(leases);
+            let Some(old) = self.sas.get_mut(&from.0) else {
+                continue;
+            };
+            let children = std::mem::take(&mut old.children);
+            let vips = std::mem::take(&mut old.vips);
+            let leases = std::mem::take(&mut old.leases);
+            let queued_children = std::mem::take(&mut old.queued_children);
+            let queued_deletes = std::mem::take(&mut old.queued_deletes);
+            let Some(sa) = self.sas.get_mut(&to.0) else {
+                // The survivor is gone (its SPI clashed on adoption): the
+                // CHILD_SAs have no IKE SA left, so remove them; the
+                // leases stay with the old SA, released when it goes.
+                if let Some(old) = self.sas.get_mut(&from.0) {
+                    old.children = children;
+                    old.vips = vips;
+                    old.leases = leases;
+                    old.delete_children(&mut self.shared);
+                }
+                continue;
+            };
+            sa.children.extend(children);
+            sa.vips.extend(vips);
+            sa.leases.extend(leases);
+            sa.queued_children.extend(queued_children);
+            sa.queued_deletes.extend(queued_deletes);
+            // The peer's new SA now carries the CHILD_SAs: it takes over
+            // liveness checks, keepalives and the next rekey.
+            create_child::arm_survivor(sa, now, &self.shared);
+        }
+        // RFC 7296 §2.8.2 has the peer delete these; give it the time a
+        // half-open SA gets (30 s by default; strongSwan 5.9 waits its own
+        // half-open timeout, also 30 s, in the mirror case) before doing it
+        // ourselves.
+        for id in std::mem::take(&mut self.shared.redundant) {
+            if let Some(sa) = self.sas.get_mut(&id.0) {
+                sa.timers.set(
+                    Timer::RedundantIke,
+                    now + self.shared.config.half_open_timeout,
+                );
             }
         }
         let doomed: Vec<u64> = self
@@ -536,6 +606,7 @@ impl Endpoint {
     }
 
     fn remove(&mut self, id: u64) {
+        self.half_open.remove(&id);
         if let Some(sa) = self.sas.remove(&id) {
             // The SA is gone for good (a rekey moved its leases first), so
             // its virtual IPs go back to the pools (RFC 7296 §2.19), unless
@@ -730,6 +801,7 @@ impl Endpoint {
             Ok(sa) => {
                 self.init_index.insert((path.remote, h.spi_i), spi_r);
                 self.sas.insert(spi_r, sa);
+                self.track_half_open(spi_r);
             }
             Err(e) => self.dropped(path, e.to_string()),
         }
@@ -739,6 +811,7 @@ impl Endpoint {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.timeouts(now);
         self.run_queues(now);
+        self.debug_check_half_open();
     }
 
     fn timeouts(&mut self, now: Instant) {
@@ -822,8 +895,32 @@ impl Endpoint {
                             break;
                         }
                     }
+                    Timer::RedundantIke => {
+                        // Only an SA that carries nothing: CHILD_SAs moved
+                        // to it make it a survivor (and stop this timer).
+                        if !sa.is_established()
+                            || !sa.children.is_empty()
+                            || !sa.queued_children.is_empty()
+                        {
+                            continue;
+                        }
+                        // Tell the peer in case it knows the SA after all,
+                        // but do not wait for the answer: a peer that never
+                        // completed the SA has no keys to answer with.
+                        sa.superseded = true;
+                        if sa.pending.is_none() {
+                            let _ = informational::start_delete(sa, now, &mut self.shared);
+                        }
+                        self.close(
+                            id,
+                            "redundant IKE SA from a rekey collision, not deleted by the peer"
+                                .into(),
+                        );
+                        break;
+                    }
                 }
             }
+            self.track_half_open(id);
         }
     }
 
@@ -831,6 +928,7 @@ impl Endpoint {
     pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<IkeSaId, Error> {
         let r = self.command(now, cmd);
         self.run_queues(now);
+        self.debug_check_half_open();
         r
     }
 
@@ -916,6 +1014,7 @@ impl Endpoint {
     pub fn handle_kernel(&mut self, now: Instant, ev: KernelEvent) {
         self.kernel_event(now, ev);
         self.run_queues(now);
+        self.debug_check_half_open();
     }
 
     fn kernel_event(&mut self, now: Instant, ev: KernelEvent) {

@@ -61,8 +61,12 @@ pub(crate) struct Shared {
     /// endpoint closes older SAs with the same peer identity.
     pub(crate) initial_contacts: Vec<IkeSaId>,
     /// CHILD_SAs to move between IKE SAs (from, to) after an IKE rekey
-    /// collision (RFC 7296 §2.8.1).
+    /// collision (RFC 7296 §2.8.2).
     pub(crate) child_moves: Vec<(IkeSaId, IkeSaId)>,
+    /// The peer's new IKE SAs that lost a rekey collision we won: the
+    /// peer is to delete them (RFC 7296 §2.8.2); the endpoint arms
+    /// [`Timer::RedundantIke`] on each in case it never does.
+    pub(crate) redundant: Vec<IkeSaId>,
     /// Last kernel request sequence number used.
     pub(crate) next_seq: u32,
     /// Kernel requests awaiting a reply: seq → (IKE SA, inbound SPI, install?).
@@ -284,7 +288,7 @@ pub(crate) struct IkeSa {
     /// The peer's authenticated identity, once established.
     pub(crate) remote_id: Option<String>,
     /// We answered the peer's rekey of this IKE SA while ours was in
-    /// flight: its new SA, the peer's Ni and our Nr (RFC 7296 §2.8.1).
+    /// flight: its new SA, the peer's Ni and our Nr (RFC 7296 §2.8.2).
     pub(crate) ike_collision: Option<(IkeSaId, Vec<u8>, Vec<u8>)>,
     /// A redundant SA from a rekey collision: delete it once adopted.
     pub(crate) delete_on_adopt: bool,

@@ -17,15 +17,20 @@ pub enum Timer {
     Keepalive,
     /// Rekey the IKE SA (RFC 7296 §2.8).
     IkeRekey,
+    /// Delete the peer's redundant IKE SA from a simultaneous IKE rekey
+    /// that we won, if the peer has not deleted it by then (RFC 7296
+    /// §2.8.2 leaves that to the peer, which may never do it).
+    RedundantIke,
 }
 
 impl Timer {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Retransmit,
         Self::Dpd,
         Self::HalfOpen,
         Self::Keepalive,
         Self::IkeRekey,
+        Self::RedundantIke,
     ];
 
     const fn index(self) -> usize {
@@ -35,13 +40,14 @@ impl Timer {
             Self::HalfOpen => 2,
             Self::Keepalive => 3,
             Self::IkeRekey => 4,
+            Self::RedundantIke => 5,
         }
     }
 }
 
 /// One optional deadline per [`Timer`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct TimerTable([Option<Instant>; 5]);
+pub(crate) struct TimerTable([Option<Instant>; 6]);
 
 impl TimerTable {
     pub(crate) fn set(&mut self, t: Timer, at: Instant) {

@@ -6,12 +6,15 @@
 //! one is installed (§2.8); the requester of an IKE rekey deletes the old
 //! IKE SA, whose CHILD_SAs have moved to the new one.
 //!
-//! Simultaneous rekeys (§2.8.1) are resolved by nonce: of the two new
-//! SAs, the one from the exchange holding the lowest of the four nonces is
-//! redundant and deleted by its requester, and the other requester deletes
-//! the old SA. For IKE SAs the CHILD_SAs end up under the surviving new IKE
-//! SA on both sides. A rekey request reaching an IKE SA that has already
-//! been rekeyed is answered TEMPORARY_FAILURE (§2.25).
+//! Simultaneous rekeys (§2.8.1 for CHILD_SAs, §2.8.2 for IKE SAs) are
+//! resolved by nonce: of the two new SAs, the one from the exchange holding
+//! the lowest of the four nonces is redundant and deleted by its requester,
+//! and the other requester deletes the old SA. For IKE SAs the CHILD_SAs
+//! end up under the surviving new IKE SA on both sides, also when the peer
+//! deletes the old IKE SA before our own rekey is answered; a redundant SA
+//! the peer never deletes is deleted by us after a grace period. A rekey
+//! request reaching an IKE SA that has already been rekeyed is answered
+//! TEMPORARY_FAILURE (§2.25).
 
 use std::time::Instant;
 
@@ -286,13 +289,11 @@ pub(crate) fn handle_request(
         After::Ike(new) => {
             if sa.ike_collision.is_some() {
                 // Keep the CHILD_SAs where they are until the collision is
-                // decided; the new SA joins the endpoint empty.
+                // decided; the new SA joins the endpoint empty. IkeRekeyed
+                // is reported once, for the SA that gets the CHILD_SAs,
+                // when that is known.
                 sa.superseded = true;
                 sa.timers.stop(Timer::IkeRekey);
-                shared.events.push_back(Event::IkeRekeyed {
-                    old: sa.id,
-                    new: new.id,
-                });
                 shared.new_sas.push(*new);
             } else {
                 adopt(sa, shared, *new, now);
@@ -494,7 +495,7 @@ fn respond_ike(
         new_spi,
         Role::Responder,
     )?;
-    // Our own IKE rekey of this SA is in flight: a collision (§2.8.1).
+    // Our own IKE rekey of this SA is in flight: a collision (§2.8.2).
     // Which new IKE SA survives is decided when our response arrives.
     let rekeying = matches!(&sa.state, State::Established(s)
         if matches!(&s.pending, Some(Outstanding::CreateChild(p)) if matches!(p.as_ref(), Pending::RekeyIke { .. })));
@@ -585,6 +586,23 @@ fn rekeyed_sa(
     Ok(new)
 }
 
+/// Arms the timers of the IKE SA that now carries the CHILD_SAs after a
+/// rekey: liveness checks, NAT-T keepalives and its own next rekey. The
+/// endpoint calls it too when a collision moves the CHILD_SAs to the
+/// peer's new SA (RFC 7296 §2.8.2).
+pub(crate) fn arm_survivor(new: &mut IkeSa, now: Instant, shared: &Shared) {
+    if let Some(d) = new.cfg.dpd_delay {
+        new.timers.set(Timer::Dpd, now + d);
+    }
+    if new.behind_nat {
+        new.timers
+            .set(Timer::Keepalive, now + shared.config.keepalive_interval);
+    }
+    // A survivor is never the redundant SA of a collision.
+    new.timers.stop(Timer::RedundantIke);
+    super::auth::arm_ike_rekey(new, now, shared);
+}
+
 /// Moves the CHILD_SAs to the new IKE SA and hands it to the endpoint.
 fn adopt(old: &mut IkeSa, shared: &mut Shared, mut new: IkeSa, now: Instant) {
     new.children = std::mem::take(&mut old.children);
@@ -594,16 +612,9 @@ fn adopt(old: &mut IkeSa, shared: &mut Shared, mut new: IkeSa, now: Instant) {
     // Virtual IP leases follow the CHILD_SAs that use them (RFC 7296 §2.19).
     new.vips = std::mem::take(&mut old.vips);
     new.leases = std::mem::take(&mut old.leases);
-    if let Some(d) = new.cfg.dpd_delay {
-        new.timers.set(Timer::Dpd, now + d);
-    }
-    if new.behind_nat {
-        new.timers
-            .set(Timer::Keepalive, now + shared.config.keepalive_interval);
-    }
+    arm_survivor(&mut new, now, shared);
     old.superseded = true;
     old.timers.stop(Timer::IkeRekey);
-    super::auth::arm_ike_rekey(&mut new, now, shared);
     shared.events.push_back(Event::IkeRekeyed {
         old: old.id,
         new: new.id,
@@ -765,23 +776,32 @@ pub(crate) fn handle_response(
             let collision = sa.ike_collision.take();
             match r {
                 Ok((mut new, nr)) => {
-                    if let Some((theirs_id, pni, pnr)) = collision {
-                        // §2.8.1: the new IKE SA from the exchange holding
+                    if let Some((theirs_id, pni, pnr)) = &collision {
+                        // §2.8.2: the new IKE SA from the exchange holding
                         // the lowest of the four nonces is redundant; its
                         // initiator deletes it, the other one deletes the
                         // old SA.
                         let ours = ni.as_slice().min(nr.as_slice());
                         let theirs = pni.as_slice().min(pnr.as_slice());
                         if ours < theirs {
-                            shared.child_moves.push((sa.id, theirs_id));
+                            shared.child_moves.push((sa.id, *theirs_id));
                             new.delete_on_adopt = true;
                             shared.events.push_back(Event::IkeRekeyed {
                                 old: sa.id,
-                                new: new.id,
+                                new: *theirs_id,
                             });
                             shared.new_sas.push(new);
                             return Ok(());
                         }
+                    }
+                    if let Some((theirs_id, _, _)) = collision {
+                        // We won (§2.8.2): the peer's new IKE SA is
+                        // redundant and the peer is to delete it. A peer
+                        // that sees our Delete of the old SA before our
+                        // response to its rekey never completes that SA
+                        // (strongSwan 5.9 then gives up its own rekey), so
+                        // the endpoint deletes it after a grace period.
+                        shared.redundant.push(theirs_id);
                     }
                     adopt(sa, shared, new, now);
                     // The requester deletes the old IKE SA (§1.3.2).
@@ -797,6 +817,10 @@ pub(crate) fn handle_response(
                         // The peer's rekey of this SA succeeded where ours
                         // failed: its new IKE SA takes the CHILD_SAs.
                         shared.child_moves.push((sa.id, theirs_id));
+                        shared.events.push_back(Event::IkeRekeyed {
+                            old: sa.id,
+                            new: theirs_id,
+                        });
                     }
                     shared.events.push_back(Event::ChildFailed {
                         ike_sa: sa.id,

@@ -141,7 +141,20 @@ pub(crate) fn handle_request(
             error: e,
         })?;
     if delete_ike {
-        sa.delete_children(shared);
+        if let Some((theirs, _, _)) = sa.ike_collision.take() {
+            // Both sides rekeyed this IKE SA and the peer, having won,
+            // deletes it before answering our own rekey (or without having
+            // seen it): its new IKE SA, which we answered, takes the
+            // CHILD_SAs (RFC 7296 §2.8.2). The endpoint moves them before
+            // it removes this SA.
+            shared.child_moves.push((sa.id, theirs));
+            shared.events.push_back(Event::IkeRekeyed {
+                old: sa.id,
+                new: theirs,
+            });
+        } else {
+            sa.delete_children(shared);
+        }
         sa.state = State::Closed;
         shared.events.push_back(Event::Deleted {
             ike_sa: sa.id,
