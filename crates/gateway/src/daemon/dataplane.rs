@@ -658,7 +658,7 @@ impl Peers {
             .known
             .keys()
             .copied()
-            .filter(|p| prefix_contains(net, *p))
+            .filter(|p| pfkey::dataplane::prefix_covers(net, *p))
             .collect();
         for p in covered {
             if net.1 == host_len(p) {
@@ -703,28 +703,6 @@ fn host_len(ip: IpAddr) -> u8 {
     } else {
         128
     }
-}
-
-/// Whether `ip` lies in the prefix `net` (same family only).
-fn prefix_contains(net: (IpAddr, u8), ip: IpAddr) -> bool {
-    let (a, b, bits) = match (net.0, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => (
-            u128::from(u32::from(n)) << 96,
-            u128::from(u32::from(i)) << 96,
-            net.1,
-        ),
-        (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), net.1),
-        _ => return false,
-    };
-    let mask = match bits {
-        0 => 0,
-        b if b >= 128 => u128::MAX,
-        b => u128::MAX << (128 - u32::from(b)),
-    };
-    if net.0.is_ipv4() && bits > 32 {
-        return false;
-    }
-    a & mask == b & mask
 }
 
 /// `ip route get PEER`: the gateway and device our packets to it take.
@@ -808,6 +786,7 @@ mod tests {
 
     #[test]
     fn prefixes_contain_only_their_own_family_and_range() {
+        use pfkey::dataplane::prefix_covers as prefix_contains;
         assert!(prefix_contains((ip("0.0.0.0"), 0), ip("198.51.100.2")));
         assert!(prefix_contains(
             (ip("198.51.100.0"), 24),

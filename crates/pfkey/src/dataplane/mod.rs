@@ -1132,7 +1132,9 @@ impl<K: KeyEngine> DataPlane<K> {
     }
 }
 
-fn prefix_covers((net, len): Net, ip: IpAddr) -> bool {
+/// Whether `ip` lies in the prefix `net`/`len` (same family only; a
+/// length beyond the family's width compares the whole address).
+pub fn prefix_covers((net, len): (IpAddr, u8), ip: IpAddr) -> bool {
     match (net, ip) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
             let m = u32::MAX

@@ -1794,32 +1794,19 @@ impl Engine {
 }
 
 fn inner_covers(net: &AddressExt, ip: IpAddr) -> bool {
-    match net.addr.ip() {
-        Some(n) => {
-            let bits = if n.is_ipv4() { 32 } else { 128 };
-            let p = if net.prefixlen == 0 && !n.is_unspecified() {
-                bits
+    net.addr.ip().is_some_and(|n| {
+        // A zero length on a specific address means that host.
+        let p = if net.prefixlen == 0 && !n.is_unspecified() {
+            if n.is_ipv4() {
+                32
             } else {
-                net.prefixlen
-            };
-            match (n, ip) {
-                (IpAddr::V4(a), IpAddr::V4(b)) => {
-                    let m = u32::MAX
-                        .checked_shl(32u32.saturating_sub(u32::from(p)))
-                        .unwrap_or(0);
-                    u32::from(a) & m == u32::from(b) & m
-                }
-                (IpAddr::V6(a), IpAddr::V6(b)) => {
-                    let m = u128::MAX
-                        .checked_shl(128u32.saturating_sub(u32::from(p)))
-                        .unwrap_or(0);
-                    u128::from(a) & m == u128::from(b) & m
-                }
-                _ => false,
+                128
             }
-        }
-        None => false,
-    }
+        } else {
+            net.prefixlen
+        };
+        crate::dataplane::prefix_covers((n, p), ip)
+    })
 }
 
 /// `sadb_hardsoftchk` (reference §2.3 ADD step 6).
