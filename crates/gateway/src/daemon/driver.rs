@@ -976,11 +976,11 @@ impl Driver {
                     }
                     None => {}
                 }
-                self.stats.kernel_errors = self.kernel.errors;
+                self.stats.kernel_errors = self.kernel.error_count();
             }
             Input::Policy(m) => {
                 if let Err(e) = self.kernel.on_policy(&m) {
-                    self.stats.kernel_errors = self.kernel.errors;
+                    self.stats.kernel_errors = self.kernel.error_count();
                     error!("key engine: {}", crate::error_chain(&e));
                 }
             }
@@ -1026,7 +1026,7 @@ impl Driver {
                     self.ep.handle_kernel(Instant::now(), ev);
                 }
             }
-            self.stats.kernel_errors = self.kernel.errors;
+            self.stats.kernel_errors = self.kernel.error_count();
             while let Some(ev) = self.ep.poll_event() {
                 busy = true;
                 self.on_event(ev);
@@ -1338,7 +1338,7 @@ impl Driver {
             Request::Reload => self.reload(),
             Request::Stats => {
                 let mut s = self.stats.clone();
-                s.kernel_errors = s.kernel_errors.max(self.kernel.errors);
+                s.kernel_errors = s.kernel_errors.max(self.kernel.error_count());
                 Response::Stats(s)
             }
             // Streaming is done by the control server itself.

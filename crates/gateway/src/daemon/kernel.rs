@@ -197,6 +197,8 @@ struct AddedSa {
 struct Installed {
     sas: Vec<AddedSa>,
     rules: Vec<PolicyRule>,
+    /// The peer whose illumos tunnel link this CHILD_SA holds.
+    link: Option<IpAddr>,
 }
 
 /// The kernel side of the daemon.
@@ -234,6 +236,9 @@ pub(crate) struct Kernel {
     tunnels: BTreeMap<IpAddr, TunnelLink>,
     /// Trap policies (`start_action = trap`), removed at shutdown.
     trap_rules: Vec<PolicyRule>,
+    /// The illumos backend's IP tunnel links (tunnel-mode policy lives on
+    /// a link's policy head there).
+    iptun: Option<super::iptun::Iptun>,
 }
 
 /// One peer's tunnel link in the userland engine (the stand-in for an
@@ -314,6 +319,13 @@ const ACQUIRE_MEMORY: Duration = Duration::from_secs(60);
 /// How long startup waits for each reply.
 const STARTUP_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long startup waits for the stale IP tunnel links to go (dladm and
+/// ipadm, a few commands per link).
+const STALE_LINKS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long shutdown waits for the IP tunnel links to be removed.
+const LINK_SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Kernel {
     /// Opens the backend. `local_addrs` tells the userland engine which
     /// addresses are ours (it uses them to place SAs).
@@ -357,7 +369,11 @@ impl Kernel {
                 };
                 let k = raw(pfkey::sys::pfkey_socket_args(), "PF_KEY").map_err(open_err)?;
                 let p = raw(pfkey::sys::pfpolicy_socket_args(), "PF_POLICY").map_err(open_err)?;
-                (k, p, None)
+                let mut k = Self::with_sockets(kind, k, p, None)?;
+                k.use_iptun(super::iptun::Iptun::start(Box::new(
+                    crate::provision::SystemRunner,
+                )));
+                return Ok(k);
             }
         };
         Self::with_sockets(kind, pfkey, policy, server)
@@ -415,7 +431,20 @@ impl Kernel {
             tunnel_sink: None,
             tunnels: BTreeMap::new(),
             trap_rules: Vec::new(),
+            iptun: None,
         })
+    }
+
+    /// Tunnel-mode CHILD_SAs and traps get illumos IP tunnel links from
+    /// `iptun` (the illumos backend; tests give it a recording runner).
+    pub(crate) fn use_iptun(&mut self, iptun: super::iptun::Iptun) {
+        self.iptun = Some(iptun);
+    }
+
+    /// Requests refused and link commands failed so far (for `ikegw stats`).
+    pub(crate) fn error_count(&self) -> u64 {
+        self.errors
+            .saturating_add(self.iptun.as_ref().map_or(0, super::iptun::Iptun::failures))
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -477,6 +506,7 @@ impl Kernel {
     /// REGISTER for ESP, then delete the SAs a previous run of ikegw left
     /// (those with our KM cookie protocol). Returns the SPIs deleted.
     pub(crate) async fn start(&mut self) -> Result<Vec<u32>, KernelError> {
+        self.clear_stale_links().await?;
         let seq = self.next_seq();
         let reg = build::register(SadbSaType::SADB_SATYPE_ESP, seq, self.pid).to_bytes()?;
         self.request_wait(&reg, SadbMsgType::SADB_REGISTER, seq, "REGISTER ESP", drop)
@@ -563,6 +593,30 @@ impl Kernel {
         Ok(deleted)
     }
 
+    /// Deletes the IP tunnel links a previous run left (illumos backend).
+    /// The kernel drops a link's policy head with it (`iptun_free`), so
+    /// nothing of that run's tunnel-mode policy survives into this one.
+    async fn clear_stale_links(&mut self) -> Result<(), KernelError> {
+        let Some(iptun) = &self.iptun else {
+            return Ok(());
+        };
+        let stale = match iptun.cleanup(STALE_LINKS_TIMEOUT).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.errors = self.errors.saturating_add(1);
+                tracing::error!("cannot look for IP tunnel links a previous run left: {e}");
+                return Ok(());
+            }
+        };
+        if !stale.is_empty() {
+            tracing::warn!(
+                "deleted IP tunnel links a previous ikegw run left, with their policies: {}",
+                stale.join(" ")
+            );
+        }
+        Ok(())
+    }
+
     /// Turns one core request into messages and sends them. The core
     /// hears the outcome as a [`KernelEvent::Reply`] with its own seq once
     /// every message is answered (or at the first refusal); a request that
@@ -600,6 +654,7 @@ impl Kernel {
                             },
                         ],
                         rules: Vec::new(),
+                        link: None,
                     });
                 self.remove(entry).await
             }
@@ -627,6 +682,17 @@ impl Kernel {
     }
 
     async fn remove(&mut self, entry: Installed) -> Result<(), KernelError> {
+        let link = entry.link;
+        let r = self.remove_parts(entry).await;
+        // After the rules went out: the kernel drops a link's policy head
+        // with the link, so its rules should be gone first.
+        if let (Some(t), Some(remote)) = (self.iptun.as_mut(), link) {
+            t.release(remote);
+        }
+        r
+    }
+
+    async fn remove_parts(&mut self, entry: Installed) -> Result<(), KernelError> {
         for sa in entry.sas {
             let seq = self.next_seq();
             let m = build::sa_op(
@@ -682,6 +748,52 @@ impl Kernel {
     }
 
     async fn install(&mut self, inst: ChildSaInstall) -> Result<(), KernelError> {
+        // Everything that can be refused is checked before anything is
+        // sent, so a CHILD_SA whose algorithms or selectors PF_KEY and
+        // PF_POLICY cannot hold leaves no SA or link behind (validate,
+        // then commit).
+        ealg(inst.encr)?;
+        aalg(inst.integ)?;
+        let tunnel = inst.mode == Mode::Tunnel;
+        let sels = policy_selectors(&inst.local_ts, &inst.remote_ts)?;
+        // Tunnel links learn every remote block, of either family, so a
+        // dual-stack CHILD_SA routes both.
+        let mut tun_name = None;
+        if tunnel {
+            let mut nets: Vec<(IpAddr, u8)> = Vec::new();
+            for p in &sels {
+                if !nets.contains(&p.remote) {
+                    nets.push(p.remote);
+                    let name =
+                        self.tunnel_link(inst.local.ip(), inst.remote.ip(), p.local, p.remote);
+                    tun_name = tun_name.or(name);
+                }
+            }
+        }
+        let acquired = self.take_acquire(inst.remote.ip(), &inst.local_ts, &inst.remote_ts);
+        let mut entry = Installed::default();
+        if let (Some(t), Some(_)) = (self.iptun.as_mut(), &tun_name) {
+            t.hold(inst.remote.ip());
+            entry.link = Some(inst.remote.ip());
+        }
+        // Whatever is added is recorded even when a later step fails, so a
+        // Delete or the shutdown removes it (and releases the link).
+        let r = self
+            .add_child(&inst, &sels, tun_name, acquired, &mut entry)
+            .await;
+        self.installed.insert(inst.inbound.spi, entry);
+        r
+    }
+
+    /// The SAs and policies of one CHILD_SA (see [`Self::install`]).
+    async fn add_child(
+        &mut self,
+        inst: &ChildSaInstall,
+        sels: &[PolicySel],
+        tun_name: Option<String>,
+        acquired: Option<u32>,
+        entry: &mut Installed,
+    ) -> Result<(), KernelError> {
         let encrypt = ealg(inst.encr)?;
         let auth = aalg(inst.integ)?;
         let tunnel = inst.mode == Mode::Tunnel;
@@ -695,10 +807,6 @@ impl Kernel {
                 ..Lifetime::default()
             })
         };
-        // Every selector pair is checked before anything is sent, so a
-        // CHILD_SA whose selectors PF_POLICY cannot hold leaves no SA
-        // behind (validate, then commit).
-        let sels = policy_selectors(&inst.local_ts, &inst.remote_ts)?;
         // A PF_KEY SA holds one inner address pair, of one family
         // (illumos rejects mixed inner families, INNER_AF_MISMATCH): it
         // covers the selectors of the first pair's family. The policies
@@ -708,23 +816,6 @@ impl Kernel {
         let same = |p: &&PolicySel| p.local.0.is_ipv4() == v4_first;
         let local_sel = covering(sels.iter().filter(same).map(|p| p.local));
         let remote_sel = covering(sels.iter().filter(same).map(|p| p.remote));
-        // Tunnel links (userland data plane) learn every remote block, of
-        // either family, so a dual-stack CHILD_SA routes both.
-        let mut tun_name = None;
-        if tunnel {
-            let mut nets: Vec<(IpAddr, u8)> = Vec::new();
-            for p in &sels {
-                if !nets.contains(&p.remote) {
-                    nets.push(p.remote);
-                }
-            }
-            for net in nets {
-                let name = self.tunnel_link(inst.local.ip(), inst.remote.ip(), net);
-                tun_name = tun_name.or(name);
-            }
-        }
-        let acquired = self.take_acquire(inst.remote.ip(), &inst.local_ts, &inst.remote_ts);
-        let mut entry = Installed::default();
         // Inbound first, then outbound: traffic may start flowing the
         // moment the outbound SA exists (RFC 7296 §2.17 gives no order,
         // but an inbound SA that is late drops the peer's first packets).
@@ -852,7 +943,7 @@ impl Kernel {
         } else {
             0
         };
-        for sel in &sels {
+        for sel in sels {
             for dir in [
                 pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_OUTBOUND,
                 pfkey::registry::spd_rule_flag::SPD_RULE_FLAG_INBOUND,
@@ -873,7 +964,6 @@ impl Kernel {
                 entry.rules.push(rule);
             }
         }
-        self.installed.insert(inst.inbound.spi, entry);
         Ok(())
     }
 
@@ -905,12 +995,25 @@ impl Kernel {
     /// the CHILD_SA closes).
     pub(crate) async fn trap(&mut self, t: Trap) -> Result<(), KernelError> {
         let tun_name = if t.tunnel {
-            self.tunnel_link(t.local, t.remote, t.remote_net)
+            self.tunnel_link(t.local, t.remote, t.local_net, t.remote_net)
         } else {
             None
         };
-        for rule in t.rules(tun_name) {
-            self.add_rule(&rule).await?;
+        // The trap holds its illumos link for as long as it is armed.
+        let held = match (self.iptun.as_mut(), &tun_name) {
+            (Some(i), Some(_)) => {
+                i.hold(t.remote);
+                true
+            }
+            _ => false,
+        };
+        for (added, rule) in t.rules(tun_name).into_iter().enumerate() {
+            if let Err(e) = self.add_rule(&rule).await {
+                if let (true, 0, Some(i)) = (held, added, self.iptun.as_mut()) {
+                    i.release(t.remote);
+                }
+                return Err(e);
+            }
             tracing::info!("trap policy {}", rule_text(&rule));
             self.trap_rules.push(rule);
         }
@@ -921,8 +1024,13 @@ impl Kernel {
     /// connection or child was removed or changed by a reload). Rules a
     /// CHILD_SA still uses stay until it goes.
     pub(crate) async fn untrap(&mut self, t: &Trap) -> Result<(), KernelError> {
+        let tun_name = match (&self.iptun, t.tunnel) {
+            (_, false) => None,
+            (Some(i), true) => i.name_of(t.remote).map(str::to_owned),
+            (None, true) => self.tunnels.get(&t.remote).map(|l| l.name.clone()),
+        };
         let mut rules = Vec::new();
-        for r in t.rules(None) {
+        for r in t.rules(tun_name) {
             let key = rule_key(&r);
             if let Some(i) = self.trap_rules.iter().position(|x| rule_key(x) == key) {
                 let rule = self.trap_rules.swap_remove(i);
@@ -930,9 +1038,15 @@ impl Kernel {
                 rules.push(rule);
             }
         }
+        if let (false, Some(i)) = (rules.is_empty(), self.iptun.as_mut()) {
+            if t.tunnel {
+                i.release(t.remote);
+            }
+        }
         self.remove(Installed {
             sas: Vec::new(),
             rules,
+            link: None,
         })
         .await
     }
@@ -954,18 +1068,24 @@ impl Kernel {
             .map(pfkey::engine::server::Server::data_plane)
     }
 
-    /// The tunnel link carrying `remote_net` to the peer at `remote`, when
-    /// a userland data plane runs: tunnel-mode policies live on a link's
-    /// policy head, as they do on an illumos iptun, so the engine knows
-    /// the outer addresses an ACQUIRE and an SA lookup need. Links are
-    /// kept for the daemon's lifetime (their routes keep pointing traffic
-    /// at the policy, which is what a trap wants).
+    /// The tunnel link carrying `remote_net` to the peer at `remote`:
+    /// tunnel-mode policies live on a link's policy head. On illumos that
+    /// is an IP tunnel link ([`super::iptun`]), whose endpoints the kernel
+    /// uses as the outer addresses of ACQUIREs and SA lookups; `local_net`
+    /// (our selector block) picks the link's inner address. With the
+    /// userland data plane the engine emulates such a link; those links
+    /// are kept for the daemon's lifetime (their routes keep pointing
+    /// traffic at the policy, which is what a trap wants).
     fn tunnel_link(
         &mut self,
         local: IpAddr,
         remote: IpAddr,
+        local_net: (IpAddr, u8),
         remote_net: (IpAddr, u8),
     ) -> Option<String> {
+        if let Some(t) = self.iptun.as_mut() {
+            return Some(t.link(local, remote, local_net, remote_net));
+        }
         let sink = self.links_sink.as_mut()?;
         if self.server.is_none() && self.tunnel_sink.is_none() {
             return None;
@@ -1153,6 +1273,14 @@ impl Kernel {
             );
             return Ok(());
         }
+        if m.header.msg_type == SpdMsgType::SPD_DELETERULE
+            && (m.header.errno == Errno::ENOENT || m.header.errno == Errno::ESRCH)
+        {
+            // Already gone: a tunnel's rules go with its link (illumos
+            // `iptun_free`), which may have been deleted first.
+            tracing::debug!("{}: already gone", what.as_deref().unwrap_or("policy rule"));
+            return Ok(());
+        }
         if m.header.errno != Errno::OK {
             self.errors = self.errors.saturating_add(1);
             return Err(KernelError::PolicyRefused {
@@ -1176,8 +1304,17 @@ impl Kernel {
         self.remove(Installed {
             sas: Vec::new(),
             rules: traps,
+            link: None,
         })
         .await?;
+        if let Some(i) = self.iptun.as_mut() {
+            i.release_all();
+            if !i.settle(LINK_SETTLE_TIMEOUT).await {
+                tracing::error!(
+                    "IP tunnel links still being removed after {LINK_SETTLE_TIMEOUT:?}"
+                );
+            }
+        }
         Ok(n)
     }
 
@@ -1194,10 +1331,11 @@ impl Kernel {
     }
 }
 
-/// What makes two policy rules the same rule: direction flags and
-/// selectors (addresses, protocol, ports: a trap for one port of a
+/// What makes two policy rules the same rule: policy head (tunnel
+/// name), direction flags and selectors (addresses, protocol, ports: a trap for one port of a
 /// network is another rule than the CHILD_SA policy for all of it).
 type RuleKey = (
+    Option<String>,
     u32,
     Option<(IpAddr, u8)>,
     Option<(IpAddr, u8)>,
@@ -1208,6 +1346,7 @@ type RuleKey = (
 
 fn rule_key(r: &PolicyRule) -> RuleKey {
     (
+        r.tun_name.clone(),
         r.flags,
         r.local,
         r.remote,
@@ -2044,6 +2183,136 @@ mod tests {
         });
     }
 
+    /// The illumos backend's link handling, over the userland engine
+    /// (which takes the same PF_KEY/PF_POLICY bytes) and a recording
+    /// runner in place of dladm, ipadm and route.
+    #[test]
+    fn illumos_tunnel_children_and_traps_share_a_link_that_goes_with_the_last_of_them() {
+        use pfkey::engine::{Outbound, Selector};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let server = pfkey::engine::server::Server::start(pfkey::engine::EngineConfig {
+                local_addrs: vec!["192.0.2.1".parse().unwrap()],
+                ..Default::default()
+            });
+            let mut k = Kernel::with_sockets(
+                BackendKind::Illumos,
+                server.connect().unwrap(),
+                server.connect_policy().unwrap(),
+                None,
+            )
+            .unwrap();
+            let runner = super::super::iptun::Shared::default();
+            runner.0.lock().unwrap().ok(
+                "/usr/sbin/dladm show-iptun -p -o link",
+                "ikegw4\nip.tun0\n",
+            );
+            runner.0.lock().unwrap().ok(
+                "/usr/sbin/ipadm show-addr -p -o addr",
+                "127.0.0.1/8\n192.0.2.1/24\n10.1.0.1/16\n",
+            );
+            k.use_iptun(super::super::iptun::Iptun::start(Box::new(runner.clone())));
+            let log = || std::mem::take(&mut runner.0.lock().unwrap().log);
+            k.start().await.unwrap();
+            assert_eq!(
+                log(),
+                [
+                    "/usr/sbin/dladm show-iptun -p -o link",
+                    "/usr/sbin/ipadm delete-ip ikegw4",
+                    "/usr/sbin/dladm delete-iptun -t ikegw4",
+                ]
+            );
+            let dp = server.data_plane();
+            let mut buf = vec![0u8; MAX_MSG_LEN];
+            // A trap toward the branch, then the CHILD_SA it leads to.
+            let esp = ike::policy::proposal::ProposalSpec::parse(
+                ike::wire::ProtocolId::ESP,
+                "aes256gcm16",
+            )
+            .unwrap();
+            let trap = Trap {
+                local: "192.0.2.1".parse().unwrap(),
+                remote: "198.51.100.2".parse().unwrap(),
+                local_net: ("10.1.0.0".parse().unwrap(), 16),
+                remote_net: ("10.2.0.0".parse().unwrap(), 16),
+                proto: None,
+                local_port: None,
+                remote_port: None,
+                tunnel: true,
+                actions: esp_actions(&[esp]),
+            };
+            k.trap(trap.clone()).await.unwrap();
+            assert!(k.submit(install(1, 0x7000_0001, 0x7000_0002, true, EncrId::AES_GCM_16)).await.is_none());
+            assert_eq!(reply_for(&mut k).await, KernelEvent::Reply { seq: 1, errno: 0 });
+            // Trap and CHILD_SA select the same traffic: two rules in all,
+            // both on the link's policy head.
+            for _ in 0..2 {
+                let n = k.policy.recv(&mut buf).await.unwrap();
+                k.on_policy(&buf[..n]).unwrap();
+            }
+            let sel = Selector {
+                local: "10.1.0.5".parse().unwrap(),
+                remote: "10.2.0.7".parse().unwrap(),
+                proto: 1,
+                local_port: 0,
+                remote_port: 0,
+            };
+            assert!(!matches!(dp.outbound(Some("ikegw0"), sel), Some(Outbound::NoPolicy) | None));
+            assert!(matches!(dp.outbound(None, sel), Some(Outbound::NoPolicy) | None));
+            assert!(k.iptun.as_ref().unwrap().settle(Duration::from_secs(5)).await);
+            assert_eq!(
+                log(),
+                [
+                    "/usr/sbin/dladm create-iptun -t -T ipv4 -a local=192.0.2.1,remote=198.51.100.2 ikegw0",
+                    "/usr/sbin/ipadm create-ip -t ikegw0",
+                    "/usr/sbin/ipadm show-addr -p -o addr",
+                    "/usr/sbin/ipadm create-addr -t -T static -a local=10.1.0.1,remote=10.2.0.1 ikegw0/v4",
+                    "/usr/sbin/route -n add -net 10.2.0.0/16 10.2.0.1 -ifp ikegw0",
+                ]
+            );
+            // The CHILD_SA goes; the armed trap keeps the link.
+            let del = KernelRequest::Delete {
+                seq: 2,
+                ike_sa: ike::io::IkeSaId(1),
+                inbound_spi: 0x7000_0001,
+                outbound_spi: 0x7000_0002,
+                local: "192.0.2.1:4500".parse().unwrap(),
+                remote: "198.51.100.2:4500".parse().unwrap(),
+            };
+            assert!(k.submit(del).await.is_none());
+            assert_eq!(reply_for(&mut k).await, KernelEvent::Reply { seq: 2, errno: 0 });
+            assert!(k.iptun.as_ref().unwrap().settle(Duration::from_secs(5)).await);
+            assert_eq!(log(), Vec::<String>::new());
+            // The trap goes: its rules first, then the link.
+            k.untrap(&trap).await.unwrap();
+            for _ in 0..2 {
+                let n = k.policy.recv(&mut buf).await.unwrap();
+                k.on_policy(&buf[..n]).unwrap();
+            }
+            assert!(matches!(dp.outbound(Some("ikegw0"), sel), Some(Outbound::NoPolicy) | None));
+            assert!(k.iptun.as_ref().unwrap().settle(Duration::from_secs(5)).await);
+            assert_eq!(
+                log(),
+                [
+                    "/usr/sbin/route -n delete -net 10.2.0.0/16 10.2.0.1 -ifp ikegw0",
+                    "/usr/sbin/ipadm delete-ip ikegw0",
+                    "/usr/sbin/dladm delete-iptun -t ikegw0",
+                ]
+            );
+            // A new CHILD_SA gets a new link name; shutdown removes it.
+            assert!(k.submit(install(3, 0x7000_0003, 0x7000_0004, true, EncrId::AES_GCM_16)).await.is_none());
+            assert_eq!(reply_for(&mut k).await, KernelEvent::Reply { seq: 3, errno: 0 });
+            assert_eq!(k.remove_all().await.unwrap(), 1);
+            let l = log();
+            assert!(l.contains(&"/usr/sbin/dladm delete-iptun -t ikegw1".to_owned()), "{l:?}");
+            assert_eq!(k.error_count(), 0);
+            server.stop();
+        });
+    }
+
     #[test]
     fn a_dual_stack_child_gets_policies_and_links_for_both_families_with_its_ports() {
         use pfkey::engine::{Outbound, Selector};
@@ -2189,28 +2458,14 @@ mod tests {
 
             // A new run on the same engine (illumos: the same kernel).
             let server = old.server.as_ref().unwrap();
-            let mut new = Kernel {
-                kind: BackendKind::Userland,
-                pfkey: std::sync::Arc::new(MsgSocket::new(server.connect().unwrap()).unwrap()),
-                policy: std::sync::Arc::new(
-                    MsgSocket::new(server.connect_policy().unwrap()).unwrap(),
-                ),
-                pid: old.pid.wrapping_add(1),
-                seq: 0,
-                pending: HashMap::new(),
-                installed: BTreeMap::new(),
-                server: None,
-                errors: 0,
-                core_waiting: HashMap::new(),
-                current_core: None,
-                policies: HashMap::new(),
-                policy_pending: HashMap::new(),
-                acquires: Vec::new(),
-                links_sink: None,
-                tunnel_sink: None,
-                tunnels: BTreeMap::new(),
-                trap_rules: Vec::new(),
-            };
+            let mut new = Kernel::with_sockets(
+                BackendKind::Userland,
+                server.connect().unwrap(),
+                server.connect_policy().unwrap(),
+                None,
+            )
+            .unwrap();
+            new.pid = old.pid.wrapping_add(1);
             let mut deleted = new.start().await.unwrap();
             deleted.sort_unstable();
             assert_eq!(deleted, vec![0x3000_0001, 0x3000_0002]);

@@ -16,6 +16,7 @@ pub(crate) mod dataplane;
 pub(crate) mod demo;
 pub(crate) mod driver;
 pub(crate) mod eap_users;
+pub(crate) mod iptun;
 pub(crate) mod kernel;
 pub(crate) mod logging;
 pub(crate) mod net;

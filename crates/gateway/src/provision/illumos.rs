@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use super::{shell_quote, Cmd, Observe, Plan, Plans, Presence, ProvisionError, Runner};
 use crate::site::{Site, Zone};
 
-mod parse;
+pub(crate) mod parse;
 
 pub(crate) use parse::{ZoneInfo, ZoneState};
 
@@ -99,12 +99,14 @@ fn cpu_text(centi: u32) -> String {
     }
 }
 
-/// The zonecfg command file for `zone`, with `nets` as its vNICs.
+/// The zonecfg command file for `zone`, with `nets` as its vNICs and
+/// `privs` added to the zone's default privilege limit.
 pub(crate) fn zonecfg(
     site: &Site,
     zone: &Zone,
     nets: &[&str],
     extra_fs: &[(&str, &str)],
+    privs: &[&str],
 ) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "create -b");
@@ -112,6 +114,9 @@ pub(crate) fn zonecfg(
     let _ = writeln!(o, "set brand={}", site.brand);
     let _ = writeln!(o, "set autoboot=true");
     let _ = writeln!(o, "set ip-type=exclusive");
+    if !privs.is_empty() {
+        let _ = writeln!(o, "set limitpriv=default,{}", privs.join(","));
+    }
     for n in nets {
         let _ = writeln!(o, "add net\nset physical={n}\nend");
     }
@@ -192,6 +197,18 @@ pub(crate) fn ipf_conf(site: &Site) -> String {
         "# WAN {wan}: deny inbound by default; keep state for what goes out."
     );
     let _ = writeln!(o, "block in log on {wan} all");
+    if let Some(vpn) = &site.vpn {
+        // Before the `pass out quick` below: LAN traffic for a VPN subnet
+        // whose tunnel is down (no IP tunnel link, so no route into it)
+        // would otherwise follow the default route out in the clear.
+        let _ = writeln!(
+            o,
+            "# Traffic for VPN subnets leaves through the peers' IP tunnel links, never in the clear on {wan}."
+        );
+        for n in vpn.remote_nets() {
+            let _ = writeln!(o, "block out log quick on {wan} from any to {n}");
+        }
+    }
     let _ = writeln!(o, "pass out quick on {wan} all keep state");
     if site.firewall.allow_ping {
         let _ = writeln!(
@@ -258,7 +275,10 @@ pub(crate) fn manifest(site: &Site) -> String {
   Imported disabled: enable it with `svcadm enable network/ikegw` once
   {config} holds the IKE configuration.
   Privileges: sys_ip_config opens PF_KEY and PF_POLICY sockets (the kernel
-  checks it for both); net_privaddr binds UDP 500. Nothing else beyond basic.
+  checks it for both) and lets the ipadm and route that ikegw runs number
+  and route its IP tunnel links; sys_iptun_config lets its dladm create and
+  delete them (one per VPN peer, named ikegwN); net_privaddr binds UDP 500.
+  Nothing else beyond basic.
 -->
 <service_bundle type="manifest" name="ikegw">
   <service name="network/ikegw" type="service" version="1">
@@ -274,7 +294,7 @@ pub(crate) fn manifest(site: &Site) -> String {
       <service_fmri value="{ipf}"/>
     </dependency>
     <method_context>
-      <method_credential user="root" group="root" privileges="basic,!file_link_any,!proc_info,!proc_session,net_privaddr,sys_ip_config"/>
+      <method_credential user="root" group="root" privileges="basic,!file_link_any,!proc_info,!proc_session,net_privaddr,sys_ip_config,sys_iptun_config"/>
     </method_context>
     <exec_method type="method" name="start" exec="{bin} run --config {config}" timeout_seconds="60"/>
     <exec_method type="method" name="stop" exec=":kill" timeout_seconds="60"/>
@@ -320,9 +340,10 @@ fn apply_plan(site: &Site) -> Plan<Check> {
     );
     if site.vpn.is_some() {
         p.notes.push(
-            "tunnel-mode IPsec on illumos runs through one IP tunnel link per peer (dladm create-iptun, \
-             with the tunnel policy on that link); provisioning creates none: the branch and road-warrior \
-             tunnels, their links and routes are ikegw's to set up at run time"
+            "tunnel-mode IPsec on illumos runs through one IP tunnel link per peer, with the tunnel policy \
+             on that link: ikegw (backend = \"illumos\") creates them at run time in the router zone, as \
+             temporary links named ikegwN with the peer's subnets routed into them, and deletes them when \
+             the peer goes; the ikegwN names are ikegw's"
                 .to_owned(),
         );
     }
@@ -398,10 +419,20 @@ fn apply_plan(site: &Site) -> Plan<Check> {
         } else {
             vec![]
         };
+        // ikegw creates an IP tunnel link per VPN peer in the router zone
+        // (dladm create-iptun needs sys_iptun_config, dlmgmtd's
+        // `dlmgmt_checkprivs`). The ipkg brand's exclusive-IP default set
+        // has it already; naming it keeps it there on brands whose lists
+        // were not checked.
+        let privs: Vec<&str> = if is_router && site.vpn.is_some() {
+            vec!["sys_iptun_config"]
+        } else {
+            vec![]
+        };
         let f = p.file(
             &format!("{}.zonecfg", z.name),
             format!("zonecfg -z {}", z.name),
-            zonecfg(site, z, &nets, &extra),
+            zonecfg(site, z, &nets, &extra, &privs),
         );
         let n = &z.name;
         p.step(

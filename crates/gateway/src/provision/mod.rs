@@ -19,7 +19,7 @@
 //! own (named `<lab.prefix>-*`, marked as ikegw's) and never touches the
 //! host's interfaces; the WAN is a veth into a namespace it also creates.
 
-mod illumos;
+pub(crate) mod illumos;
 mod linux;
 
 use std::fmt::Write as _;

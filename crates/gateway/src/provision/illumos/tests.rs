@@ -308,7 +308,7 @@ fn zlogin_words_are_quoted_for_the_zone_shell() {
 #[test]
 fn zonecfg_has_exclusive_stack_nets_lofs_and_caps() {
     let s = site();
-    let web = zonecfg(&s, &s.zones[0], &["web0"], &[]);
+    let web = zonecfg(&s, &s.zones[0], &["web0"], &[], &[]);
     for needle in [
         "create -b\n",
         "set ip-type=exclusive\n",
