@@ -277,10 +277,9 @@ pub(crate) fn ruleset(site: &Site) -> String {
             );
         }
     }
+    // VPN traffic needs no NAT exemption: it is routed into ikegw's TUN
+    // device, never out of the WAN, so the masquerade below never sees it.
     b.push_str("\t}\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
-    if !vpn_nets.is_empty() {
-        let _ = writeln!(b, "\t\toifname \"{wan}\" ip saddr {lan} ip daddr @vpn_nets accept comment \"VPN: routed, not NATed\"");
-    }
     let _ = writeln!(b, "\t\toifname \"{wan}\" ip saddr {lan} masquerade");
     b.push_str(
         "\t}\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n",
@@ -296,6 +295,15 @@ pub(crate) fn ruleset(site: &Site) -> String {
         );
     }
     b.push_str("\t\tcounter drop\n\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
+    if !vpn_nets.is_empty() {
+        // Fail closed: a VPN subnet whose tunnel is down has no route into
+        // the TUN device, and its traffic would follow the default route
+        // out of the WAN in clear (the illumos ipf.conf blocks the same).
+        let _ = writeln!(
+            b,
+            "\t\toifname \"{wan}\" ip daddr @vpn_nets counter drop comment \"VPN subnets never leave in clear\""
+        );
+    }
     let _ = writeln!(b, "\t\tiifname != \"{wan}\" accept");
     b.push_str("\t\tct state established,related accept\n\t\tct state invalid drop\n");
     for r in &site.redirects {

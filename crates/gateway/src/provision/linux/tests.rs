@@ -69,7 +69,7 @@ fn a_foreign_namespace_stops_apply_before_anything_runs() {
 }
 
 #[test]
-fn ruleset_nats_the_lan_but_not_the_vpn_and_drops_by_default() {
+fn ruleset_nats_the_lan_keeps_the_vpn_off_the_wan_and_drops_by_default() {
     let r = ruleset(&site());
     assert!(r.starts_with("# nftables"));
     assert!(r.contains("table ip ikegw\ndelete table ip ikegw\ntable ip ikegw {\n"));
@@ -79,20 +79,21 @@ fn ruleset_nats_the_lan_but_not_the_vpn_and_drops_by_default() {
     assert!(r.contains(
         "iifname \"wan0\" ip daddr 203.0.113.10 udp dport 27015 dnat to 10.0.0.20:27015\n"
     ));
-    let nat_exempt = r.find("ip daddr @vpn_nets accept").unwrap();
-    let masq = r.find("ip saddr 10.0.0.0/24 masquerade").unwrap();
-    assert!(
-        nat_exempt < masq,
-        "the VPN exemption must come before masquerade"
-    );
+    assert!(r.contains("oifname \"wan0\" ip saddr 10.0.0.0/24 masquerade\n"));
     assert!(r.contains("elements = { 10.8.0.0/24, 172.16.1.0/24 }"));
     assert!(r.contains("udp dport { 500, 4500 } accept"));
-    assert_eq!(r.matches("counter drop").count(), 2);
+    assert_eq!(r.matches("counter drop").count(), 3);
     // VPN subnets come in only through ikegw's TUN: nothing accepts them
-    // from the WAN in clear (a spoofed pool address must be dropped).
+    // from the WAN in clear (a spoofed pool address must be dropped), and
+    // nothing for them leaves the WAN in clear, even from the LAN, which
+    // the rule after it admits.
     let forward = &r[r.find("chain forward").unwrap()..];
-    assert!(!forward.contains("@vpn_nets"), "{forward}");
-    assert!(forward.contains("iifname != \"wan0\" accept"));
+    let leak = forward
+        .find("oifname \"wan0\" ip daddr @vpn_nets counter drop")
+        .unwrap();
+    let lan = forward.find("iifname != \"wan0\" accept").unwrap();
+    assert!(leak < lan, "{forward}");
+    assert_eq!(forward.matches("@vpn_nets").count(), 1, "{forward}");
     // The fingerprint changes with the content.
     let mut s2 = site();
     s2.redirects.pop();
