@@ -27,6 +27,16 @@ const B_IP: &str = "198.51.100.1";
 /// The public side of the NAT in front of A.
 const NAT_IP: &str = "203.0.113.5";
 
+/// A clean link with the NAT in front of A.
+const NAT_LINK: LinkConfig = LinkConfig {
+    loss: 0.0,
+    dup: 0.0,
+    jitter_ms: 0,
+    base_delay_ms: 0,
+    nat: true,
+    cut: false,
+};
+
 fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
@@ -181,15 +191,8 @@ fn peer_config(
         credentials: o.credentials.clone(),
         ike_proposals: parse_list(ProtocolId::IKE, o.ike).unwrap(),
         children: vec![ChildConfig {
-            name: "net".into(),
-            esp_proposals: parse_list(ProtocolId::ESP, o.esp).unwrap(),
-            local_ts: lts.split(',').map(|t| parse_ts(t).unwrap()).collect(),
-            remote_ts: rts.split(',').map(|t| parse_ts(t).unwrap()).collect(),
             mode: o.mode,
-            lifetimes: Lifetimes {
-                soft: Some(Duration::from_secs(3000)),
-                hard: Some(Duration::from_secs(3600)),
-            },
+            ..child("net", o.esp, lts, rts)
         }],
         force_encap: o.force_encap,
         dpd_delay: o.dpd,
@@ -481,18 +484,125 @@ impl Pair {
     }
 
     fn sent_exchanges(p: &Peer, ex: ExchangeType, response: bool) -> usize {
-        p.sent
-            .iter()
-            .filter(|t| {
-                let b = if t.path.local.port() == 4500 {
-                    &t.bytes[4..]
-                } else {
-                    &t.bytes[..]
-                };
-                let h = HeaderPacket::new_checked(b).unwrap();
-                h.exchange_type() == ex && h.is_response() == response
-            })
+        p.sent_of(ex)
+            .filter(|t| header(t).is_response() == response)
             .count()
+    }
+
+    /// Gives `cmd` to `side` at the current virtual time; what it sends
+    /// goes out on the next drive.
+    fn command(&mut self, side: Side, cmd: Command) -> IkeSaId {
+        let now = self.now;
+        self.peer(side).ep.handle_command(now, cmd).unwrap()
+    }
+
+    /// Asks `side` to rekey its CHILD_SA `inbound_spi` of `ike_sa`.
+    fn rekey_child(&mut self, side: Side, ike_sa: IkeSaId, inbound_spi: u32) {
+        self.command(
+            side,
+            Command::RekeyChild {
+                ike_sa,
+                inbound_spi,
+            },
+        );
+    }
+
+    /// Asks `side` for one more CHILD_SA of its `child`-th configuration.
+    fn create_child(&mut self, side: Side, ike_sa: IkeSaId, child: usize) {
+        self.command(side, Command::CreateChild { ike_sa, child });
+    }
+
+    /// Initiates from A and drives until both sides are established or a
+    /// minute has passed (the caller checks which); A's IKE SA.
+    fn establish(&mut self) -> IkeSaId {
+        let id = self.initiate();
+        self.drive_until(Duration::from_secs(60), Self::both_established);
+        id
+    }
+
+    /// Whether both sides have reported an IKE SA deleted for `reason`.
+    fn both_deleted_as(reason: &'static str) -> impl Fn(&Self) -> bool {
+        move |p| {
+            [&p.a, &p.b].iter().all(|x| {
+                x.events
+                    .iter()
+                    .any(|e| matches!(e, Event::Deleted { reason: r, .. } if r == reason))
+            })
+        }
+    }
+
+    /// Whether both sides have asked the kernel to install `n` CHILD_SAs.
+    fn both_installed(n: usize) -> impl Fn(&Self) -> bool {
+        move |p| installs_count(&p.a) == n && installs_count(&p.b) == n
+    }
+}
+
+/// The IKE header of a datagram we sent, after the non-ESP marker on 4500
+/// (RFC 3948 §2.2).
+fn header(t: &Transmit) -> HeaderPacket<&[u8]> {
+    let b = if t.path.local.port() == 4500 {
+        &t.bytes[4..]
+    } else {
+        &t.bytes[..]
+    };
+    HeaderPacket::new_checked(b).unwrap()
+}
+
+impl Peer {
+    /// The datagrams this side sent in exchanges of type `ex`.
+    fn sent_of(&self, ex: ExchangeType) -> impl Iterator<Item = &Transmit> {
+        self.sent
+            .iter()
+            .filter(move |t| header(t).exchange_type() == ex)
+    }
+
+    /// The IKE SA of this side's first `Established` event.
+    fn ike_sa(&self) -> IkeSaId {
+        self.events
+            .iter()
+            .find_map(|e| match e {
+                Event::Established { ike_sa, .. } => Some(*ike_sa),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// The new IKE SAs of this side's `IkeRekeyed` events, in order.
+    fn rekeyed_to(&self) -> Vec<IkeSaId> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::IkeRekeyed { new, .. } => Some(*new),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether this side dropped a message for a reason `pred` accepts.
+    fn dropped_any(&self, pred: impl Fn(&String) -> bool) -> bool {
+        Pair::dropped_reasons(self).iter().any(pred)
+    }
+
+    /// Our inbound SPI of the first CHILD_SA this side installed.
+    fn first_spi(&self) -> u32 {
+        Pair::installs(self)[0].inbound.spi
+    }
+
+    /// The inbound SPIs of the CHILD_SAs this side asked the kernel to
+    /// delete, in order.
+    fn deleted_spis(&self) -> Vec<u32> {
+        self.kernel
+            .iter()
+            .filter_map(|k| match k {
+                KernelRequest::Delete { inbound_spi, .. } => Some(*inbound_spi),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether this side asked the kernel to delete any CHILD_SA.
+    fn deletes_any(&self) -> bool {
+        !self.deleted_spis().is_empty()
     }
 }
 
@@ -527,6 +637,48 @@ fn assert_keys_agree(a: &ChildSaInstall, b: &ChildSaInstall) {
     );
     assert_eq!(a.local_ts, b.remote_ts);
     assert_eq!(a.remote_ts, b.local_ts);
+}
+
+/// UDP encapsulation between these ports (RFC 3948).
+fn encap(local_port: u16, remote_port: u16) -> Option<ike::io::UdpEncap> {
+    Some(ike::io::UdpEncap {
+        local_port,
+        remote_port,
+    })
+}
+
+/// Two peers with the default options over a clean link, their endpoint
+/// configurations changed by `fa` and `fb`.
+fn tuned_pair(
+    seed: u64,
+    fa: impl FnOnce(&mut EndpointConfig),
+    fb: impl FnOnce(&mut EndpointConfig),
+) -> Pair {
+    let o = PeerOpts::default;
+    Pair::with(seed, LinkConfig::default(), o(), o(), fa, fb)
+}
+
+/// Two peers with the default options over a clean link.
+fn default_pair(seed: u64) -> Pair {
+    Pair::new(
+        seed,
+        LinkConfig::default(),
+        PeerOpts::default(),
+        PeerOpts::default(),
+    )
+}
+
+/// A rekeys its first CHILD_SA over `ike_sa`; within `limit` both sides
+/// install the new CHILD_SA (their second), with agreeing keys.
+fn assert_child_rekey_works(p: &mut Pair, ike_sa: IkeSaId, limit: Duration, what: &str) {
+    let spi = p.a.first_spi();
+    p.rekey_child(Side::A, ike_sa, spi);
+    assert!(
+        p.drive_until(limit, Pair::both_installed(2)),
+        "{what}: {:?}",
+        p.a.events
+    );
+    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
 }
 
 fn handshake(p: &mut Pair) {
@@ -569,22 +721,8 @@ fn psk_handshake_establishes_and_both_sides_agree_on_keys() {
         1
     );
     assert_eq!(Pair::sent_exchanges(&p.a, ExchangeType::IKE_AUTH, false), 1);
-    let auth =
-        p.a.sent
-            .iter()
-            .find(|t| {
-                HeaderPacket::new_checked(&t.bytes[..])
-                    .unwrap()
-                    .exchange_type()
-                    == ExchangeType::IKE_AUTH
-            })
-            .unwrap();
-    assert_eq!(
-        HeaderPacket::new_checked(&auth.bytes[..])
-            .unwrap()
-            .message_id(),
-        1
-    );
+    let auth = p.a.sent_of(ExchangeType::IKE_AUTH).next().unwrap();
+    assert_eq!(header(auth).message_id(), 1);
     let ev = p.a.events.iter().find_map(|e| {
         if let Event::Established {
             suite,
@@ -715,35 +853,19 @@ fn retransmits_on_strongswan_schedule_then_gives_up() {
 
 #[test]
 fn cookie_round_trip_when_responder_is_loaded() {
-    let mut p = Pair::with(
-        4,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-        |_| {},
-        |b| b.cookie_threshold = 0,
-    );
+    let mut p = tuned_pair(4, |_| {}, |b| b.cookie_threshold = 0);
     handshake(&mut p);
     assert_eq!(
         Pair::sent_exchanges(&p.a, ExchangeType::IKE_SA_INIT, false),
         2
     );
-    assert!(Pair::dropped_reasons(&p.b)
-        .iter()
-        .any(|r| r == "COOKIE required"));
+    assert!(p.b.dropped_any(|r| r == "COOKIE required"));
     assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
 }
 
 #[test]
 fn forged_cookie_is_refused() {
-    let mut p = Pair::with(
-        5,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-        |_| {},
-        |b| b.cookie_threshold = 0,
-    );
+    let mut p = tuned_pair(5, |_| {}, |b| b.cookie_threshold = 0);
     p.initiate();
     p.step();
     // Replay A's first request with a bogus cookie prepended: B must still ask.
@@ -795,9 +917,7 @@ fn invalid_ke_payload_makes_the_initiator_retry_with_the_right_group() {
         Pair::sent_exchanges(&p.a, ExchangeType::IKE_SA_INIT, false),
         2
     );
-    assert!(Pair::dropped_reasons(&p.b)
-        .iter()
-        .any(|r| r.contains("asking for ECP_256")));
+    assert!(p.b.dropped_any(|r| r.contains("asking for ECP_256")));
     let suite = p.b.events.iter().find_map(|e| {
         if let Event::Established { suite, .. } = e {
             Some(suite.clone())
@@ -1002,33 +1122,13 @@ fn transport_request_falls_back_to_tunnel_when_responder_wants_tunnel() {
 
 #[test]
 fn nat_is_detected_and_both_float_to_4500() {
-    let mut p = Pair::new(
-        16,
-        LinkConfig {
-            nat: true,
-            ..Default::default()
-        },
-        PeerOpts::default(),
-        PeerOpts::default(),
-    );
+    let mut p = Pair::new(16, NAT_LINK, PeerOpts::default(), PeerOpts::default());
     handshake(&mut p);
     let (ia, ib) = (Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
     assert_keys_agree(ia, ib);
-    assert_eq!(
-        ia.encap,
-        Some(ike::io::UdpEncap {
-            local_port: 4500,
-            remote_port: 4500
-        })
-    );
+    assert_eq!(ia.encap, encap(4500, 4500));
     // B sees A's NAT mapping of 4500.
-    assert_eq!(
-        ib.encap,
-        Some(ike::io::UdpEncap {
-            local_port: 4500,
-            remote_port: 40001
-        })
-    );
+    assert_eq!(ib.encap, encap(4500, 40001));
     assert_eq!(ib.remote, sa(&format!("{NAT_IP}:40001")));
     // IKE_AUTH went over 4500 with the non-ESP marker.
     let auth =
@@ -1053,71 +1153,38 @@ fn forced_encapsulation_floats_without_a_nat() {
     let mut p = Pair::new(17, LinkConfig::default(), a, PeerOpts::default());
     handshake(&mut p);
     let (ia, ib) = (Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
-    assert_eq!(
-        ia.encap,
-        Some(ike::io::UdpEncap {
-            local_port: 4500,
-            remote_port: 4500
-        })
-    );
-    assert_eq!(
-        ib.encap,
-        Some(ike::io::UdpEncap {
-            local_port: 4500,
-            remote_port: 4500
-        })
-    );
+    assert_eq!(ia.encap, encap(4500, 4500));
+    assert_eq!(ib.encap, encap(4500, 4500));
 }
 
 #[test]
 fn terminate_deletes_the_ike_sa_on_both_sides() {
-    let mut p = Pair::new(
-        18,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-    );
-    let id = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
-    let now = p.now;
-    p.a.ep
-        .handle_command(now, Command::Terminate { ike_sa: id })
-        .unwrap();
+    let mut p = default_pair(18);
+    let id = p.establish();
+    p.command(Side::A, Command::Terminate { ike_sa: id });
     p.drive_until(Duration::from_secs(120), |p| {
         Pair::failed(&p.a).is_some() && Pair::failed(&p.b).is_some()
     });
     assert_eq!(Pair::failed(&p.a).unwrap(), "deleted by us");
     assert_eq!(Pair::failed(&p.b).unwrap(), "deleted by peer");
     for peer in [&p.a, &p.b] {
-        assert!(peer
-            .kernel
-            .iter()
-            .any(|k| matches!(k, KernelRequest::Delete { .. })));
+        assert!(peer.deletes_any());
         assert_eq!(peer.ep.ike_sa_count(), 0);
     }
 }
 
 #[test]
 fn terminate_child_deletes_it_on_both_sides() {
-    let mut p = Pair::new(
-        19,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
+    let mut p = default_pair(19);
+    let id = p.establish();
+    let spi = p.a.first_spi();
+    p.command(
+        Side::A,
+        Command::TerminateChild {
+            ike_sa: id,
+            inbound_spi: spi,
+        },
     );
-    let id = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
-    let spi = Pair::installs(&p.a)[0].inbound.spi;
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::TerminateChild {
-                ike_sa: id,
-                inbound_spi: spi,
-            },
-        )
-        .unwrap();
     let gone = |p: &Pair| {
         [&p.a, &p.b].iter().all(|x| {
             x.events
@@ -1128,14 +1195,8 @@ fn terminate_child_deletes_it_on_both_sides() {
     assert!(p.drive_until(Duration::from_secs(120), gone));
     assert_eq!(p.a.ep.child_count(id), 0);
     assert!(p.a.ep.is_established(id));
-    let b_del = p.b.kernel.iter().find_map(|k| {
-        if let KernelRequest::Delete { inbound_spi, .. } = k {
-            Some(*inbound_spi)
-        } else {
-            None
-        }
-    });
-    assert_eq!(b_del, Some(Pair::installs(&p.b)[0].inbound.spi));
+    let b_del = p.b.deleted_spis().first().copied();
+    assert_eq!(b_del, Some(p.b.first_spi()));
 }
 
 #[test]
@@ -1145,8 +1206,7 @@ fn dpd_keeps_a_live_peer_and_detects_a_dead_one() {
         ..Default::default()
     };
     let mut p = Pair::new(20, LinkConfig::default(), o(), o());
-    let id = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let id = p.establish();
     p.drive_for(Duration::from_secs(100));
     assert!(Pair::sent_exchanges(&p.a, ExchangeType::INFORMATIONAL, false) >= 2);
     assert!(p.a.ep.is_established(id));
@@ -1156,21 +1216,12 @@ fn dpd_keeps_a_live_peer_and_detects_a_dead_one() {
         Pair::failed(&p.a).unwrap(),
         "local error: peer did not answer after 6 transmissions"
     );
-    assert!(p
-        .a
-        .kernel
-        .iter()
-        .any(|k| matches!(k, KernelRequest::Delete { .. })));
+    assert!(p.a.deletes_any());
 }
 
 #[test]
 fn half_open_sa_expires_when_ike_auth_never_comes() {
-    let mut p = Pair::new(
-        21,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-    );
+    let mut p = default_pair(21);
     p.initiate();
     p.step(); // SA_INIT request reaches B
     p.link.cut = true;
@@ -1185,11 +1236,8 @@ fn half_open_sa_expires_when_ike_auth_never_comes() {
 
 #[test]
 fn half_open_limit_drops_new_requests() {
-    let mut p = Pair::with(
+    let mut p = tuned_pair(
         22,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
         |_| {},
         |b| {
             b.half_open_limit = 1;
@@ -1215,9 +1263,7 @@ fn half_open_limit_drops_new_requests() {
     );
     p.drain();
     assert_eq!(p.b.ep.half_open_count(), 1);
-    assert!(Pair::dropped_reasons(&p.b)
-        .iter()
-        .any(|r| r.starts_with("half-open limit")));
+    assert!(p.b.dropped_any(|r| r.starts_with("half-open limit")));
 }
 
 #[test]
@@ -1234,14 +1280,7 @@ fn retransmitted_requests_get_the_cached_response() {
     handshake(&mut p);
     p.drive_for(Duration::from_secs(1));
     // Every request arrived twice; B answered each twice, byte-identical.
-    let auth_resps: Vec<_> =
-        p.b.sent
-            .iter()
-            .filter(|t| {
-                let h = HeaderPacket::new_checked(&t.bytes[..]).unwrap();
-                h.exchange_type() == ExchangeType::IKE_AUTH
-            })
-            .collect();
+    let auth_resps: Vec<_> = p.b.sent_of(ExchangeType::IKE_AUTH).collect();
     assert_eq!(auth_resps.len(), 2);
     assert_eq!(auth_resps[0].bytes, auth_resps[1].bytes);
     assert_eq!(
@@ -1252,14 +1291,8 @@ fn retransmitted_requests_get_the_cached_response() {
 
 #[test]
 fn garbage_and_forged_messages_are_dropped_without_harm() {
-    let mut p = Pair::new(
-        24,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-    );
-    let id = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let mut p = default_pair(24);
+    let id = p.establish();
     let path = Path {
         local: sa(&format!("{B_IP}:500")),
         remote: sa(&format!("{A_IP}:500")),
@@ -1269,16 +1302,7 @@ fn garbage_and_forged_messages_are_dropped_without_harm() {
         p.b.ep.handle_datagram(now, path, junk);
     }
     // A correctly framed INFORMATIONAL with a corrupted ICV.
-    let auth =
-        p.a.sent
-            .iter()
-            .find(|t| {
-                HeaderPacket::new_checked(&t.bytes[..])
-                    .unwrap()
-                    .exchange_type()
-                    == ExchangeType::IKE_AUTH
-            })
-            .unwrap();
+    let auth = p.a.sent_of(ExchangeType::IKE_AUTH).next().unwrap();
     let mut forged = auth.bytes.clone();
     forged[18] = ExchangeType::INFORMATIONAL.0;
     forged[23] = 2;
@@ -1288,9 +1312,7 @@ fn garbage_and_forged_messages_are_dropped_without_harm() {
     p.drain();
     assert_eq!(Pair::dropped_reasons(&p.b).len(), 5);
     // The SA still works: delete it cleanly.
-    p.a.ep
-        .handle_command(now, Command::Terminate { ike_sa: id })
-        .unwrap();
+    p.command(Side::A, Command::Terminate { ike_sa: id });
     p.drive_until(Duration::from_secs(120), |p| Pair::failed(&p.b).is_some());
     assert_eq!(Pair::failed(&p.b).unwrap(), "deleted by peer");
 }
@@ -1340,17 +1362,8 @@ fn rekey_child_test(seed: u64, esp: &'static str, link: LinkConfig) -> Pair {
     let mut p = Pair::new(seed, link, o(), o());
     let id = p.initiate();
     assert!(p.drive_until(Duration::from_secs(200), Pair::both_established));
-    let old = Pair::installs(&p.a)[0].inbound.spi;
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::RekeyChild {
-                ike_sa: id,
-                inbound_spi: old,
-            },
-        )
-        .unwrap();
+    let old = p.a.first_spi();
+    p.rekey_child(Side::A, id, old);
     // New CHILD_SA on both sides, old one deleted on both sides.
     let done = |p: &Pair| {
         installs_count(&p.a) == 2
@@ -1374,13 +1387,7 @@ fn rekey_child_test(seed: u64, esp: &'static str, link: LinkConfig) -> Pair {
         ia[0].inbound.encr_key.secret_bytes()
     );
     assert_eq!(p.a.ep.child_count(id), 1);
-    let a_del = p.a.kernel.iter().find_map(|k| {
-        if let KernelRequest::Delete { inbound_spi, .. } = k {
-            Some(*inbound_spi)
-        } else {
-            None
-        }
-    });
+    let a_del = p.a.deleted_spis().first().copied();
     assert_eq!(a_del, Some(old));
     p
 }
@@ -1393,12 +1400,7 @@ fn child_sa_rekey_installs_new_keys_and_deletes_the_old_sa() {
 #[test]
 fn child_sa_rekey_with_pfs() {
     let cc_len = |p: &Pair| {
-        let t = p.a.sent.iter().find(|t| {
-            HeaderPacket::new_checked(&t.bytes[..])
-                .unwrap()
-                .exchange_type()
-                == ExchangeType::CREATE_CHILD_SA
-        });
+        let t = p.a.sent_of(ExchangeType::CREATE_CHILD_SA).next();
         t.unwrap().bytes.len()
     };
     let pfs = rekey_child_test(31, "aes256gcm16-x25519", LinkConfig::default());
@@ -1451,20 +1453,9 @@ fn child_sa_rekey_survives_a_lossy_link() {
         if !p.drive_until(Duration::from_secs(200), Pair::both_established) {
             continue;
         }
-        let old = Pair::installs(&p.a)[0].inbound.spi;
-        let now = p.now;
-        p.a.ep
-            .handle_command(
-                now,
-                Command::RekeyChild {
-                    ike_sa: id,
-                    inbound_spi: old,
-                },
-            )
-            .unwrap();
-        if p.drive_until(Duration::from_secs(800), |p| {
-            installs_count(&p.a) == 2 && installs_count(&p.b) == 2
-        }) {
+        let old = p.a.first_spi();
+        p.rekey_child(Side::A, id, old);
+        if p.drive_until(Duration::from_secs(800), Pair::both_installed(2)) {
             assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
             ok += 1;
         }
@@ -1474,74 +1465,38 @@ fn child_sa_rekey_survives_a_lossy_link() {
 
 #[test]
 fn kernel_soft_expire_triggers_a_child_rekey() {
-    let mut p = Pair::new(
-        32,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-    );
-    p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
-    let spi = Pair::installs(&p.b)[0].inbound.spi;
+    let mut p = default_pair(32);
+    p.establish();
+    let spi = p.b.first_spi();
     let now = p.now;
     p.b.ep
         .handle_kernel(now, ike::io::KernelEvent::Expire { spi, hard: false });
-    assert!(
-        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 2
-            && installs_count(&p.b) == 2)
-    );
+    assert!(p.drive_until(Duration::from_secs(120), Pair::both_installed(2)));
     assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
 }
 
 #[test]
 fn rekey_of_an_unknown_child_gets_child_sa_not_found() {
-    let mut p = Pair::new(
-        33,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-    );
-    let id = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
-    let spi = Pair::installs(&p.a)[0].inbound.spi;
-    let b_id =
-        p.b.events
-            .iter()
-            .find_map(|e| {
-                if let Event::Established { ike_sa, .. } = e {
-                    Some(*ike_sa)
-                } else {
-                    None
-                }
-            })
-            .unwrap();
+    let mut p = default_pair(33);
+    let id = p.establish();
+    let spi = p.a.first_spi();
+    let b_id = p.b.ike_sa();
     // B's kernel drops the CHILD_SA while B has a request outstanding, so
     // B forgets it locally and A never hears of it.
     p.link.cut = true;
+    p.command(Side::B, Command::Dpd { ike_sa: b_id });
     let now = p.now;
-    p.b.ep
-        .handle_command(now, Command::Dpd { ike_sa: b_id })
-        .unwrap();
     p.b.ep.handle_kernel(
         now,
         ike::io::KernelEvent::Deleted {
-            spi: Pair::installs(&p.b)[0].inbound.spi,
+            spi: p.b.first_spi(),
         },
     );
     p.drain();
     assert_eq!(p.b.ep.child_count(b_id), 0);
     p.link.cut = false;
     p.drive_for(Duration::from_secs(60));
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::RekeyChild {
-                ike_sa: id,
-                inbound_spi: spi,
-            },
-        )
-        .unwrap();
+    p.rekey_child(Side::A, id, spi);
     assert!(
         p.drive_until(Duration::from_secs(400), |p| Pair::child_failed(&p.a)
             .is_some())
@@ -1563,70 +1518,27 @@ fn ike_sa_rekey_moves_children_and_deletes_the_old_sa() {
         ..Default::default()
     };
     let mut p = Pair::new(34, LinkConfig::default(), o(), o());
-    let id = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
-    let now = p.now;
-    p.a.ep
-        .handle_command(now, Command::RekeyIke { ike_sa: id })
-        .unwrap();
-    let rekeyed = |p: &Pair| {
-        [&p.a, &p.b].iter().all(|x| {
-            x.events
-                .iter()
-                .any(|e| matches!(e, Event::Deleted { reason, .. } if reason == "rekeyed"))
-        })
-    };
+    let id = p.establish();
+    p.command(Side::A, Command::RekeyIke { ike_sa: id });
     assert!(
-        p.drive_until(Duration::from_secs(120), rekeyed),
+        p.drive_until(Duration::from_secs(120), Pair::both_deleted_as("rekeyed")),
         "a: {:?}\nb: {:?}",
         p.a.events,
         p.b.events
     );
-    let new =
-        p.a.events
-            .iter()
-            .find_map(|e| {
-                if let Event::IkeRekeyed { new, .. } = e {
-                    Some(*new)
-                } else {
-                    None
-                }
-            })
-            .unwrap();
+    let new = p.a.rekeyed_to()[0];
     assert!(!p.a.ep.is_established(id));
     assert!(p.a.ep.is_established(new));
     assert_eq!(p.a.ep.child_count(new), 1);
     assert_eq!((p.a.ep.ike_sa_count(), p.b.ep.ike_sa_count()), (1, 1));
     // The CHILD_SA was not touched by the IKE rekey.
-    assert!(!p
-        .a
-        .kernel
-        .iter()
-        .any(|k| matches!(k, KernelRequest::Delete { .. })));
+    assert!(!p.a.deletes_any());
     // The new IKE SA works: DPD runs over it, and a CHILD rekey and a delete.
     p.drive_for(Duration::from_secs(100));
     assert!(p.a.ep.is_established(new));
-    let spi = Pair::installs(&p.a)[0].inbound.spi;
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::RekeyChild {
-                ike_sa: new,
-                inbound_spi: spi,
-            },
-        )
-        .unwrap();
-    assert!(
-        p.drive_until(Duration::from_secs(400), |p| installs_count(&p.a) == 2
-            && installs_count(&p.b) == 2)
-    );
-    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+    assert_child_rekey_works(&mut p, new, Duration::from_secs(400), "CHILD_SA rekey");
     p.drive_for(Duration::from_secs(5));
-    let now = p.now;
-    p.a.ep
-        .handle_command(now, Command::Terminate { ike_sa: new })
-        .unwrap();
+    p.command(Side::A, Command::Terminate { ike_sa: new });
     assert!(
         p.drive_until(Duration::from_secs(600), |p| p.a.ep.ike_sa_count() == 0
             && p.b.ep.ike_sa_count() == 0)
@@ -1635,112 +1547,59 @@ fn ike_sa_rekey_moves_children_and_deletes_the_old_sa() {
 
 #[test]
 fn responder_can_rekey_the_ike_sa_too() {
-    let mut p = Pair::new(
-        35,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-    );
-    p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
-    let b_id =
-        p.b.events
-            .iter()
-            .find_map(|e| {
-                if let Event::Established { ike_sa, .. } = e {
-                    Some(*ike_sa)
-                } else {
-                    None
-                }
-            })
-            .unwrap();
-    let now = p.now;
-    p.b.ep
-        .handle_command(now, Command::RekeyIke { ike_sa: b_id })
-        .unwrap();
-    let rekeyed = |p: &Pair| {
-        [&p.a, &p.b].iter().all(|x| {
-            x.events
-                .iter()
-                .any(|e| matches!(e, Event::Deleted { reason, .. } if reason == "rekeyed"))
-        })
-    };
-    assert!(p.drive_until(Duration::from_secs(120), rekeyed));
+    let mut p = default_pair(35);
+    p.establish();
+    let b_id = p.b.ike_sa();
+    p.command(Side::B, Command::RekeyIke { ike_sa: b_id });
+    assert!(p.drive_until(Duration::from_secs(120), Pair::both_deleted_as("rekeyed")));
     // B initiated the rekey, so it is the new SA's original initiator;
     // a CHILD rekey from A over the new SA still works.
-    let new_a =
-        p.a.events
-            .iter()
-            .find_map(|e| {
-                if let Event::IkeRekeyed { new, .. } = e {
-                    Some(*new)
-                } else {
-                    None
-                }
-            })
-            .unwrap();
-    let spi = Pair::installs(&p.a)[0].inbound.spi;
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::RekeyChild {
-                ike_sa: new_a,
-                inbound_spi: spi,
-            },
-        )
-        .unwrap();
-    assert!(
-        p.drive_until(Duration::from_secs(200), |p| installs_count(&p.a) == 2
-            && installs_count(&p.b) == 2)
-    );
-    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+    let new_a = p.a.rekeyed_to()[0];
+    assert_child_rekey_works(&mut p, new_a, Duration::from_secs(200), "CHILD_SA rekey");
+}
+
+/// Two peers over a link slow enough (50 ms) that requests both send at
+/// the same instant cross, established; with A's and B's IKE SA.
+fn crossing_pair(seed: u64, a: PeerOpts) -> (Pair, IkeSaId, IkeSaId) {
+    let link = LinkConfig {
+        base_delay_ms: 50,
+        ..Default::default()
+    };
+    let mut p = Pair::new(seed, link, a, PeerOpts::default());
+    let id = p.establish();
+    let b_id = p.b.ike_sa();
+    (p, id, b_id)
+}
+
+/// What both ends rekey in a collision.
+#[derive(Clone, Copy)]
+enum Rekey {
+    /// Their first CHILD_SA (RFC 7296 §2.8.1).
+    Child,
+    /// The IKE SA itself (RFC 7296 §2.8.2).
+    Ike,
+}
+
+/// A (over `id`) and B (over `b_id`) both start a rekey at the same instant.
+fn rekey_both_at_once(p: &mut Pair, what: Rekey, id: IkeSaId, b_id: IkeSaId) {
+    match what {
+        Rekey::Child => {
+            let (sa_spi, sb_spi) = (p.a.first_spi(), p.b.first_spi());
+            p.rekey_child(Side::A, id, sa_spi);
+            p.rekey_child(Side::B, b_id, sb_spi);
+        }
+        Rekey::Ike => {
+            p.command(Side::A, Command::RekeyIke { ike_sa: id });
+            p.command(Side::B, Command::RekeyIke { ike_sa: b_id });
+        }
+    }
 }
 
 #[test]
 fn simultaneous_child_rekeys_keep_exactly_one_new_sa() {
     for seed in 36..46 {
-        let link = LinkConfig {
-            base_delay_ms: 50,
-            ..Default::default()
-        };
-        let mut p = Pair::new(seed, link, PeerOpts::default(), PeerOpts::default());
-        let id = p.initiate();
-        p.drive_until(Duration::from_secs(60), Pair::both_established);
-        let b_id =
-            p.b.events
-                .iter()
-                .find_map(|e| {
-                    if let Event::Established { ike_sa, .. } = e {
-                        Some(*ike_sa)
-                    } else {
-                        None
-                    }
-                })
-                .unwrap();
-        let (sa_spi, sb_spi) = (
-            Pair::installs(&p.a)[0].inbound.spi,
-            Pair::installs(&p.b)[0].inbound.spi,
-        );
-        let now = p.now;
-        p.a.ep
-            .handle_command(
-                now,
-                Command::RekeyChild {
-                    ike_sa: id,
-                    inbound_spi: sa_spi,
-                },
-            )
-            .unwrap();
-        p.b.ep
-            .handle_command(
-                now,
-                Command::RekeyChild {
-                    ike_sa: b_id,
-                    inbound_spi: sb_spi,
-                },
-            )
-            .unwrap();
+        let (mut p, id, b_id) = crossing_pair(seed, PeerOpts::default());
+        rekey_both_at_once(&mut p, Rekey::Child, id, b_id);
         p.drive_for(Duration::from_secs(30));
         // Both exchanges created a CHILD_SA; the one from the exchange with
         // the lowest nonce and the old one are deleted (RFC 7296 §2.8.1).
@@ -1754,21 +1613,7 @@ fn simultaneous_child_rekeys_keep_exactly_one_new_sa() {
             (1, 1),
             "seed {seed}"
         );
-        let deleted = |x: &Peer| {
-            let mut v: Vec<u32> = x
-                .kernel
-                .iter()
-                .filter_map(|k| {
-                    if let KernelRequest::Delete { inbound_spi, .. } = k {
-                        Some(*inbound_spi)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            v.sort_unstable();
-            v
-        };
+        let deleted = Peer::deleted_spis;
         assert_eq!(deleted(&p.a).len(), 2, "seed {seed}");
         // The survivor is the same SA on both sides, with agreeing keys.
         let (ia, ib) = (Pair::installs(&p.a), Pair::installs(&p.b));
@@ -1803,15 +1648,6 @@ fn run_to_a_failure(p: &mut Pair) -> String {
     p.initiate();
     p.drive_until(Duration::from_secs(400), |p| Pair::failed(&p.a).is_some());
     Pair::failed(&p.a).unwrap()
-}
-
-fn default_pair(seed: u64) -> Pair {
-    Pair::new(
-        seed,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-    )
 }
 
 #[test]
@@ -1868,9 +1704,9 @@ fn initiator_drops_a_response_with_a_zero_responder_spi() {
         run_to_a_failure(&mut p),
         "local error: peer did not answer after 6 transmissions"
     );
-    assert!(Pair::dropped_reasons(&p.a)
-        .iter()
-        .any(|r| r == "peer misbehaved: IKE_SA_INIT response has a zero responder SPI"));
+    assert!(p
+        .a
+        .dropped_any(|r| r == "peer misbehaved: IKE_SA_INIT response has a zero responder SPI"));
 }
 
 #[test]
@@ -1942,9 +1778,9 @@ fn unsupported_critical_payload_is_refused() {
         run_to_a_failure(&mut p),
         "peer sent UNSUPPORTED_CRITICAL_PAYLOAD"
     );
-    assert!(Pair::dropped_reasons(&p.b)
-        .iter()
-        .any(|r| r == "unsupported critical payload in IKE_SA_INIT"));
+    assert!(p
+        .b
+        .dropped_any(|r| r == "unsupported critical payload in IKE_SA_INIT"));
 }
 
 /// strongSwan adds status notifies and vendor IDs we do not use
@@ -1996,9 +1832,7 @@ fn a_forged_ike_auth_response_changes_nothing() {
         true
     }));
     handshake(&mut p);
-    assert!(Pair::dropped_reasons(&p.a)
-        .iter()
-        .any(|r| r.contains("integrity check")));
+    assert!(p.a.dropped_any(|r| r.contains("integrity check")));
     // A retransmitted its request and B answered from its cache.
     assert_eq!(Pair::sent_exchanges(&p.a, ExchangeType::IKE_AUTH, false), 2);
     assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
@@ -2064,47 +1898,23 @@ fn responder_rejects_a_bad_ke_public_value() {
 }
 
 fn skf_count(p: &Peer, ex: ExchangeType) -> usize {
-    p.sent
-        .iter()
-        .filter(|t| {
-            let b = if t.path.local.port() == 4500 {
-                &t.bytes[4..]
-            } else {
-                &t.bytes[..]
-            };
-            let h = HeaderPacket::new_checked(b).unwrap();
-            h.exchange_type() == ex && h.next_payload() == ike::wire::PayloadType::SKF
-        })
+    p.sent_of(ex)
+        .filter(|t| header(t).next_payload() == ike::wire::PayloadType::SKF)
         .count()
 }
 
 #[test]
 fn large_messages_are_fragmented_and_reassembled() {
     let small = |c: &mut EndpointConfig| c.fragment_size = 200;
-    let mut p = Pair::with(
-        70,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-        small,
-        small,
-    );
+    let mut p = tuned_pair(70, small, small);
     handshake(&mut p);
     assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
     // Each IKE_AUTH message went out as several SKF fragments, each within the size.
     assert!(skf_count(&p.a, ExchangeType::IKE_AUTH) >= 2);
     assert!(skf_count(&p.b, ExchangeType::IKE_AUTH) >= 2);
-    assert!(p
-        .a
-        .sent
-        .iter()
-        .chain(p.b.sent.iter())
-        .all(|t| t.bytes.len() + 28 <= 200 || {
-            HeaderPacket::new_checked(&t.bytes[..])
-                .unwrap()
-                .exchange_type()
-                == ExchangeType::IKE_SA_INIT
-        }));
+    assert!(p.a.sent.iter().chain(p.b.sent.iter()).all(
+        |t| t.bytes.len() + 28 <= 200 || header(t).exchange_type() == ExchangeType::IKE_SA_INIT
+    ));
 }
 
 #[test]
@@ -2143,14 +1953,7 @@ fn fragments_survive_loss_and_reordering() {
 
 #[test]
 fn no_fragments_unless_both_support_them() {
-    let mut p = Pair::with(
-        71,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-        |a| a.fragment_size = 200,
-        |b| b.fragmentation = false,
-    );
+    let mut p = tuned_pair(71, |a| a.fragment_size = 200, |b| b.fragmentation = false);
     handshake(&mut p);
     assert_eq!(skf_count(&p.a, ExchangeType::IKE_AUTH), 0);
     assert_eq!(Pair::sent_exchanges(&p.a, ExchangeType::IKE_AUTH, false), 1);
@@ -2176,22 +1979,7 @@ fn fragmented_rekeys_and_deletes_work() {
     );
     let id = p.initiate();
     assert!(p.drive_until(Duration::from_secs(60), Pair::both_established));
-    let spi = Pair::installs(&p.a)[0].inbound.spi;
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::RekeyChild {
-                ike_sa: id,
-                inbound_spi: spi,
-            },
-        )
-        .unwrap();
-    assert!(
-        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 2
-            && installs_count(&p.b) == 2)
-    );
-    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+    assert_child_rekey_works(&mut p, id, Duration::from_secs(120), "CHILD_SA rekey");
     assert!(skf_count(&p.a, ExchangeType::CREATE_CHILD_SA) >= 2);
 }
 
@@ -2219,19 +2007,37 @@ fn pinned(s: &RingSigner) -> PeerAuth {
     PeerAuth::PublicKey(Arc::new(RingVerifier::new(s.public_key())))
 }
 
+/// Signs with `signer` and accepts only `peer`'s key.
+fn signing(signer: &Arc<RingSigner>, peer: &RingSigner) -> PeerOpts {
+    PeerOpts {
+        signer: Some(signer.clone()),
+        peer_auth: Some(pinned(peer)),
+        ..Default::default()
+    }
+}
+
+/// Signs with `signer` and sends `cert`.
+fn with_cert(signer: &Arc<RingSigner>, cert: Vec<u8>) -> PeerOpts {
+    PeerOpts {
+        signer: Some(signer.clone()),
+        local_certs: vec![cert],
+        ..Default::default()
+    }
+}
+
+/// Checks the peer's certificate with `cv`.
+fn verifying_certs(cv: &Arc<impl CertVerifier + 'static>) -> PeerOpts {
+    PeerOpts {
+        peer_auth: Some(PeerAuth::Certificate(cv.clone())),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn signature_authentication_with_pinned_keys() {
     let (sa_, sb) = (p256_signer(), ed25519_signer());
-    let a = PeerOpts {
-        signer: Some(sa_.clone()),
-        peer_auth: Some(pinned(&sb)),
-        ..Default::default()
-    };
-    let b = PeerOpts {
-        signer: Some(sb),
-        peer_auth: Some(pinned(&sa_)),
-        ..Default::default()
-    };
+    let a = signing(&sa_, &sb);
+    let b = signing(&sb, &sa_);
     let mut p = Pair::new(80, LinkConfig::default(), a, b);
     handshake(&mut p);
     assert_keys_agree(Pair::installs(&p.a)[0], Pair::installs(&p.b)[0]);
@@ -2241,16 +2047,8 @@ fn signature_authentication_with_pinned_keys() {
 #[test]
 fn signature_from_the_wrong_key_fails() {
     let (sa_, sb, other) = (p256_signer(), p256_signer(), p256_signer());
-    let a = PeerOpts {
-        signer: Some(sa_),
-        peer_auth: Some(pinned(&sb)),
-        ..Default::default()
-    };
-    let b = PeerOpts {
-        signer: Some(sb),
-        peer_auth: Some(pinned(&other)),
-        ..Default::default()
-    };
+    let a = signing(&sa_, &sb);
+    let b = signing(&sb, &other);
     let mut p = Pair::new(81, LinkConfig::default(), a, b);
     assert_eq!(run_to_a_failure(&mut p), "peer sent AUTHENTICATION_FAILED");
     assert_eq!(
@@ -2262,16 +2060,8 @@ fn signature_from_the_wrong_key_fails() {
 #[test]
 fn initiator_rejecting_the_responders_signature_tears_the_responder_down() {
     let (sa_, sb, other) = (p256_signer(), p256_signer(), p256_signer());
-    let a = PeerOpts {
-        signer: Some(sa_.clone()),
-        peer_auth: Some(pinned(&other)),
-        ..Default::default()
-    };
-    let b = PeerOpts {
-        signer: Some(sb),
-        peer_auth: Some(pinned(&sa_)),
-        ..Default::default()
-    };
+    let a = signing(&sa_, &other);
+    let b = signing(&sb, &sa_);
     let mut p = Pair::new(83, LinkConfig::default(), a, b);
     assert_eq!(
         run_to_a_failure(&mut p),
@@ -2284,16 +2074,8 @@ fn initiator_rejecting_the_responders_signature_tears_the_responder_down() {
 fn both_sides_announce_identity_hash_and_record_the_peers_list() {
     // RFC 8420 §2: Ed25519 needs Identity (5) in SIGNATURE_HASH_ALGORITHMS.
     let (sa_, sb) = (ed25519_signer(), ed25519_signer());
-    let a = PeerOpts {
-        signer: Some(sa_.clone()),
-        peer_auth: Some(pinned(&sb)),
-        ..Default::default()
-    };
-    let b = PeerOpts {
-        signer: Some(sb),
-        peer_auth: Some(pinned(&sa_)),
-        ..Default::default()
-    };
+    let a = signing(&sa_, &sb);
+    let b = signing(&sb, &sa_);
     let mut p = Pair::new(84, LinkConfig::default(), a, b);
     handshake(&mut p);
     let want = [
@@ -2302,18 +2084,7 @@ fn both_sides_announce_identity_hash_and_record_the_peers_list() {
         HashAlgorithm::SHA2_512,
         HashAlgorithm::IDENTITY,
     ];
-    let ids: Vec<IkeSaId> = [&p.a, &p.b]
-        .iter()
-        .map(|peer| {
-            peer.events
-                .iter()
-                .find_map(|e| match e {
-                    Event::Established { ike_sa, .. } => Some(*ike_sa),
-                    _ => None,
-                })
-                .unwrap()
-        })
-        .collect();
+    let ids = [p.a.ike_sa(), p.b.ike_sa()];
     assert_eq!(p.a.ep.peer_signature_hashes(ids[0]), &want);
     assert_eq!(p.b.ep.peer_signature_hashes(ids[1]), &want);
     // And on the wire, in A's IKE_SA_INIT request.
@@ -2388,28 +2159,14 @@ fn certificate_authentication_goes_through_the_cert_verifier() {
         der: der.clone(),
         key: sa_.clone(),
     });
-    let a = PeerOpts {
-        signer: Some(sa_.clone()),
-        local_certs: vec![der],
-        ..Default::default()
-    };
-    let b = PeerOpts {
-        peer_auth: Some(PeerAuth::Certificate(cv.clone())),
-        ..Default::default()
-    };
+    let a = with_cert(&sa_, der);
+    let b = verifying_certs(&cv);
     let mut p = Pair::new(84, LinkConfig::default(), a, b);
     handshake(&mut p);
 
     // The wrong certificate, and none at all, are rejected with the reason.
-    let a = PeerOpts {
-        signer: Some(sa_.clone()),
-        local_certs: vec![b"other".to_vec()],
-        ..Default::default()
-    };
-    let b = PeerOpts {
-        peer_auth: Some(PeerAuth::Certificate(cv.clone())),
-        ..Default::default()
-    };
+    let a = with_cert(&sa_, b"other".to_vec());
+    let b = verifying_certs(&cv);
     let mut p = Pair::new(85, LinkConfig::default(), a, b);
     assert_eq!(run_to_a_failure(&mut p), "peer sent AUTHENTICATION_FAILED");
     assert_eq!(
@@ -2420,10 +2177,7 @@ fn certificate_authentication_goes_through_the_cert_verifier() {
         signer: Some(sa_),
         ..Default::default()
     };
-    let b = PeerOpts {
-        peer_auth: Some(PeerAuth::Certificate(cv)),
-        ..Default::default()
-    };
+    let b = verifying_certs(&cv);
     let mut p = Pair::new(86, LinkConfig::default(), a, b);
     assert_eq!(run_to_a_failure(&mut p), "peer sent AUTHENTICATION_FAILED");
     assert_eq!(
@@ -2468,15 +2222,8 @@ fn the_drivers_wall_clock_reaches_the_cert_verifier() {
             },
             seen: Mutex::new(Vec::new()),
         });
-        let a = PeerOpts {
-            signer: Some(sa_.clone()),
-            local_certs: vec![der.clone()],
-            ..Default::default()
-        };
-        let b = PeerOpts {
-            peer_auth: Some(PeerAuth::Certificate(cv.clone())),
-            ..Default::default()
-        };
+        let a = with_cert(&sa_, der.clone());
+        let b = verifying_certs(&cv);
         let mut p = Pair::new(88, LinkConfig::default(), a, b);
         if set {
             p.b.ep.set_wall_clock(t);
@@ -2584,15 +2331,8 @@ fn big_certificates_are_fragmented() {
         der: der.clone(),
         key: sa_.clone(),
     });
-    let a = PeerOpts {
-        signer: Some(sa_),
-        local_certs: vec![der],
-        ..Default::default()
-    };
-    let b = PeerOpts {
-        peer_auth: Some(PeerAuth::Certificate(cv)),
-        ..Default::default()
-    };
+    let a = with_cert(&sa_, der);
+    let b = verifying_certs(&cv);
     let mut p = Pair::new(
         87,
         LinkConfig {
@@ -2610,16 +2350,10 @@ fn big_certificates_are_fragmented() {
 #[test]
 fn initial_contact_replaces_the_sas_of_a_restarted_peer() {
     let mut p = default_pair(90);
-    p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
-    let old_b = Pair::installs(&p.b)[0].inbound.spi;
+    p.establish();
+    let old_b = p.b.first_spi();
     // A restarts with no memory and connects again.
-    let fresh = Pair::new(
-        91,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-    );
+    let fresh = default_pair(91);
     p.a = fresh.a;
     p.initiate();
     let two = |p: &Pair| {
@@ -2632,27 +2366,13 @@ fn initial_contact_replaces_the_sas_of_a_restarted_peer() {
     assert!(p.drive_until(Duration::from_secs(120), two));
     assert!(p.b.events.iter().any(|e| matches!(e, Event::Deleted { reason, .. } if reason == "replaced: peer sent INITIAL_CONTACT")));
     assert_eq!(p.b.ep.ike_sa_count(), 1);
-    let b_del = p.b.kernel.iter().find_map(|k| {
-        if let KernelRequest::Delete { inbound_spi, .. } = k {
-            Some(*inbound_spi)
-        } else {
-            None
-        }
-    });
+    let b_del = p.b.deleted_spis().first().copied();
     assert_eq!(b_del, Some(old_b));
 }
 
 #[test]
 fn nat_keepalives_are_sent_only_by_the_side_behind_the_nat() {
-    let mut p = Pair::new(
-        92,
-        LinkConfig {
-            nat: true,
-            ..Default::default()
-        },
-        PeerOpts::default(),
-        PeerOpts::default(),
-    );
+    let mut p = Pair::new(92, NAT_LINK, PeerOpts::default(), PeerOpts::default());
     handshake(&mut p);
     p.drive_for(Duration::from_secs(65));
     let ka = |x: &Peer| x.sent.iter().filter(|t| t.bytes == [0xff]).count();
@@ -2681,8 +2401,7 @@ mod robustness {
             junk in proptest::collection::vec(any::<u8>(), 0..200),
         ) {
             let mut p = default_pair(95);
-            let id = p.initiate();
-            p.drive_until(Duration::from_secs(60), Pair::both_established);
+            let id = p.establish();
             let corpus: Vec<Transmit> = p.a.sent.iter().chain(p.b.sent.iter()).cloned().collect();
             let now = p.now;
             for (pick, pos, val, to_a) in picks {
@@ -2714,8 +2433,7 @@ fn ike_sa_is_rekeyed_on_its_timer() {
         ..Default::default()
     };
     let mut p = Pair::new(100, LinkConfig::default(), a, PeerOpts::default());
-    p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    p.establish();
     p.drive_for(Duration::from_secs(250));
     let rekeys =
         p.a.events
@@ -2724,33 +2442,17 @@ fn ike_sa_is_rekeyed_on_its_timer() {
             .count();
     assert_eq!(rekeys, 2, "rekeyed after 90-100 s, twice in 250 s");
     assert_eq!((p.a.ep.ike_sa_count(), p.b.ep.ike_sa_count()), (1, 1));
-    let new =
-        p.a.events
-            .iter()
-            .rev()
-            .find_map(|e| {
-                if let Event::IkeRekeyed { new, .. } = e {
-                    Some(*new)
-                } else {
-                    None
-                }
-            })
-            .unwrap();
+    let new = *p.a.rekeyed_to().last().unwrap();
     assert_eq!(p.a.ep.child_count(new), 1);
-    assert!(!p
-        .a
-        .kernel
-        .iter()
-        .any(|k| matches!(k, KernelRequest::Delete { .. })));
+    assert!(!p.a.deletes_any());
 }
 
 #[test]
 fn kernel_replies_are_matched_by_sequence_number() {
     let mut p = default_pair(101);
-    let id = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let id = p.establish();
     let seq = Pair::installs(&p.a)[0].seq;
-    let spi = Pair::installs(&p.a)[0].inbound.spi;
+    let spi = p.a.first_spi();
     assert_ne!(seq, 0);
     let now = p.now;
     // An unknown sequence number and a success change nothing.
@@ -2768,10 +2470,9 @@ fn kernel_replies_are_matched_by_sequence_number() {
     assert!(Pair::child_failed(&p.a).is_none());
     // A refused install is reported and the CHILD_SA is deleted with the peer.
     let mut p = default_pair(102);
-    let id = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let id = p.establish();
     let seq = Pair::installs(&p.a)[0].seq;
-    let spi2 = Pair::installs(&p.a)[0].inbound.spi;
+    let spi2 = p.a.first_spi();
     let now = p.now;
     p.a.ep
         .handle_kernel(now, ike::io::KernelEvent::Reply { seq, errno: 22 });
@@ -2792,33 +2493,16 @@ fn kernel_replies_are_matched_by_sequence_number() {
 #[test]
 fn a_superseded_ike_sa_refuses_new_work() {
     let mut p = default_pair(103);
-    let id = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
-    let b_id =
-        p.b.events
-            .iter()
-            .find_map(|e| {
-                if let Event::Established { ike_sa, .. } = e {
-                    Some(*ike_sa)
-                } else {
-                    None
-                }
-            })
-            .unwrap();
+    let id = p.establish();
+    let b_id = p.b.ike_sa();
     // A rekeys the IKE SA; its Delete of the old SA is held back, so B can
     // still send on the old SA, which A has marked superseded.
     p.tamper = Some(Box::new(|from, bytes| {
         !(from == Side::A && bytes[18] == ExchangeType::INFORMATIONAL.0)
     }));
-    let now = p.now;
-    p.a.ep
-        .handle_command(now, Command::RekeyIke { ike_sa: id })
-        .unwrap();
+    p.command(Side::A, Command::RekeyIke { ike_sa: id });
     p.drive_for(Duration::from_secs(1));
-    let now = p.now;
-    p.b.ep
-        .handle_command(now, Command::RekeyIke { ike_sa: b_id })
-        .unwrap();
+    p.command(Side::B, Command::RekeyIke { ike_sa: b_id });
     p.drive_for(Duration::from_secs(1));
     assert_eq!(
         Pair::child_failed(&p.b).unwrap(),
@@ -2827,96 +2511,54 @@ fn a_superseded_ike_sa_refuses_new_work() {
 }
 
 fn survivor(p: &Peer) -> IkeSaId {
-    let mut ids: Vec<IkeSaId> = p
-        .events
-        .iter()
-        .filter_map(|e| {
-            if let Event::IkeRekeyed { new, .. } = e {
-                Some(*new)
-            } else {
-                None
-            }
-        })
-        .filter(|id| p.ep.is_established(*id))
-        .collect();
+    let mut ids = p.rekeyed_to();
+    ids.retain(|id| p.ep.is_established(*id));
     ids.dedup();
     assert_eq!(ids.len(), 1, "exactly one IKE SA survives: {:?}", p.events);
     ids[0]
 }
 
+/// After an IKE SA rekey collision, each end has exactly one IKE SA left,
+/// the one a rekey created, and it carries the CHILD_SA; (A's, B's).
+fn assert_one_ike_sa_survives(p: &Pair, seed: u64) -> (IkeSaId, IkeSaId) {
+    assert_eq!(
+        (p.a.ep.ike_sa_count(), p.b.ep.ike_sa_count()),
+        (1, 1),
+        "seed {seed}: A {:?}\nB {:?}",
+        p.a.events,
+        p.b.events
+    );
+    let (sa_, sb) = (survivor(&p.a), survivor(&p.b));
+    assert_eq!(
+        (p.a.ep.child_count(sa_), p.b.ep.child_count(sb)),
+        (1, 1),
+        "seed {seed}"
+    );
+    (sa_, sb)
+}
+
 #[test]
 fn simultaneous_ike_rekeys_converge_on_one_ike_sa() {
     for seed in 110..120 {
-        let link = LinkConfig {
-            base_delay_ms: 50,
-            ..Default::default()
-        };
-        let mut p = Pair::new(seed, link, PeerOpts::default(), PeerOpts::default());
-        let id = p.initiate();
-        p.drive_until(Duration::from_secs(60), Pair::both_established);
-        let b_id =
-            p.b.events
-                .iter()
-                .find_map(|e| {
-                    if let Event::Established { ike_sa, .. } = e {
-                        Some(*ike_sa)
-                    } else {
-                        None
-                    }
-                })
-                .unwrap();
-        let now = p.now;
-        p.a.ep
-            .handle_command(now, Command::RekeyIke { ike_sa: id })
-            .unwrap();
-        p.b.ep
-            .handle_command(now, Command::RekeyIke { ike_sa: b_id })
-            .unwrap();
+        let (mut p, id, b_id) = crossing_pair(seed, PeerOpts::default());
+        rekey_both_at_once(&mut p, Rekey::Ike, id, b_id);
         p.drive_for(Duration::from_secs(30));
-        assert_eq!(
-            (p.a.ep.ike_sa_count(), p.b.ep.ike_sa_count()),
-            (1, 1),
-            "seed {seed}"
-        );
-        let (sa_, sb) = (survivor(&p.a), survivor(&p.b));
-        assert_eq!(
-            (p.a.ep.child_count(sa_), p.b.ep.child_count(sb)),
-            (1, 1),
-            "seed {seed}"
-        );
+        let (sa_, _) = assert_one_ike_sa_survives(&p, seed);
         // No CHILD_SA was lost on the way, and the survivor carries traffic.
-        assert!(
-            !p.a.kernel
-                .iter()
-                .any(|k| matches!(k, KernelRequest::Delete { .. })),
-            "seed {seed}"
+        assert!(!p.a.deletes_any(), "seed {seed}");
+        assert_child_rekey_works(
+            &mut p,
+            sa_,
+            Duration::from_secs(200),
+            &format!("seed {seed}"),
         );
-        let spi = Pair::installs(&p.a)[0].inbound.spi;
-        let now = p.now;
-        p.a.ep
-            .handle_command(
-                now,
-                Command::RekeyChild {
-                    ike_sa: sa_,
-                    inbound_spi: spi,
-                },
-            )
-            .unwrap();
-        assert!(
-            p.drive_until(Duration::from_secs(200), |p| installs_count(&p.a) == 2
-                && installs_count(&p.b) == 2),
-            "seed {seed}: {:?}",
-            p.a.events
-        );
-        assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
     }
 }
 
 #[test]
 fn a_second_ike_sa_to_the_same_peer_does_not_claim_initial_contact() {
     let mut p = default_pair(120);
-    let first = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
+    let first = p.establish();
     let second = p.initiate();
     let count = |x: &Peer| {
         x.events
@@ -2942,39 +2584,20 @@ fn additional_child_sa_on_command_and_on_acquire() {
         ..Default::default()
     };
     let mut p = Pair::new(130, LinkConfig::default(), o(), o());
-    let id = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::CreateChild {
-                ike_sa: id,
-                child: 0,
-            },
-        )
-        .unwrap();
-    assert!(
-        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 2
-            && installs_count(&p.b) == 2)
-    );
+    let id = p.establish();
+    p.create_child(Side::A, id, 0);
+    assert!(p.drive_until(Duration::from_secs(120), Pair::both_installed(2)));
     assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
     assert_eq!(p.a.ep.child_count(id), 2, "the first CHILD_SA stays");
     // Delete both; an acquire for the peer then brings one back.
-    for spi in [
-        Pair::installs(&p.a)[0].inbound.spi,
-        Pair::installs(&p.a)[1].inbound.spi,
-    ] {
-        let now = p.now;
-        p.a.ep
-            .handle_command(
-                now,
-                Command::TerminateChild {
-                    ike_sa: id,
-                    inbound_spi: spi,
-                },
-            )
-            .unwrap();
+    for spi in [p.a.first_spi(), Pair::installs(&p.a)[1].inbound.spi] {
+        p.command(
+            Side::A,
+            Command::TerminateChild {
+                ike_sa: id,
+                inbound_spi: spi,
+            },
+        );
         p.drive_for(Duration::from_secs(2));
     }
     assert_eq!(p.a.ep.child_count(id), 0);
@@ -2987,10 +2610,7 @@ fn additional_child_sa_on_command_and_on_acquire() {
             remote_ts: None,
         },
     );
-    assert!(
-        p.drive_until(Duration::from_secs(200), |p| installs_count(&p.a) == 3
-            && installs_count(&p.b) == 3)
-    );
+    assert!(p.drive_until(Duration::from_secs(200), Pair::both_installed(3)));
     assert_keys_agree(Pair::installs(&p.a)[2], Pair::installs(&p.b)[2]);
     assert_eq!(p.a.ep.child_count(id), 1);
 }
@@ -3028,22 +2648,7 @@ fn cbc_hmac_and_modp_suites_work_end_to_end() {
         "AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048"
     );
     assert!(skf_count(&p.a, ExchangeType::IKE_AUTH) >= 2);
-    let spi = Pair::installs(&p.a)[0].inbound.spi;
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::RekeyChild {
-                ike_sa: id,
-                inbound_spi: spi,
-            },
-        )
-        .unwrap();
-    assert!(
-        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 2
-            && installs_count(&p.b) == 2)
-    );
-    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
+    assert_child_rekey_works(&mut p, id, Duration::from_secs(120), "CHILD_SA rekey");
 }
 
 // --- Several CHILD_SAs of one connection on one IKE SA (issue #6) ---
@@ -3062,11 +2667,40 @@ fn child(name: &str, esp: &str, local: &str, remote: &str) -> ChildConfig {
     }
 }
 
+/// One child of A's: (name, ESP proposal, A's local TS, A's remote TS).
+type ChildSpec = (&'static str, &'static str, &'static str, &'static str);
+
+/// The three networks of the multi-child tests, as A sees them.
+const NET: ChildSpec = ("net", "aes256gcm16", "10.1.0.0/16", "10.2.0.0/16");
+const NET2: ChildSpec = ("net2", "aes256gcm16", "10.11.0.0/16", "10.12.0.0/16");
+const NET3: ChildSpec = ("net3", "aes256gcm16", "10.21.0.0/16", "10.22.0.0/16");
+
+/// A's children.
+fn a_side(specs: &[ChildSpec]) -> Vec<ChildConfig> {
+    specs
+        .iter()
+        .map(|&(name, esp, local, remote)| child(name, esp, local, remote))
+        .collect()
+}
+
+/// B's mirror of A's children: the same selectors, local and remote swapped.
+fn b_side(specs: &[ChildSpec]) -> Vec<ChildConfig> {
+    specs
+        .iter()
+        .map(|&(name, esp, local, remote)| child(name, esp, remote, local))
+        .collect()
+}
+
 /// Replaces the (only) peer's children.
 fn with_children(children: Vec<ChildConfig>) -> impl FnOnce(&mut EndpointConfig) {
     move |c: &mut EndpointConfig| {
         Arc::get_mut(&mut c.peers[0]).unwrap().children = children;
     }
+}
+
+/// Default peers whose only connection has these children.
+fn children_pair(seed: u64, a: Vec<ChildConfig>, b: Vec<ChildConfig>) -> Pair {
+    tuned_pair(seed, with_children(a), with_children(b))
 }
 
 /// (child index, local TS, remote TS) of every ChildInstalled event.
@@ -3096,65 +2730,17 @@ fn ts_text(s: &str) -> String {
 
 #[test]
 fn two_children_share_one_ike_sa_both_ways() {
-    let a_children = vec![
-        child("net", "aes256gcm16", "10.1.0.0/16", "10.2.0.0/16"),
-        child("net2", "aes256gcm16", "10.11.0.0/16", "10.12.0.0/16"),
-        child("net3", "aes256gcm16", "10.21.0.0/16", "10.22.0.0/16"),
-    ];
     // B lists them in another order: indexes are per side.
-    let b_children = vec![
-        child("net3", "aes256gcm16", "10.22.0.0/16", "10.21.0.0/16"),
-        child("net2", "aes256gcm16", "10.12.0.0/16", "10.11.0.0/16"),
-        child("net", "aes256gcm16", "10.2.0.0/16", "10.1.0.0/16"),
-    ];
-    let mut p = Pair::with(
-        600,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-        with_children(a_children),
-        with_children(b_children),
-    );
+    let (a, b) = (a_side(&[NET, NET2, NET3]), b_side(&[NET3, NET2, NET]));
+    let mut p = children_pair(600, a, b);
     let id = p.initiate();
     // Asked for while IKE_AUTH is in flight: waits for the window.
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::CreateChild {
-                ike_sa: id,
-                child: 1,
-            },
-        )
-        .unwrap();
-    assert!(
-        p.drive_until(Duration::from_secs(60), |p| installs_count(&p.a) == 2
-            && installs_count(&p.b) == 2)
-    );
+    p.create_child(Side::A, id, 1);
+    assert!(p.drive_until(Duration::from_secs(60), Pair::both_installed(2)));
     // The responder of IKE_AUTH creates the third one on the same IKE SA.
-    let b_id = match p
-        .b
-        .events
-        .iter()
-        .find(|e| matches!(e, Event::Established { .. }))
-    {
-        Some(Event::Established { ike_sa, .. }) => *ike_sa,
-        _ => unreachable!(),
-    };
-    let now = p.now;
-    p.b.ep
-        .handle_command(
-            now,
-            Command::CreateChild {
-                ike_sa: b_id,
-                child: 0,
-            },
-        )
-        .unwrap();
-    assert!(
-        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 3
-            && installs_count(&p.b) == 3)
-    );
+    let b_id = p.b.ike_sa();
+    p.create_child(Side::B, b_id, 0);
+    assert!(p.drive_until(Duration::from_secs(120), Pair::both_installed(3)));
     assert_eq!(p.a.ep.ike_sa_count(), 1);
     assert_eq!(p.b.ep.ike_sa_count(), 1);
     assert_eq!(p.a.ep.child_count(id), 3);
@@ -3181,16 +2767,7 @@ fn two_children_share_one_ike_sa_both_ways() {
     );
     // A rekey keeps the child's configuration on both sides.
     let spi = Pair::installs(&p.a)[1].inbound.spi;
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::RekeyChild {
-                ike_sa: id,
-                inbound_spi: spi,
-            },
-        )
-        .unwrap();
+    p.rekey_child(Side::A, id, spi);
     assert!(
         p.drive_until(Duration::from_secs(180), |p| installs_count(&p.a) == 4
             && installs_count(&p.b) == 4
@@ -3219,35 +2796,16 @@ fn two_children_share_one_ike_sa_both_ways() {
 #[test]
 fn responder_picks_the_child_whose_selectors_fit_best() {
     // B: a wide child first, then a narrower one with another proposal.
-    let b_children = vec![
-        child("wide", "aes128gcm16", "10.2.0.0/16", "10.1.0.0/16"),
-        child("exact", "aes256gcm16", "10.2.5.0/24", "10.1.5.0/24"),
-        child("other", "aes256gcm16", "10.9.0.0/16", "10.8.0.0/16"),
-    ];
-    let a_children = vec![
-        child("exact", "aes256gcm16", "10.1.5.0/24", "10.2.5.0/24"),
-        child("wide", "aes128gcm16", "10.1.0.0/16", "10.2.0.0/16"),
-        child("other", "aes256gcm16", "10.8.0.0/16", "10.9.0.0/16"),
-    ];
-    let mut p = Pair::with(
-        601,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-        with_children(a_children),
-        with_children(b_children),
-    );
+    let wide = ("wide", "aes128gcm16", "10.1.0.0/16", "10.2.0.0/16");
+    let exact = ("exact", "aes256gcm16", "10.1.5.0/24", "10.2.5.0/24");
+    let other = ("other", "aes256gcm16", "10.8.0.0/16", "10.9.0.0/16");
+    let (a, b) = (a_side(&[exact, wide, other]), b_side(&[wide, exact, other]));
+    let mut p = children_pair(601, a, b);
     let id = p.initiate();
-    let now = p.now;
     for child in [1, 2] {
-        p.a.ep
-            .handle_command(now, Command::CreateChild { ike_sa: id, child })
-            .unwrap();
+        p.create_child(Side::A, id, child);
     }
-    assert!(
-        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 3
-            && installs_count(&p.b) == 3)
-    );
+    assert!(p.drive_until(Duration::from_secs(120), Pair::both_installed(3)));
     let t = ts_text;
     // Both "wide" and "exact" contain 10.1.5.0/24 === 10.2.5.0/24; the one
     // equal to the proposal wins, and its proposal (AES-256) is used, which
@@ -3274,25 +2832,10 @@ fn responder_picks_the_child_whose_selectors_fit_best() {
 
 #[test]
 fn ts_unacceptable_when_no_child_fits_and_the_ike_sa_stays() {
-    let a_children = vec![
-        child("net", "aes256gcm16", "10.1.0.0/16", "10.2.0.0/16"),
-        child("stray", "aes256gcm16", "10.77.0.0/16", "10.78.0.0/16"),
-    ];
-    let b_children = vec![child("net", "aes256gcm16", "10.2.0.0/16", "10.1.0.0/16")];
-    let mut p = Pair::with(
-        602,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-        with_children(a_children),
-        with_children(b_children),
-    );
+    let stray = ("stray", "aes256gcm16", "10.77.0.0/16", "10.78.0.0/16");
+    let mut p = children_pair(602, a_side(&[NET, stray]), b_side(&[NET]));
     // IKE_AUTH with the child B does not have.
-    let now = p.now;
-    let id =
-        p.a.ep
-            .handle_command(now, Command::Initiate { peer: 0, child: 1 })
-            .unwrap();
+    let id = p.command(Side::A, Command::Initiate { peer: 0, child: 1 });
     assert!(p.drive_until(Duration::from_secs(60), Pair::both_established));
     let why = Pair::child_failed(&p.a).unwrap();
     assert!(why.contains("TS_UNACCEPTABLE"), "{why}");
@@ -3308,16 +2851,10 @@ fn ts_unacceptable_when_no_child_fits_and_the_ike_sa_stays() {
         .any(|e| matches!(e, Event::ChildFailed { child: None, .. })));
     assert_eq!(installs_count(&p.a), 0);
     // The same by CREATE_CHILD_SA, then the one that fits.
-    let now = p.now;
     for child in [1, 0] {
-        p.a.ep
-            .handle_command(now, Command::CreateChild { ike_sa: id, child })
-            .unwrap();
+        p.create_child(Side::A, id, child);
     }
-    assert!(
-        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 1
-            && installs_count(&p.b) == 1)
-    );
+    assert!(p.drive_until(Duration::from_secs(120), Pair::both_installed(1)));
     let fails = p
         .a
         .events
@@ -3340,29 +2877,10 @@ fn each_child_negotiates_its_own_proposals() {
         child("safe", "aes256gcm16-x25519", "10.12.0.0/16", "10.11.0.0/16"),
         child("fast", "chacha20poly1305", "10.2.0.0/16", "10.1.0.0/16"),
     ];
-    let mut p = Pair::with(
-        603,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-        with_children(a_children),
-        with_children(b_children),
-    );
+    let mut p = children_pair(603, a_children, b_children);
     let id = p.initiate();
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::CreateChild {
-                ike_sa: id,
-                child: 1,
-            },
-        )
-        .unwrap();
-    assert!(
-        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 1
-            && installs_count(&p.b) == 1)
-    );
+    p.create_child(Side::A, id, 1);
+    assert!(p.drive_until(Duration::from_secs(120), Pair::both_installed(1)));
     let why = Pair::child_failed(&p.a).unwrap();
     assert!(why.contains("NO_PROPOSAL_CHOSEN"), "{why}");
     let t = ts_text;
@@ -3379,35 +2897,13 @@ fn each_child_negotiates_its_own_proposals() {
 
 #[test]
 fn an_acquire_starts_the_child_whose_selectors_hold_the_packet() {
-    let children = |flip: bool| {
-        let (l1, r1, l2, r2) = if flip {
-            (
-                "10.2.0.0/16",
-                "10.1.0.0/16",
-                "10.12.0.0/16[tcp/443]",
-                "10.11.0.0/16",
-            )
-        } else {
-            (
-                "10.1.0.0/16",
-                "10.2.0.0/16",
-                "10.11.0.0/16",
-                "10.12.0.0/16[tcp/443]",
-            )
-        };
-        vec![
-            child("net", "aes256gcm16", l1, r1),
-            child("web", "aes256gcm16", l2, r2),
-        ]
-    };
-    let mut p = Pair::with(
-        604,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-        with_children(children(false)),
-        with_children(children(true)),
+    let web = (
+        "web",
+        "aes256gcm16",
+        "10.11.0.0/16",
+        "10.12.0.0/16[tcp/443]",
     );
+    let mut p = children_pair(604, a_side(&[NET, web]), b_side(&[NET, web]));
     let acquire = |p: &mut Pair, l: &str, r: &str| {
         let now = p.now;
         p.a.ep.handle_kernel(
@@ -3424,18 +2920,12 @@ fn an_acquire_starts_the_child_whose_selectors_hold_the_packet() {
     acquire(&mut p, "10.11.0.9[tcp/40000]", "10.12.3.4[tcp/443]");
     // A repeated ACQUIRE while it is being set up changes nothing.
     acquire(&mut p, "10.11.0.9[tcp/40001]", "10.12.3.4[tcp/443]");
-    assert!(
-        p.drive_until(Duration::from_secs(60), |p| installs_count(&p.a) == 1
-            && installs_count(&p.b) == 1)
-    );
+    assert!(p.drive_until(Duration::from_secs(60), Pair::both_installed(1)));
     // Other traffic of "web"'s networks but not its port fits no child.
     acquire(&mut p, "10.11.0.9[udp/53]", "10.12.3.4[udp/53]");
     // The other child's traffic: a CREATE_CHILD_SA on the same IKE SA.
     acquire(&mut p, "10.1.0.9", "10.2.0.1");
-    assert!(
-        p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 2
-            && installs_count(&p.b) == 2)
-    );
+    assert!(p.drive_until(Duration::from_secs(120), Pair::both_installed(2)));
     p.drive_for(Duration::from_secs(5));
     assert_eq!(p.a.ep.ike_sa_count(), 1);
     assert_eq!(installs_count(&p.a), 2);
@@ -3447,43 +2937,19 @@ fn an_acquire_starts_the_child_whose_selectors_hold_the_packet() {
             (0, t("10.1.0.0/16"), t("10.2.0.0/16")),
         ]
     );
-    assert!(Pair::dropped_reasons(&p.a)
-        .iter()
-        .any(|r| r.contains("no child configuration fits")));
+    assert!(p
+        .a
+        .dropped_any(|r| r.contains("no child configuration fits")));
 }
 
 #[test]
 fn reconfigure_adds_and_removes_children_without_touching_the_ike_sa() {
-    let a0 = vec![
-        child("net", "aes256gcm16", "10.1.0.0/16", "10.2.0.0/16"),
-        child("net2", "aes256gcm16", "10.11.0.0/16", "10.12.0.0/16"),
-    ];
-    let b = vec![
-        child("net", "aes256gcm16", "10.2.0.0/16", "10.1.0.0/16"),
-        child("net2", "aes256gcm16", "10.12.0.0/16", "10.11.0.0/16"),
-        child("net3", "aes256gcm16", "10.22.0.0/16", "10.21.0.0/16"),
-    ];
-    let mut p = Pair::with(
-        605,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-        with_children(a0),
-        with_children(b),
-    );
+    let a0 = a_side(&[NET, NET2]);
+    let mut p = children_pair(605, a0, b_side(&[NET, NET2, NET3]));
     let id = p.initiate();
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::CreateChild {
-                ike_sa: id,
-                child: 1,
-            },
-        )
-        .unwrap();
+    p.create_child(Side::A, id, 1);
     assert!(p.drive_until(Duration::from_secs(60), |p| installs_count(&p.a) == 2));
-    let net_spi = Pair::installs(&p.a)[0].inbound.spi;
+    let net_spi = p.a.first_spi();
     // New table: "net2" gone, "net3" added, "net" unchanged (moved index).
     let mut new = peer_config(
         A_IP,
@@ -3494,25 +2960,14 @@ fn reconfigure_adds_and_removes_children_without_touching_the_ike_sa() {
         "10.1.0.0/16",
         "10.2.0.0/16",
     );
-    Arc::get_mut(&mut new).unwrap().children = vec![
-        child("net3", "aes256gcm16", "10.21.0.0/16", "10.22.0.0/16"),
-        child("net", "aes256gcm16", "10.1.0.0/16", "10.2.0.0/16"),
-    ];
+    Arc::get_mut(&mut new).unwrap().children = a_side(&[NET3, NET]);
     let now = p.now;
     let r =
         p.a.ep
             .reconfigure(now, vec![new], PeerConfig::same_settings);
     assert_eq!(r.children_changed, vec!["a.example".to_string()]);
     assert!(r.deleted.is_empty());
-    p.a.ep
-        .handle_command(
-            now,
-            Command::CreateChild {
-                ike_sa: id,
-                child: 0,
-            },
-        )
-        .unwrap();
+    p.create_child(Side::A, id, 0);
     assert!(
         p.drive_until(Duration::from_secs(120), |p| installs_count(&p.a) == 3
             && p.a.ep.child_count(id) == 2)
@@ -3525,16 +2980,7 @@ fn reconfigure_adds_and_removes_children_without_touching_the_ike_sa() {
         (0, t("10.21.0.0/16"), t("10.22.0.0/16"))
     );
     // "net" survived under its new index: a rekey uses it.
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::RekeyChild {
-                ike_sa: id,
-                inbound_spi: net_spi,
-            },
-        )
-        .unwrap();
+    p.rekey_child(Side::A, id, net_spi);
     assert!(p.drive_until(Duration::from_secs(180), |p| installs_count(&p.a) == 4));
     assert_eq!(
         installed_children(&p.a)[3],
@@ -3569,10 +3015,6 @@ struct CollisionOutcomes {
 /// (no CHILD_SA deleted anywhere), that it works (a CHILD_SA rekey on it
 /// succeeds with agreeing keys) and that it is rekeyed on its own timer.
 fn staged_ike_rekey_collision(seed: u64, held: Side, out: &mut CollisionOutcomes) {
-    let link = LinkConfig {
-        base_delay_ms: 50,
-        ..Default::default()
-    };
     // Only A rekeys on a timer, so that A's survivor being rekeyed later
     // shows that A armed it, also when the CHILD_SAs reached it through a
     // collision rather than through A's own rekey.
@@ -3580,20 +3022,7 @@ fn staged_ike_rekey_collision(seed: u64, held: Side, out: &mut CollisionOutcomes
         ike_rekey: Some(Duration::from_secs(3600)),
         ..Default::default()
     };
-    let mut p = Pair::new(seed, link, a_opts, PeerOpts::default());
-    let id = p.initiate();
-    p.drive_until(Duration::from_secs(60), Pair::both_established);
-    let b_id =
-        p.b.events
-            .iter()
-            .find_map(|e| {
-                if let Event::Established { ike_sa, .. } = e {
-                    Some(*ike_sa)
-                } else {
-                    None
-                }
-            })
-            .unwrap();
+    let (mut p, id, b_id) = crossing_pair(seed, a_opts);
     let mut lost = false;
     p.tamper = Some(Box::new(move |from, bytes| {
         let h = HeaderPacket::new_checked(&bytes[..]).unwrap();
@@ -3604,35 +3033,15 @@ fn staged_ike_rekey_collision(seed: u64, held: Side, out: &mut CollisionOutcomes
         lost |= hit;
         !hit
     }));
-    let now = p.now;
-    p.a.ep
-        .handle_command(now, Command::RekeyIke { ike_sa: id })
-        .unwrap();
-    p.b.ep
-        .handle_command(now, Command::RekeyIke { ike_sa: b_id })
-        .unwrap();
+    rekey_both_at_once(&mut p, Rekey::Ike, id, b_id);
     // Past the 30 s grace period for a redundant SA, and past the
     // retransmissions of the held response.
     p.drive_for(Duration::from_secs(90));
     p.tamper = None;
-    assert_eq!(
-        (p.a.ep.ike_sa_count(), p.b.ep.ike_sa_count()),
-        (1, 1),
-        "seed {seed}: A {:?}\nB {:?}",
-        p.a.events,
-        p.b.events
-    );
-    let (sa_, sb) = (survivor(&p.a), survivor(&p.b));
-    assert_eq!(
-        (p.a.ep.child_count(sa_), p.b.ep.child_count(sb)),
-        (1, 1),
-        "seed {seed}"
-    );
+    let (sa_, sb) = assert_one_ike_sa_survives(&p, seed);
     for x in [&p.a, &p.b] {
         assert!(
-            !x.kernel
-                .iter()
-                .any(|k| matches!(k, KernelRequest::Delete { .. })),
+            !x.deletes_any(),
             "seed {seed}: a CHILD_SA was lost: {:?}",
             x.events
         );
@@ -3663,24 +3072,12 @@ fn staged_ike_rekey_collision(seed: u64, held: Side, out: &mut CollisionOutcomes
     }
     // The survivor is the same IKE SA at both ends: a CHILD_SA rekey over
     // it completes with agreeing keys.
-    let spi = Pair::installs(&p.a)[0].inbound.spi;
-    let now = p.now;
-    p.a.ep
-        .handle_command(
-            now,
-            Command::RekeyChild {
-                ike_sa: sa_,
-                inbound_spi: spi,
-            },
-        )
-        .unwrap();
-    assert!(
-        p.drive_until(Duration::from_secs(400), |p| installs_count(&p.a) == 2
-            && installs_count(&p.b) == 2),
-        "seed {seed}: {:?}",
-        p.a.events
+    assert_child_rekey_works(
+        &mut p,
+        sa_,
+        Duration::from_secs(400),
+        &format!("seed {seed}"),
     );
-    assert_keys_agree(Pair::installs(&p.a)[1], Pair::installs(&p.b)[1]);
     // A's survivor took over the rekey timer, wherever the CHILD_SAs came
     // from: within the hour A rekeys it again, keeping its CHILD_SAs.
     p.drive_for(Duration::from_secs(3700));
@@ -3701,18 +3098,25 @@ fn staged_ike_rekey_collision(seed: u64, held: Side, out: &mut CollisionOutcomes
     assert_eq!(installs_count(&p.a), 2, "seed {seed}");
 }
 
+/// [`staged_ike_rekey_collision`] over `seeds`: in some runs the peer
+/// deletes the old SA before answering, in some the winner times out the
+/// redundant SA.
+fn staged_collisions_end_both_ways(seeds: std::ops::Range<u64>, held: Side) {
+    let mut out = CollisionOutcomes::default();
+    for seed in seeds {
+        staged_ike_rekey_collision(seed, held, &mut out);
+    }
+    assert!(out.deleted_before_answer > 0, "{out:?}");
+    assert!(out.redundant_timed_out > 0, "{out:?}");
+}
+
 #[test]
 fn ike_rekey_collision_when_the_peer_deletes_the_old_sa_before_answering() {
     // B's answer to A's rekey is lost: when B wins, it deletes the old IKE
     // SA while A's rekey is still unanswered, and A must move its CHILD_SAs
     // to B's new SA instead of deleting them; B then deletes A's new SA,
     // which A never completed, after the grace period.
-    let mut out = CollisionOutcomes::default();
-    for seed in 200..212 {
-        staged_ike_rekey_collision(seed, Side::B, &mut out);
-    }
-    assert!(out.deleted_before_answer > 0, "{out:?}");
-    assert!(out.redundant_timed_out > 0, "{out:?}");
+    staged_collisions_end_both_ways(200..212, Side::B);
 }
 
 #[test]
@@ -3722,26 +3126,14 @@ fn ike_rekey_collision_when_we_win_and_finish_first() {
     // B, like strongSwan 5.9, concludes the collision from the Delete and
     // keeps A's new SA; the SA A created for B's rekey is never deleted by
     // B, so A deletes it after the grace period rather than keep it.
-    let mut out = CollisionOutcomes::default();
-    for seed in 220..232 {
-        staged_ike_rekey_collision(seed, Side::A, &mut out);
-    }
-    assert!(out.deleted_before_answer > 0, "{out:?}");
-    assert!(out.redundant_timed_out > 0, "{out:?}");
+    staged_collisions_end_both_ways(220..232, Side::A);
 }
 
 #[test]
 fn half_open_count_follows_every_way_in_and_out() {
     // Every input also checks, in debug builds, that the endpoint's
     // half-open set equals a recount over all SAs.
-    let mut p = Pair::with(
-        240,
-        LinkConfig::default(),
-        PeerOpts::default(),
-        PeerOpts::default(),
-        |_| {},
-        |b| b.cookie_threshold = 1000,
-    );
+    let mut p = tuned_pair(240, |_| {}, |b| b.cookie_threshold = 1000);
     p.initiate();
     let req = p.a.sent[0].bytes.clone();
     let forged = |i: u64| {
