@@ -13,7 +13,8 @@ use std::time::Duration;
 use ike::policy::proposal::{parse_list, ProposalSpec};
 use ike::policy::ts::parse_ts;
 use ike::wire::ProtocolId;
-use toml::de::{DeTable, DeValue};
+use toml::de::{DeString, DeTable, DeValue};
+use toml::Spanned;
 use zeroize::Zeroizing;
 
 use super::source::{
@@ -31,6 +32,60 @@ use super::{
 const IKE_REKEY_TIME: Duration = Duration::from_secs(4 * 3600);
 /// strongSwan's CHILD_SA `rekey_time` default.
 const CHILD_REKEY_TIME: Duration = Duration::from_secs(3600);
+
+/// The keywords of `daemon.backend`.
+const BACKENDS: &[(&str, Backend)] = &[
+    ("illumos", Backend::Illumos),
+    ("userland", Backend::Userland),
+];
+/// The keywords of `daemon.log_format`.
+const LOG_FORMATS: &[(&str, LogFormat)] = &[("text", LogFormat::Text), ("json", LogFormat::Json)];
+/// The keywords of `fragmentation` (swanctl's values).
+const FRAGMENTATION: &[(&str, Fragmentation)] = &[
+    ("yes", Fragmentation::Yes),
+    ("accept", Fragmentation::Accept),
+    ("force", Fragmentation::Force),
+    ("no", Fragmentation::No),
+];
+/// The keywords of `send_cert`.
+const SEND_CERT: &[(&str, SendCert)] = &[
+    ("always", SendCert::Always),
+    ("ifasked", SendCert::IfAsked),
+    ("never", SendCert::Never),
+];
+/// The keywords of `unique`.
+const UNIQUE: &[(&str, Unique)] = &[
+    ("no", Unique::No),
+    ("never", Unique::Never),
+    ("keep", Unique::Keep),
+    ("replace", Unique::Replace),
+];
+/// The keywords of `revocation`.
+const REVOCATION: &[(&str, Revocation)] = &[
+    ("relaxed", Revocation::Relaxed),
+    ("ifuri", Revocation::IfUri),
+    ("strict", Revocation::Strict),
+];
+/// The keywords of a child's `mode` (`beet` is refused before these are tried).
+const MODES: &[(&str, Mode)] = &[
+    ("tunnel", Mode::Tunnel),
+    ("transport", Mode::Transport),
+    ("pass", Mode::Pass),
+    ("drop", Mode::Drop),
+];
+/// The keywords of `start_action` and `close_action`.
+const ACTIONS: &[(&str, Action)] = &[
+    ("none", Action::None),
+    ("trap", Action::Trap),
+    ("start", Action::Start),
+];
+/// The keywords of `dpd_action`; `hold` is strongSwan 5.x's older name for `trap`.
+const DPD_ACTIONS: &[(&str, DpdAction)] = &[
+    ("clear", DpdAction::Clear),
+    ("trap", DpdAction::Trap),
+    ("hold", DpdAction::Trap),
+    ("restart", DpdAction::Restart),
+];
 
 const TOP_KEYS: &[&str] = &["daemon", "connections", "secrets", "pools", "site"];
 const DAEMON_KEYS: &[&str] = &[
@@ -365,10 +420,8 @@ fn read_named<T>(
     let Some(t) = table(cx, v, At { key, table: parent }) else {
         return Vec::new();
     };
-    let mut entries: Vec<_> = t.iter().collect();
-    entries.sort_by_key(|(k, _)| k.span().start);
     let mut out = Vec::new();
-    for (name, body) in entries {
+    for (name, body) in entries_in_file_order(t, |_| true) {
         let name = name.get_ref().as_ref();
         let full = format!("{path}.{name}");
         let at = At {
@@ -385,6 +438,69 @@ fn read_named<T>(
 
 fn at<'a>(key: &'a str, table: &'a str) -> At<'a> {
     At { key, table }
+}
+
+/// Reads the optional `key` of `t` (the table named `tn`) with `read`, into
+/// `slot`. `false` when the key is there but its value does not read (the
+/// reader has reported why, and `slot` keeps its default); `true` when it
+/// read or is absent.
+fn read_key<T>(
+    cx: &mut Cx<'_>,
+    t: &DeTable<'_>,
+    tn: &str,
+    key: &str,
+    slot: &mut T,
+    read: impl FnOnce(&mut Cx<'_>, &Val<'_>, At<'_>) -> Option<T>,
+) -> bool {
+    let Some(v) = get(t, key) else {
+        return true;
+    };
+    match read(cx, v, at(key, tn)) {
+        Some(x) => {
+            *slot = x;
+            true
+        }
+        None => false,
+    }
+}
+
+/// [`read_key`] for a keyword out of `choices`.
+fn read_keyword<T: Copy>(
+    cx: &mut Cx<'_>,
+    t: &DeTable<'_>,
+    tn: &str,
+    key: &str,
+    slot: &mut T,
+    choices: &[(&str, T)],
+) -> bool {
+    read_key(cx, t, tn, key, slot, |cx, v, at| {
+        keyword(cx, v, at, choices)
+    })
+}
+
+/// The entries of `t` whose key passes `keep`, in the order the file has
+/// them (the map itself is sorted by key), so messages follow the file.
+fn entries_in_file_order<'t, 'i>(
+    t: &'t DeTable<'i>,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<(&'t Spanned<DeString<'i>>, &'t Val<'i>)> {
+    let mut entries: Vec<_> = t.iter().filter(|(k, _)| keep(k.get_ref())).collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    entries
+}
+
+/// [`read_key`] for a `u32` (0 to `u32::MAX`).
+fn read_u32(
+    cx: &mut Cx<'_>,
+    t: &DeTable<'_>,
+    tn: &str,
+    key: &str,
+    slot: &mut u32,
+    or: u32,
+) -> bool {
+    read_key(cx, t, tn, key, slot, |cx, v, at| {
+        integer(cx, v, at, 0, i64::from(u32::MAX)).map(|n| u32::try_from(n).unwrap_or(or))
+    })
 }
 
 fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
@@ -414,13 +530,9 @@ fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
     };
     let tn = "daemon";
     check_keys(cx, t, tn, DAEMON_KEYS, &[], |_| false);
-    if let Some(v) = get(t, "backend") {
-        let choices = [
-            ("illumos", Backend::Illumos),
-            ("userland", Backend::Userland),
-        ];
-        d.backend = keyword(cx, v, at("backend", tn), &choices).unwrap_or(d.backend);
-    }
+    // A daemon key that does not read keeps its default; the error is
+    // reported all the same.
+    read_keyword(cx, t, tn, "backend", &mut d.backend, BACKENDS);
     for (key, slot) in [
         ("control_socket", &mut d.control_socket),
         ("state_dir", &mut d.state_dir),
@@ -432,73 +544,28 @@ fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
     if let Some(s) = get(t, "engine_socket").and_then(|v| string(cx, v, at("engine_socket", tn))) {
         d.engine_socket = Some(cx.resolve(s));
     }
-    if let Some(b) = get(t, "rsa_pss").and_then(|v| boolean(cx, v, at("rsa_pss", tn))) {
-        d.rsa_pss = b;
-    }
-    if let Some(v) = get(t, "log_format") {
-        let choices = [("text", LogFormat::Text), ("json", LogFormat::Json)];
-        d.log_format = keyword(cx, v, at("log_format", tn), &choices).unwrap_or(d.log_format);
-    }
+    read_key(cx, t, tn, "rsa_pss", &mut d.rsa_pss, boolean);
+    read_keyword(cx, t, tn, "log_format", &mut d.log_format, LOG_FORMATS);
     if let Some(s) = get(t, "log_level").and_then(|v| string(cx, v, at("log_level", tn))) {
         s.clone_into(&mut d.log_level);
     }
     if let Some(items) = get(t, "listen").and_then(|v| string_list(cx, v, at("listen", tn))) {
         d.listen = ip_list(cx, &items, at("listen", tn));
     }
-    if let Some(p) = get(t, "port").and_then(|v| port(cx, v, at("port", tn))) {
-        d.port = p;
-    }
-    if let Some(p) = get(t, "port_nat_t").and_then(|v| port(cx, v, at("port_nat_t", tn))) {
-        d.port_nat_t = p;
-    }
-    let key = "retransmit_timeout";
-    if let Some(v) = get(t, key) {
-        // strongswan.conf writes it as (fractional) seconds; a duration
-        // string such as "4s" is accepted too.
-        let secs = match v.get_ref() {
-            DeValue::String(_) => duration(cx, v, at(key, tn)).map(|d| d.as_secs_f64()),
-            _ => number(cx, v, at(key, tn)),
-        };
-        match secs {
-            Some(s) if (0.01..=3600.0).contains(&s) => {
-                d.retransmit_timeout = Duration::from_secs_f64(s);
-            }
-            Some(_) => cx.error(
-                &v.span(),
-                format!("{} must be between 0.01 and 3600 seconds", at(key, tn)),
-            ),
-            None => {}
-        }
-    }
-    let key = "keep_alive";
-    if let Some(v) = get(t, key) {
-        let secs = match v.get_ref() {
-            DeValue::String(_) => duration(cx, v, at(key, tn)).map(|d| d.as_secs_f64()),
-            _ => number(cx, v, at(key, tn)),
-        };
-        match secs {
-            Some(s) if (1.0..=3600.0).contains(&s) => d.keep_alive = Duration::from_secs_f64(s),
-            Some(_) => cx.error(
-                &v.span(),
-                format!(
-                    "{} must be between 1 and 3600 seconds (NAT-T keepalives cannot be turned off)",
-                    at(key, tn)
-                ),
-            ),
-            None => {}
-        }
-    }
-    let key = "retransmit_base";
-    if let Some(v) = get(t, key) {
-        match number(cx, v, at(key, tn)) {
-            Some(b) if (1.0..=10.0).contains(&b) => d.retransmit_base = b,
-            Some(_) => cx.error(
-                &v.span(),
-                format!("{} must be between 1.0 and 10.0", at(key, tn)),
-            ),
-            None => {}
-        }
-    }
+    read_key(cx, t, tn, "port", &mut d.port, port);
+    read_key(cx, t, tn, "port_nat_t", &mut d.port_nat_t, port);
+    let rt = &mut d.retransmit_timeout;
+    read_key(cx, t, tn, "retransmit_timeout", rt, |cx, v, at| {
+        duration_in(cx, v, at, 0.01..=3600.0, "0.01 and 3600 seconds")
+    });
+    read_key(cx, t, tn, "keep_alive", &mut d.keep_alive, |cx, v, at| {
+        let between = "1 and 3600 seconds (NAT-T keepalives cannot be turned off)";
+        duration_in(cx, v, at, 1.0..=3600.0, between)
+    });
+    let base = &mut d.retransmit_base;
+    read_key(cx, t, tn, "retransmit_base", base, |cx, v, at| {
+        number_in(cx, v, at, 1.0..=10.0, "1.0 and 10.0", number)
+    });
     let key = "cookie_threshold";
     if let Some(n) = get(t, key).and_then(|v| integer(cx, v, at(key, tn), 0, 1_000_000)) {
         d.cookie_threshold = usize::try_from(n).unwrap_or(10);
@@ -512,6 +579,45 @@ fn read_daemon(cx: &mut Cx<'_>, doc: &DeTable<'_>) -> Daemon {
         d.retransmit_tries = u32::try_from(n).unwrap_or(5);
     }
     d
+}
+
+/// A number read with `read` that must lie in `range`; outside it, the
+/// error says `{at} must be between {between}`.
+fn number_in(
+    cx: &mut Cx<'_>,
+    v: &Val<'_>,
+    at: At<'_>,
+    range: std::ops::RangeInclusive<f64>,
+    between: &str,
+    read: fn(&mut Cx<'_>, &Val<'_>, At<'_>) -> Option<f64>,
+) -> Option<f64> {
+    let n = read(cx, v, at)?;
+    if range.contains(&n) {
+        Some(n)
+    } else {
+        cx.error(&v.span(), format!("{at} must be between {between}"));
+        None
+    }
+}
+
+/// [`seconds`] that must lie in `range`, as a [`Duration`].
+fn duration_in(
+    cx: &mut Cx<'_>,
+    v: &Val<'_>,
+    at: At<'_>,
+    range: std::ops::RangeInclusive<f64>,
+    between: &str,
+) -> Option<Duration> {
+    number_in(cx, v, at, range, between, seconds).map(Duration::from_secs_f64)
+}
+
+/// Seconds as strongswan.conf writes them, (fractional) numbers, or a
+/// duration string such as "4s".
+fn seconds(cx: &mut Cx<'_>, v: &Val<'_>, at: At<'_>) -> Option<f64> {
+    match v.get_ref() {
+        DeValue::String(_) => duration(cx, v, at).map(|d| d.as_secs_f64()),
+        _ => number(cx, v, at),
+    }
 }
 
 /// A TOML float or integer, as a finite `f64`.
@@ -630,12 +736,7 @@ fn read_connection(
         ("local_port", &mut c.local_port),
         ("remote_port", &mut c.remote_port),
     ] {
-        if let Some(v) = get(t, key) {
-            match port(cx, v, at(key, tn)) {
-                Some(p) => *slot = p,
-                None => ok = false,
-            }
-        }
+        ok &= read_key(cx, t, tn, key, slot, port);
     }
     match get(t, "proposals") {
         Some(v) => match proposals(cx, v, at("proposals", tn), ProtocolId::IKE) {
@@ -663,20 +764,12 @@ fn read_connection(
         ("rekey_time", &mut c.rekey_time),
         ("reauth_time", &mut c.reauth_time),
     ] {
-        if let Some(v) = get(t, key) {
-            match duration(cx, v, at(key, tn)) {
-                Some(d) => *slot = d,
-                None => ok = false,
-            }
-        }
+        ok &= read_key(cx, t, tn, key, slot, duration);
     }
     for (key, slot) in [("over_time", &mut over_time), ("rand_time", &mut rand_time)] {
-        if let Some(v) = get(t, key) {
-            match duration(cx, v, at(key, tn)) {
-                Some(d) => *slot = Some(d),
-                None => ok = false,
-            }
-        }
+        ok &= read_key(cx, t, tn, key, slot, |cx, v, at| {
+            duration(cx, v, at).map(Some)
+        });
     }
     // strongSwan: over_time defaults to 10% of the longer of rekey_time and
     // reauth_time, and rand_time to over_time.
@@ -701,61 +794,24 @@ fn read_connection(
         ("send_certreq", &mut c.send_certreq),
         ("encap", &mut c.encap),
     ] {
-        if let Some(v) = get(t, key) {
-            match boolean(cx, v, at(key, tn)) {
-                Some(b) => *slot = b,
-                None => ok = false,
-            }
-        }
+        ok &= read_key(cx, t, tn, key, slot, boolean);
     }
-    if let Some(v) = get(t, "fragmentation") {
-        let choices = [
-            ("yes", Fragmentation::Yes),
-            ("accept", Fragmentation::Accept),
-            ("force", Fragmentation::Force),
-            ("no", Fragmentation::No),
-        ];
-        match keyword(cx, v, at("fragmentation", tn), &choices) {
-            Some(f) => c.fragmentation = f,
-            None => ok = false,
-        }
-    }
-    if let Some(v) = get(t, "send_cert") {
-        let choices = [
-            ("always", SendCert::Always),
-            ("ifasked", SendCert::IfAsked),
-            ("never", SendCert::Never),
-        ];
-        match keyword(cx, v, at("send_cert", tn), &choices) {
-            Some(s) => c.send_cert = s,
-            None => ok = false,
-        }
-    }
-    if let Some(v) = get(t, "unique") {
-        let choices = [
-            ("no", Unique::No),
-            ("never", Unique::Never),
-            ("keep", Unique::Keep),
-            ("replace", Unique::Replace),
-        ];
-        match keyword(cx, v, at("unique", tn), &choices) {
-            Some(u) => c.unique = u,
-            None => ok = false,
-        }
-    }
-    if let Some(v) = get(t, "keyingtries") {
-        match integer(cx, v, at("keyingtries", tn), 0, i64::from(u32::MAX)) {
-            Some(n) => c.keyingtries = u32::try_from(n).unwrap_or(u32::MAX),
-            None => ok = false,
-        }
-    }
+    ok &= read_keyword(
+        cx,
+        t,
+        tn,
+        "fragmentation",
+        &mut c.fragmentation,
+        FRAGMENTATION,
+    );
+    ok &= read_keyword(cx, t, tn, "send_cert", &mut c.send_cert, SEND_CERT);
+    ok &= read_keyword(cx, t, tn, "unique", &mut c.unique, UNIQUE);
+    ok &= read_u32(cx, t, tn, "keyingtries", &mut c.keyingtries, u32::MAX);
     // Authentication rounds: `local`, `local-1`, `local-2`, ... (swanctl
     // numbers rounds by suffix; `round = N` overrides the order).
     let mut rounds: Vec<(bool, u32, AuthRound, Span)> = Vec::new();
     let (mut any_local, mut any_remote) = (false, false);
-    let mut entries: Vec<_> = t.iter().collect();
-    entries.sort_by_key(|(k, _)| k.span().start);
-    for (k, v) in entries {
+    for (k, v) in entries_in_file_order(t, |_| true) {
         let key = k.get_ref().as_ref();
         let Some((local, n)) = round_number(key) else {
             continue;
@@ -811,9 +867,7 @@ fn read_connection(
     }
     if let Some(v) = get(t, "children") {
         if let Some(ct) = table(cx, v, at("children", tn)) {
-            let mut entries: Vec<_> = ct.iter().collect();
-            entries.sort_by_key(|(k, _)| k.span().start);
-            for (name, body) in entries {
+            for (name, body) in entries_in_file_order(ct, |_| true) {
                 let name = name.get_ref().as_ref();
                 let cn = format!("{tn}.children.{name}");
                 match table(cx, body, at(name, &format!("{tn}.children"))) {
@@ -933,12 +987,9 @@ fn read_round(
         eap_id: None,
         signature: SigConstraints::default(),
     };
-    if let Some(v) = get(t, "round") {
-        match integer(cx, v, at("round", tn), 1, 64) {
-            Some(x) => r.round = u32::try_from(x).unwrap_or(n),
-            None => ok = false,
-        }
-    }
+    ok &= read_key(cx, t, tn, "round", &mut r.round, |cx, v, at| {
+        integer(cx, v, at, 1, 64).map(|x| u32::try_from(x).unwrap_or(n))
+    });
     // A bad `auth` already has its error; the pubkey requirements below
     // would only add noise about a method that was never chosen.
     let ok_before_auth = ok;
@@ -1062,17 +1113,7 @@ fn read_round(
             ok = false;
         }
     }
-    if let Some(v) = get(t, "revocation") {
-        let choices = [
-            ("relaxed", Revocation::Relaxed),
-            ("ifuri", Revocation::IfUri),
-            ("strict", Revocation::Strict),
-        ];
-        match keyword(cx, v, at("revocation", tn), &choices) {
-            Some(x) => r.revocation = x,
-            None => ok = false,
-        }
-    }
+    ok &= read_keyword(cx, t, tn, "revocation", &mut r.revocation, REVOCATION);
     let first_key = t
         .iter()
         .map(|(k, _)| k.span())
@@ -1158,78 +1199,29 @@ fn read_child(cx: &mut Cx<'_>, tn: &str, name: &str, t: &DeTable<'_>) -> Option<
             );
             ok = false;
         } else {
-            let choices = [
-                ("tunnel", Mode::Tunnel),
-                ("transport", Mode::Transport),
-                ("pass", Mode::Pass),
-                ("drop", Mode::Drop),
-            ];
-            match keyword(cx, v, at("mode", tn), &choices) {
-                Some(m) => c.mode = m,
-                None => ok = false,
-            }
+            ok &= read_keyword(cx, t, tn, "mode", &mut c.mode, MODES);
         }
     }
-    let actions = [
-        ("none", Action::None),
-        ("trap", Action::Trap),
-        ("start", Action::Start),
-    ];
     for (key, slot) in [
         ("start_action", &mut c.start_action),
         ("close_action", &mut c.close_action),
     ] {
-        if let Some(v) = get(t, key) {
-            match keyword(cx, v, at(key, tn), &actions) {
-                Some(a) => *slot = a,
-                None => ok = false,
-            }
-        }
+        ok &= read_keyword(cx, t, tn, key, slot, ACTIONS);
     }
-    if let Some(v) = get(t, "dpd_action") {
-        // `hold` is strongSwan 5.x's older name for `trap`.
-        let choices = [
-            ("clear", DpdAction::Clear),
-            ("trap", DpdAction::Trap),
-            ("hold", DpdAction::Trap),
-            ("restart", DpdAction::Restart),
-        ];
-        match keyword(cx, v, at("dpd_action", tn), &choices) {
-            Some(a) => c.dpd_action = a,
-            None => ok = false,
-        }
-    }
+    ok &= read_keyword(cx, t, tn, "dpd_action", &mut c.dpd_action, DPD_ACTIONS);
     ok &= read_child_lifetime(cx, tn, t, &mut c.lifetime);
-    if let Some(v) = get(t, "inactivity") {
-        match duration(cx, v, at("inactivity", tn)) {
-            Some(d) => c.inactivity = d,
-            None => ok = false,
-        }
-    }
-    if let Some(v) = get(t, "updown") {
-        match string(cx, v, at("updown", tn)) {
-            Some(s) => c.updown = Some(cx.resolve(s)),
-            None => ok = false,
-        }
-    }
+    ok &= read_key(cx, t, tn, "inactivity", &mut c.inactivity, duration);
+    ok &= read_key(cx, t, tn, "updown", &mut c.updown, |cx, v, at| {
+        string(cx, v, at).map(|s| Some(cx.resolve(s)))
+    });
     for (key, slot) in [
         ("hostaccess", &mut c.hostaccess),
         ("policies", &mut c.policies),
     ] {
-        if let Some(v) = get(t, key) {
-            match boolean(cx, v, at(key, tn)) {
-                Some(b) => *slot = b,
-                None => ok = false,
-            }
-        }
+        ok &= read_key(cx, t, tn, key, slot, boolean);
     }
     for (key, slot) in [("priority", &mut c.priority), ("reqid", &mut c.reqid)] {
-        if let Some(v) = get(t, key) {
-            match integer(cx, v, at(key, tn), 0, i64::from(u32::MAX)) {
-                Some(n) => *slot = u32::try_from(n).unwrap_or(0),
-                None => ok = false,
-            }
-        }
+        ok &= read_u32(cx, t, tn, key, slot, 0);
     }
     ok.then_some(c)
 }
@@ -1701,12 +1693,7 @@ pub(super) fn read_secrets(cx: &mut Cx<'_>, doc: &DeTable<'_>, main: bool) -> Se
     }
     s.ike = read_named(cx, t, "ike", "secrets.ike", read_ike_secret);
     s.private = read_named(cx, t, "private", "secrets.private", read_private);
-    let mut eap: Vec<_> = t
-        .iter()
-        .filter(|(k, _)| k.get_ref().starts_with("eap"))
-        .collect();
-    eap.sort_by_key(|(k, _)| k.span().start);
-    for (k, v) in eap {
+    for (k, v) in entries_in_file_order(t, |k| k.starts_with("eap")) {
         let name = k.get_ref().as_ref();
         let full = format!("secrets.{name}");
         let read = table(cx, v, at(name, "secrets"))
@@ -1731,12 +1718,7 @@ fn read_eap_secret(
     check_keys(cx, t, tn, IKE_SECRET_KEYS, &[], |k| k.starts_with("id-"));
     let mut ok = true;
     let mut ids = Vec::new();
-    let mut entries: Vec<_> = t
-        .iter()
-        .filter(|(k, _)| k.get_ref() == "id" || k.get_ref().starts_with("id-"))
-        .collect();
-    entries.sort_by_key(|(k, _)| k.span().start);
-    for (k, v) in entries {
+    for (k, v) in entries_in_file_order(t, is_id_key) {
         match string_list(cx, v, at(k.get_ref(), tn)) {
             Some(items) => {
                 for (s, span) in items {
@@ -1755,22 +1737,7 @@ fn read_eap_secret(
         cx.error(span, format!("{tn} has no 'id' (the EAP user name)"));
         ok = false;
     }
-    let Some(v) = get(t, "secret") else {
-        cx.error(span, format!("{tn} has no 'secret'"));
-        return None;
-    };
-    let text = string(cx, v, at("secret", tn))?;
-    let secret = match decode_secret(text) {
-        Ok(b) if b.is_empty() => {
-            cx.error(&v.span(), format!("'secret' in {tn} is empty"));
-            return None;
-        }
-        Ok(b) => b,
-        Err(why) => {
-            cx.error(&v.span(), format!("invalid 'secret' in {tn}: {why}"));
-            return None;
-        }
-    };
+    let (secret, v) = read_secret_value(cx, tn, t, span)?;
     // Profiles write the password into swanctl, NetworkManager and Apple
     // files, whose syntax has no room for line breaks or other controls.
     if secret.iter().any(u8::is_ascii_control) {
@@ -1805,12 +1772,7 @@ fn read_ike_secret(
     check_keys(cx, t, tn, IKE_SECRET_KEYS, &[], |k| k.starts_with("id-"));
     let mut ok = true;
     let mut ids = Vec::new();
-    let mut entries: Vec<_> = t
-        .iter()
-        .filter(|(k, _)| k.get_ref() == "id" || k.get_ref().starts_with("id-"))
-        .collect();
-    entries.sort_by_key(|(k, _)| k.span().start);
-    for (k, v) in entries {
+    for (k, v) in entries_in_file_order(t, is_id_key) {
         let Some(items) = string_list(cx, v, at(k.get_ref(), tn)) else {
             ok = false;
             continue;
@@ -1825,22 +1787,7 @@ fn read_ike_secret(
             }
         }
     }
-    let Some(v) = get(t, "secret") else {
-        cx.error(span, format!("{tn} has no 'secret'"));
-        return None;
-    };
-    let text = string(cx, v, at("secret", tn))?;
-    let secret = match decode_secret(text) {
-        Ok(b) if b.is_empty() => {
-            cx.error(&v.span(), format!("'secret' in {tn} is empty"));
-            return None;
-        }
-        Ok(b) => b,
-        Err(why) => {
-            cx.error(&v.span(), format!("invalid 'secret' in {tn}: {why}"));
-            return None;
-        }
-    };
+    let (secret, v) = read_secret_value(cx, tn, t, span)?;
     if secret.len() < 16 {
         cx.warn(
             &v.span(),
@@ -1855,6 +1802,37 @@ fn read_ike_secret(
         ids,
         secret: Psk(secret),
     })
+}
+
+/// `id` and `id-N`: the keys naming who a `secrets.*` entry is for.
+fn is_id_key(k: &str) -> bool {
+    k == "id" || k.starts_with("id-")
+}
+
+/// The decoded, non-empty `secret` of a `secrets.*` entry, with its value
+/// (for the span of later messages); `None` once the problem is reported.
+fn read_secret_value<'t, 'i>(
+    cx: &mut Cx<'_>,
+    tn: &str,
+    t: &'t DeTable<'i>,
+    span: &Span,
+) -> Option<(Zeroizing<Vec<u8>>, &'t Val<'i>)> {
+    let Some(v) = get(t, "secret") else {
+        cx.error(span, format!("{tn} has no 'secret'"));
+        return None;
+    };
+    let text = string(cx, v, at("secret", tn))?;
+    match decode_secret(text) {
+        Ok(b) if b.is_empty() => {
+            cx.error(&v.span(), format!("'secret' in {tn} is empty"));
+            None
+        }
+        Ok(b) => Some((b, v)),
+        Err(why) => {
+            cx.error(&v.span(), format!("invalid 'secret' in {tn}: {why}"));
+            None
+        }
+    }
 }
 
 /// swanctl secret syntax: `0x` hex, `0s` base64, or the string itself.

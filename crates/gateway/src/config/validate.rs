@@ -85,24 +85,20 @@ fn id_eq(a: &IkeId, b: &IkeId) -> bool {
 /// Our identity in a round: the configured one, or else (as strongSwan
 /// does) our address when `local_addrs` names exactly one.
 fn local_ids(conn: &Connection, r: &AuthRound) -> Vec<IkeId> {
-    if let Some(id) = &r.id {
-        return vec![id.clone()];
-    }
-    conn.local_addrs
-        .iter()
-        .filter_map(|a| match a {
-            AddrSpec::Addr(IpAddr::V4(v)) => Some(IkeId::Ipv4(*v)),
-            AddrSpec::Addr(IpAddr::V6(v)) => Some(IkeId::Ipv6(*v)),
-            _ => None,
-        })
-        .collect()
+    round_ids(r, &conn.local_addrs)
 }
 
+/// The peer's identity in a round, as [`local_ids`] with `remote_addrs`.
 fn remote_ids(conn: &Connection, r: &AuthRound) -> Vec<IkeId> {
+    round_ids(r, &conn.remote_addrs)
+}
+
+/// The round's configured identity, or else the IP addresses in `addrs`.
+fn round_ids(r: &AuthRound, addrs: &[AddrSpec]) -> Vec<IkeId> {
     if let Some(id) = &r.id {
         return vec![id.clone()];
     }
-    conn.remote_addrs
+    addrs
         .iter()
         .filter_map(|a| match a {
             AddrSpec::Addr(IpAddr::V4(v)) => Some(IkeId::Ipv4(*v)),
