@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use pfkey::build::{self, addr, SaSpec};
+use pfkey::build::{self, addr};
 use pfkey::engine::{ClientId, Engine, EngineConfig, Outbound, Selector};
 use pfkey::registry::*;
 use pfkey::transport::{PfKeyClient, SeqpacketTransport, Transport};
@@ -24,21 +24,11 @@ use pfkey::wire::*;
 use pfkey::Error;
 use zeroize::Zeroizing;
 
-const LOCAL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const PEER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
-const PID: u32 = 1234;
-
-fn v4(a: Ipv4Addr) -> SockAddr {
-    SockAddr::V4 { addr: a, port: 0 }
-}
-
-fn vector(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/vectors/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+mod sadb_common;
+use sadb_common::{
+    delpair_8_6, esp_op, getspi, host_sa, inbound_spec, outbound_spec, v4, vector, Way, LOCAL,
+    PEER, PID,
+};
 
 type Queues = HashMap<ClientId, VecDeque<Zeroizing<Vec<u8>>>>;
 
@@ -117,78 +107,6 @@ impl Transport for Loop {
     }
 }
 
-fn inbound_spec() -> SaSpec {
-    let a4 = |a, proto, prefixlen| AddressExt {
-        proto,
-        prefixlen,
-        addr: v4(a),
-    };
-    let mut s = SaSpec::esp(
-        0x9a3c_71e5,
-        SadbEalg::SADB_EALG_AES_GCM_16,
-        a4(PEER, 4, 0),
-        a4(LOCAL, 4, 0),
-    );
-    s.replay = 32;
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_INBOUND.union(SadbSaFlags::SADB_X_SAFLAGS_TUNNEL);
-    s.hard = Some(Lifetime {
-        addtime: 3600,
-        ..Lifetime::default()
-    });
-    s.soft = Some(Lifetime {
-        addtime: 3240,
-        ..Lifetime::default()
-    });
-    s.inner = Some((
-        a4(Ipv4Addr::new(10, 2, 0, 0), 0, 16),
-        a4(Ipv4Addr::new(10, 1, 0, 0), 0, 16),
-    ));
-    let mut k: Vec<u8> = (0x10..0x20).collect();
-    k.extend_from_slice(&[0xb0, 0xb1, 0xb2, 0xb3]);
-    s.encr_key = Some(KeyExt::from_material(&k).unwrap());
-    s.kmc = Some(KmCookie {
-        proto: SadbKmp::SADB_X_KMP_IKEV2,
-        cookie: 0x0123_4567_89ab_cdef,
-    });
-    s
-}
-
-fn outbound_spec() -> SaSpec {
-    let a4 = |a, proto, prefixlen| AddressExt {
-        proto,
-        prefixlen,
-        addr: v4(a),
-    };
-    let mut s = SaSpec::esp(
-        0x1234_5678,
-        SadbEalg::SADB_EALG_AES_GCM_16,
-        a4(LOCAL, 4, 0),
-        a4(PEER, 4, 0),
-    );
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND.union(SadbSaFlags::SADB_X_SAFLAGS_TUNNEL);
-    s.hard = Some(Lifetime {
-        addtime: 3600,
-        ..Lifetime::default()
-    });
-    s.soft = Some(Lifetime {
-        addtime: 3240,
-        ..Lifetime::default()
-    });
-    s.inner = Some((
-        a4(Ipv4Addr::new(10, 1, 0, 0), 0, 16),
-        a4(Ipv4Addr::new(10, 2, 0, 0), 0, 16),
-    ));
-    let mut k: Vec<u8> = (0..16).collect();
-    k.extend_from_slice(&[0xa0, 0xa1, 0xa2, 0xa3]);
-    s.encr_key = Some(KeyExt::from_material(&k).unwrap());
-    s.kmc = Some(KmCookie {
-        proto: SadbKmp::SADB_X_KMP_IKEV2,
-        cookie: 0x0123_4567_89ab_cdef,
-    });
-    s.pair = Some(0x9a3c_71e5);
-    s
-}
-
 #[test]
 fn backend_requests_are_the_reference_bytes() {
     let shared = Shared::new();
@@ -235,42 +153,19 @@ fn backend_requests_are_the_reference_bytes() {
 
     // GETSPI, seq 2 (§8.2).
     let seq = c.next_seq();
-    let gs = build::getspi(
-        SadbSaType::SADB_SATYPE_ESP,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-        SpiRange {
-            min: 0x100,
-            max: 0xffff_ffff,
-        },
-        seq,
-        PID,
-    );
+    let gs = getspi(0x100, 0xffff_ffff, seq);
     let r = c.request(&gs).unwrap();
     let random_spi = r.sa().unwrap().spi;
     // Drop that larval and reserve the reference's SPI instead.
-    let del = build::sa_op(
+    let del = esp_op(
         SadbMsgType::SADB_DELETE,
-        SadbSaType::SADB_SATYPE_ESP,
         random_spi,
         SadbSaFlags::default(),
-        None,
-        addr(v4(LOCAL)),
+        LOCAL,
         100,
-        PID,
     );
     c.request(&del).unwrap();
-    let gs2 = build::getspi(
-        SadbSaType::SADB_SATYPE_ESP,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-        SpiRange {
-            min: 0x9a3c_71e5,
-            max: 0x9a3c_71e5,
-        },
-        101,
-        PID,
-    );
+    let gs2 = getspi(0x9a3c_71e5, 0x9a3c_71e5, 101);
     assert_eq!(c.request(&gs2).unwrap().sa().unwrap().spi, 0x9a3c_71e5);
 
     // UPDATE seq 3 (§8.4), ADD with the ACQUIRE's seq (§8.5).
@@ -299,17 +194,7 @@ fn backend_requests_are_the_reference_bytes() {
     }
 
     // X_DELPAIR seq 4 (§8.6), FLUSH seq 7 (§8.13), DUMP seq 8 (§8.14).
-    let dp = build::sa_op(
-        SadbMsgType::SADB_X_DELPAIR,
-        SadbSaType::SADB_SATYPE_ESP,
-        0x9a3c_71e5,
-        SadbSaFlags::default(),
-        Some(addr(v4(PEER))),
-        addr(v4(LOCAL)),
-        4,
-        PID,
-    );
-    c.request(&dp).unwrap();
+    c.request(&delpair_8_6()).unwrap();
     assert_eq!(shared.engine.borrow().sa_count(), 0);
     c.set_last_seq(6);
     c.flush(SadbSaType::SADB_SATYPE_ESP).unwrap();
@@ -393,14 +278,7 @@ fn reconcile_deletes_only_our_sas() {
         (0x100u32, SadbKmp::SADB_X_KMP_IKEV2),
         (0x200, SadbKmp::SADB_X_KMP_MANUAL),
     ] {
-        let mut s = SaSpec::esp(
-            spi,
-            SadbEalg::SADB_EALG_AES,
-            addr(v4(LOCAL)),
-            addr(v4(PEER)),
-        );
-        s.flags = SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND;
-        s.encr_key = Some(KeyExt::from_material(&[4; 16]).unwrap());
+        let mut s = host_sa(spi, Way::Outbound, SadbEalg::SADB_EALG_AES, &[4; 16]);
         s.kmc = Some(KmCookie {
             proto: kmp,
             cookie: 1,
@@ -438,29 +316,10 @@ fn client_over_seqpacket_server() {
         4
     );
     let seq = c.next_seq();
-    let r = c
-        .request(&build::getspi(
-            SadbSaType::SADB_SATYPE_ESP,
-            addr(v4(PEER)),
-            addr(v4(LOCAL)),
-            SpiRange {
-                min: 0x1000,
-                max: 0x1fff,
-            },
-            seq,
-            PID,
-        ))
-        .unwrap();
+    let r = c.request(&getspi(0x1000, 0x1fff, seq)).unwrap();
     let spi = r.sa().unwrap().spi;
     assert!((0x1000..=0x1fff).contains(&spi));
-    let mut s = SaSpec::esp(
-        spi,
-        SadbEalg::SADB_EALG_AES_GCM_16,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-    );
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_INBOUND;
-    s.encr_key = Some(KeyExt::from_material(&[9; 36]).unwrap());
+    let s = host_sa(spi, Way::Inbound, SadbEalg::SADB_EALG_AES_GCM_16, &[9; 36]);
     let seq = c.next_seq();
     c.request_bytes(
         &build::update(s, seq, PID).unwrap(),
@@ -525,16 +384,7 @@ fn client_over_seqpacket_server() {
     );
     // An error comes back typed.
     let seq = c.next_seq();
-    let bad = build::sa_op(
-        SadbMsgType::SADB_GET,
-        SadbSaType::SADB_SATYPE_ESP,
-        7,
-        SadbSaFlags::default(),
-        None,
-        addr(v4(LOCAL)),
-        seq,
-        PID,
-    );
+    let bad = esp_op(SadbMsgType::SADB_GET, 7, SadbSaFlags::default(), LOCAL, seq);
     match c.request(&bad) {
         Err(Error::Kernel {
             errno: Errno::ESRCH,

@@ -13,25 +13,19 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use pfkey::build::{self, addr, SaSpec};
+use pfkey::build::{self, addr};
 use pfkey::engine::*;
 use pfkey::registry::*;
 use pfkey::wire::*;
 
-const LOCAL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const PEER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
-const PID: u32 = 1234;
+mod sadb_common;
+use sadb_common::{
+    a4, esp_op, getspi, h, host_sa, ikev2, tunnel_spec, v4, vector, Way, COOKIE, LOCAL, PEER, PID,
+};
+
 const DAEMON: ClientId = 1;
 const MONITOR: ClientId = 2;
 const UNIX0: u64 = 1_700_000_000;
-
-fn h(s: &str) -> Vec<u8> {
-    hex::decode(s).unwrap()
-}
-
-fn v4(a: Ipv4Addr) -> SockAddr {
-    SockAddr::V4 { addr: a, port: 0 }
-}
 
 struct Rig {
     e: Engine,
@@ -72,6 +66,10 @@ impl Rig {
             .map(|(_, b)| b)
             .collect()
     }
+    /// The errno of the next reply to the daemon.
+    fn daemon_errno(&mut self) -> Errno {
+        SadbMsg::parse(&self.to(DAEMON)[0]).unwrap().header.errno
+    }
     fn policy(&mut self, m: &SpdMsg) -> Vec<SpdMsg> {
         self.e
             .handle_policy(&m.to_bytes().unwrap())
@@ -81,16 +79,31 @@ impl Rig {
     }
 }
 
-fn transport_policy(r: &mut Rig) {
-    // `{laddr 192.0.2.1 raddr 198.51.100.1} ipsec {encr_algs aes-gcm}`
-    let rule = PolicyRule {
+/// `{laddr 192.0.2.1 raddr 198.51.100.1} ipsec {encr_algs aes-gcm}`
+fn transport_rule() -> PolicyRule {
+    PolicyRule {
         priority: 0x004f_ffff,
         flags: spd_rule_flag::SPD_RULE_FLAG_INBOUND | spd_rule_flag::SPD_RULE_FLAG_OUTBOUND,
         local: Some((LOCAL.into(), 32)),
         remote: Some((PEER.into(), 32)),
         actions: vec![ActionAlt::esp(20, None, None)],
         ..PolicyRule::default()
-    };
+    }
+}
+
+/// Any traffic between the two hosts.
+fn host_selector() -> Selector {
+    Selector {
+        local: LOCAL.into(),
+        remote: PEER.into(),
+        proto: 0,
+        local_port: 0,
+        remote_port: 0,
+    }
+}
+
+fn transport_policy(r: &mut Rig) {
+    let rule = transport_rule();
     let m = SpdMsg::rule(SpdMsgType::SPD_ADDRULE, SpdId::SPD_ACTIVE, &rule, 1, PID).unwrap();
     let rep = r.policy(&m);
     assert_eq!(rep.len(), 1);
@@ -104,11 +117,7 @@ fn tunnel_policy(r: &mut Rig) {
         remote: PEER.into(),
     });
     // The reference's §8.15 ADDRULE, byte for byte.
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/ref-8.15-spd-addrule-tunnel.bin"
-    ))
-    .unwrap();
+    let bytes = vector("ref-8.15-spd-addrule-tunnel.bin");
     let rep = r.e.handle_policy(&bytes);
     assert_eq!(rep.len(), 1);
     let echo = SpdMsg::parse(&rep[0]).unwrap();
@@ -222,17 +231,7 @@ fn initiator_flow_tunnel_mode_matches_reference_bytes() {
     assert!(r.drain().is_empty());
 
     // GETSPI for a specific SPI (min = max), SRC = peer, DST = local.
-    let gs = build::getspi(
-        SadbSaType::SADB_SATYPE_ESP,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-        SpiRange {
-            min: 0x9a3c_71e5,
-            max: 0x9a3c_71e5,
-        },
-        2,
-        PID,
-    );
+    let gs = getspi(0x9a3c_71e5, 0x9a3c_71e5, 2);
     r.send(1, DAEMON, &gs.to_bytes().unwrap());
     let out = r.drain();
     assert_eq!(out.len(), 2, "GETSPI replies go to every socket");
@@ -301,15 +300,12 @@ fn initiator_flow_tunnel_mode_matches_reference_bytes() {
 
     // GET returns keys in the output convention: bits = key only,
     // reserved = salt bits, extension sized for key + salt + IV.
-    let get = build::sa_op(
+    let get = esp_op(
         SadbMsgType::SADB_GET,
-        SadbSaType::SADB_SATYPE_ESP,
         0x9a3c_71e5,
         SadbSaFlags::SADB_X_SAFLAGS_INBOUND,
-        None,
-        addr(v4(LOCAL)),
+        LOCAL,
         5,
-        PID,
     );
     r.send(3, DAEMON, &get.to_bytes().unwrap());
     let out = r.drain();
@@ -371,84 +367,21 @@ fn initiator_flow_tunnel_mode_matches_reference_bytes() {
     assert_eq!(inbound_exp.sa().unwrap().spi, 0x9a3c_71e5);
 
     // Rekey: new inbound (GETSPI + UPDATE) and outbound (ADD + PAIR), own seqs.
-    let gs = build::getspi(
-        SadbSaType::SADB_SATYPE_ESP,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-        SpiRange {
-            min: 0x100,
-            max: 0xffff_ffff,
-        },
-        10,
-        PID,
-    );
+    let gs = getspi(0x100, 0xffff_ffff, 10);
     r.send(3300, DAEMON, &gs.to_bytes().unwrap());
     let reply = SadbMsg::parse(&r.to(DAEMON)[0]).unwrap();
     let new_in = reply.sa().unwrap().spi;
     assert!(new_in >= 0x100 && new_in != 0x9a3c_71e5);
-    let mut spec = SaSpec::esp(
-        new_in,
-        SadbEalg::SADB_EALG_AES_GCM_16,
-        AddressExt {
-            proto: 4,
-            ..addr(v4(PEER))
-        },
-        AddressExt {
-            proto: 4,
-            ..addr(v4(LOCAL))
-        },
-    );
-    spec.flags = SadbSaFlags::SADB_X_SAFLAGS_INBOUND.union(SadbSaFlags::SADB_X_SAFLAGS_TUNNEL);
-    spec.inner = Some((
-        AddressExt {
-            prefixlen: 16,
-            ..addr(v4(Ipv4Addr::new(10, 2, 0, 0)))
-        },
-        AddressExt {
-            prefixlen: 16,
-            ..addr(v4(Ipv4Addr::new(10, 1, 0, 0)))
-        },
-    ));
-    spec.encr_key = Some(KeyExt::from_material(&[7u8; 20]).unwrap());
-    spec.kmc = Some(KmCookie {
-        proto: SadbKmp::SADB_X_KMP_IKEV2,
-        cookie: 2,
-    });
+    let key = KeyExt::from_material(&[7u8; 20]).unwrap();
+    let mut spec = tunnel_spec(new_in, Way::Inbound, key);
+    spec.kmc = Some(ikev2(2));
     r.send(3300, DAEMON, &build::update(spec, 11, PID).unwrap());
-    assert_eq!(
-        SadbMsg::parse(&r.to(DAEMON)[0]).unwrap().header.errno,
-        Errno::OK
-    );
-    let mut spec = SaSpec::esp(
-        0x5555_0001,
-        SadbEalg::SADB_EALG_AES_GCM_16,
-        AddressExt {
-            proto: 4,
-            ..addr(v4(LOCAL))
-        },
-        AddressExt {
-            proto: 4,
-            ..addr(v4(PEER))
-        },
-    );
-    spec.flags = SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND.union(SadbSaFlags::SADB_X_SAFLAGS_TUNNEL);
-    spec.inner = Some((
-        AddressExt {
-            prefixlen: 16,
-            ..addr(v4(Ipv4Addr::new(10, 1, 0, 0)))
-        },
-        AddressExt {
-            prefixlen: 16,
-            ..addr(v4(Ipv4Addr::new(10, 2, 0, 0)))
-        },
-    ));
-    spec.encr_key = Some(KeyExt::from_material(&[9u8; 20]).unwrap());
+    assert_eq!(r.daemon_errno(), Errno::OK);
+    let key = KeyExt::from_material(&[9u8; 20]).unwrap();
+    let mut spec = tunnel_spec(0x5555_0001, Way::Outbound, key);
     spec.pair = Some(new_in);
     r.send(3300, DAEMON, &build::add(spec, 12, PID).unwrap());
-    assert_eq!(
-        SadbMsg::parse(&r.to(DAEMON)[0]).unwrap().header.errno,
-        Errno::OK
-    );
+    assert_eq!(r.daemon_errno(), Errno::OK);
     // Outbound traffic moves to the newest SA.
     let Outbound::Protect(sa) = r.e.outbound_lookup(r.at(3301), Some("ip.tun0"), &sel) else {
         panic!()
@@ -474,23 +407,14 @@ fn initiator_flow_tunnel_mode_matches_reference_bytes() {
 #[test]
 fn soft_expire_bytes_match_reference_8_11() {
     let mut r = Rig::new();
-    let mut s = SaSpec::esp(
-        0x9a3c_71e5,
-        SadbEalg::SADB_EALG_AES_GCM_16,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-    );
+    let gcm = SadbEalg::SADB_EALG_AES_GCM_16;
+    let mut s = host_sa(0x9a3c_71e5, Way::Inbound, gcm, &[0x33; 20]);
     s.replay = 32;
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_INBOUND;
     s.soft = Some(Lifetime {
         addtime: 3240,
         ..Lifetime::default()
     });
-    s.encr_key = Some(KeyExt::from_material(&[0x33; 20]).unwrap());
-    s.kmc = Some(KmCookie {
-        proto: SadbKmp::SADB_X_KMP_IKEV2,
-        cookie: 0x0123_4567_89ab_cdef,
-    });
+    s.kmc = Some(COOKIE);
     r.send(0, DAEMON, &build::add(s, 1, PID).unwrap());
     r.drain();
     assert_eq!(
@@ -555,13 +479,7 @@ fn acquire_bytes_match_reference_8_7_and_abort_8_8() {
 fn acquire_record_times_out_after_15s_and_unregistered_drops() {
     let mut r = Rig::new();
     transport_policy(&mut r);
-    let sel = Selector {
-        local: LOCAL.into(),
-        remote: PEER.into(),
-        proto: 0,
-        local_port: 0,
-        remote_port: 0,
-    };
+    let sel = host_selector();
     // Nobody registered: the packet is dropped at once (esp_keysock_no_socket).
     assert!(matches!(
         r.e.outbound_lookup(r.at(0), None, &sel),
@@ -629,14 +547,9 @@ fn inverse_acquire_reply_matches_reference_8_10() {
 #[test]
 fn flush_and_dump_follow_the_kernel() {
     let mut r = Rig::new();
-    for (spi, dir, src, dst) in [
-        (0x1000u32, SadbSaFlags::SADB_X_SAFLAGS_INBOUND, PEER, LOCAL),
-        (0x2000, SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND, LOCAL, PEER),
-    ] {
-        let mut s = SaSpec::esp(spi, SadbEalg::SADB_EALG_AES, addr(v4(src)), addr(v4(dst)));
+    for (spi, way) in [(0x1000u32, Way::Inbound), (0x2000, Way::Outbound)] {
+        let mut s = host_sa(spi, way, SadbEalg::SADB_EALG_AES, &[1; 32]);
         s.auth = SadbAalg::SADB_AALG_SHA256HMAC;
-        s.flags = dir;
-        s.encr_key = Some(KeyExt::from_material(&[1; 32]).unwrap());
         s.auth_key = Some(KeyExt::from_material(&[2; 32]).unwrap());
         r.send(0, DAEMON, &build::add(s, spi, PID).unwrap());
     }
@@ -668,17 +581,7 @@ fn flush_and_dump_follow_the_kernel() {
 #[test]
 fn larval_sa_vanishes_silently_after_90s() {
     let mut r = Rig::new();
-    let gs = build::getspi(
-        SadbSaType::SADB_SATYPE_ESP,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-        SpiRange {
-            min: 0x100,
-            max: 0xffff_ffff,
-        },
-        2,
-        PID,
-    );
+    let gs = getspi(0x100, 0xffff_ffff, 2);
     r.send(0, DAEMON, &gs.to_bytes().unwrap());
     r.drain();
     assert_eq!(r.e.sa_count(), 1);
@@ -691,14 +594,7 @@ fn larval_sa_vanishes_silently_after_90s() {
 #[test]
 fn byte_limits_expire_soft_then_hard_and_hard_kills_the_pair() {
     let mut r = Rig::new();
-    let mut s = SaSpec::esp(
-        0x10,
-        SadbEalg::SADB_EALG_AES_GCM_16,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-    );
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_INBOUND;
-    s.encr_key = Some(KeyExt::from_material(&[5; 20]).unwrap());
+    let mut s = host_sa(0x10, Way::Inbound, SadbEalg::SADB_EALG_AES_GCM_16, &[5; 20]);
     s.soft = Some(Lifetime {
         bytes: 1000,
         ..Lifetime::default()
@@ -708,14 +604,12 @@ fn byte_limits_expire_soft_then_hard_and_hard_kills_the_pair() {
         ..Lifetime::default()
     });
     r.send(0, DAEMON, &build::add(s, 1, PID).unwrap());
-    let mut o = SaSpec::esp(
+    let mut o = host_sa(
         0x20,
+        Way::Outbound,
         SadbEalg::SADB_EALG_AES_GCM_16,
-        addr(v4(LOCAL)),
-        addr(v4(PEER)),
+        &[6; 20],
     );
-    o.flags = SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND;
-    o.encr_key = Some(KeyExt::from_material(&[6; 20]).unwrap());
     o.pair = Some(0x10);
     r.send(0, DAEMON, &build::add(o, 2, PID).unwrap());
     r.drain();
@@ -757,14 +651,7 @@ fn byte_limits_expire_soft_then_hard_and_hard_kills_the_pair() {
 #[test]
 fn idle_expire_repeats_while_idle_and_keeps_the_sa_mature() {
     let mut r = Rig::new();
-    let mut s = SaSpec::esp(
-        0x10,
-        SadbEalg::SADB_EALG_AES,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-    );
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_INBOUND;
-    s.encr_key = Some(KeyExt::from_material(&[5; 16]).unwrap());
+    let mut s = host_sa(0x10, Way::Inbound, SadbEalg::SADB_EALG_AES, &[5; 16]);
     s.idle = Some(Lifetime {
         addtime: 60,
         ..Lifetime::default()
@@ -787,39 +674,13 @@ fn idle_expire_repeats_while_idle_and_keeps_the_sa_mature() {
 #[test]
 fn update_moves_child_sa_to_new_ikev2_cookie_but_not_ikev1() {
     let mut r = Rig::new();
-    let mut s = SaSpec::esp(
-        0x10,
-        SadbEalg::SADB_EALG_AES,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-    );
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_INBOUND;
-    s.encr_key = Some(KeyExt::from_material(&[5; 16]).unwrap());
-    s.kmc = Some(KmCookie {
-        proto: SadbKmp::SADB_X_KMP_IKEV2,
-        cookie: 1,
-    });
+    let mut s = host_sa(0x10, Way::Inbound, SadbEalg::SADB_EALG_AES, &[5; 16]);
+    s.kmc = Some(ikev2(1));
     r.send(0, DAEMON, &build::add(s, 1, PID).unwrap());
     r.drain();
-    let upd = build::update_cookie(
-        SadbMsgType::SADB_UPDATE,
-        SadbSaType::SADB_SATYPE_ESP,
-        0x10,
-        SadbSaFlags::SADB_X_SAFLAGS_INBOUND,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-        KmCookie {
-            proto: SadbKmp::SADB_X_KMP_IKEV2,
-            cookie: 99,
-        },
-        2,
-        PID,
-    );
+    let upd = recookie_0x10(SadbMsgType::SADB_UPDATE, ikev2(99), 2);
     r.send(1, DAEMON, &upd.to_bytes().unwrap());
-    assert_eq!(
-        SadbMsg::parse(&r.to(DAEMON)[0]).unwrap().header.errno,
-        Errno::OK
-    );
+    assert_eq!(r.daemon_errno(), Errno::OK);
     assert_eq!(
         r.e.lookup_inbound(0x10, LOCAL.into()).unwrap().kmc.cookie,
         99
@@ -828,51 +689,111 @@ fn update_moves_child_sa_to_new_ikev2_cookie_but_not_ikev1() {
 
 // ------------------------------------------------------------ error paths
 
-/// Send `req` from the daemon and check the single reply header: header
-/// only, type/seq/pid echoed, errno + diagnostic as illumos gives them.
-fn expect_error(r: &mut Rig, req: &[u8], errno: Errno, diag: SadbDiagnostic, broadcast: bool) {
-    let hdr = peek_header(req).unwrap();
-    r.send(0, DAEMON, req);
-    let out = r.drain();
-    assert_eq!(
-        out.len(),
-        if broadcast { 2 } else { 1 },
-        "delivery of {hdr:?}"
-    );
-    for (_, b) in &out {
-        let m = SadbMsg::parse(b).unwrap();
-        assert_eq!(b.len(), 16, "error replies are header-only");
+/// Who hears an error reply: keysock answers most requests on every
+/// socket, some only on the sender's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Everyone,
+    Sender,
+}
+
+impl Rig {
+    /// Send `req` from the daemon and check the single reply header: header
+    /// only, type/seq/pid echoed, errno + diagnostic as illumos gives them.
+    fn expect_error(&mut self, req: &[u8], errno: Errno, diag: SadbDiagnostic, to: Delivery) {
+        let hdr = peek_header(req).unwrap();
+        self.send(0, DAEMON, req);
+        let out = self.drain();
         assert_eq!(
-            (m.header.errno, m.header.diagnostic),
-            (errno, diag),
-            "for {:?}",
-            hdr.msg_type
+            out.len(),
+            if to == Delivery::Everyone { 2 } else { 1 },
+            "delivery of {hdr:?}"
         );
-        assert_eq!((m.header.seq, m.header.pid), (hdr.seq, hdr.pid));
-        let want_type = if hdr.msg_type.0 > 15 {
-            SadbMsgType::SADB_RESERVED
-        } else {
-            hdr.msg_type
-        };
-        assert_eq!(m.header.msg_type, want_type);
+        for (_, b) in &out {
+            let m = SadbMsg::parse(b).unwrap();
+            assert_eq!(b.len(), 16, "error replies are header-only");
+            assert_eq!(
+                (m.header.errno, m.header.diagnostic),
+                (errno, diag),
+                "for {:?}",
+                hdr.msg_type
+            );
+            assert_eq!((m.header.seq, m.header.pid), (hdr.seq, hdr.pid));
+            let want_type = if hdr.msg_type.0 > 15 {
+                SadbMsgType::SADB_RESERVED
+            } else {
+                hdr.msg_type
+            };
+            assert_eq!(m.header.msg_type, want_type);
+        }
+    }
+
+    /// [`Rig::expect_error`] for the common case: EINVAL to every socket.
+    fn rejects(&mut self, req: &[u8], diag: SadbDiagnostic) {
+        self.expect_error(req, Errno::EINVAL, diag, Delivery::Everyone);
     }
 }
 
-fn good_add() -> SadbMsg {
-    let mut s = SaSpec::esp(
-        0x4242,
-        SadbEalg::SADB_EALG_AES_GCM_16,
-        addr(v4(LOCAL)),
-        addr(v4(PEER)),
+/// `msg_type` (UPDATE or X_UPDATEPAIR) moving inbound SA 0x10 to `kmc`.
+fn recookie_0x10(msg_type: SadbMsgType, kmc: KmCookie, seq: u32) -> SadbMsg {
+    let (esp, inbound) = (
+        SadbSaType::SADB_SATYPE_ESP,
+        SadbSaFlags::SADB_X_SAFLAGS_INBOUND,
     );
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND;
-    s.encr_key = Some(KeyExt::from_material(&[0x11; 20]).unwrap());
+    let (src, dst) = (addr(v4(PEER)), addr(v4(LOCAL)));
+    build::update_cookie(msg_type, esp, 0x10, inbound, src, dst, kmc, seq, PID)
+}
+
+fn good_add() -> SadbMsg {
+    let s = host_sa(
+        0x4242,
+        Way::Outbound,
+        SadbEalg::SADB_EALG_AES_GCM_16,
+        &[0x11; 20],
+    );
     build::sa_msg(s, SadbMsgType::SADB_ADD, 77, PID)
+}
+
+/// A message as it goes on the wire.
+fn wire(m: &SadbMsg) -> Vec<u8> {
+    m.to_bytes().unwrap().to_vec()
+}
+
+/// [`good_add`] with `flag` added to its SA's flags.
+fn with_sa_flag(flag: SadbSaFlags) -> Vec<u8> {
+    with_sa(good_add(), |s| s.flags = s.flags.union(flag))
+}
+
+/// [`good_add`] with a soft lifetime (20) beyond its hard one (10) in the
+/// field `set` writes.
+fn soft_beyond_hard(set: impl Fn(&mut Lifetime, u64)) -> Vec<u8> {
+    let mut m = good_add();
+    for (kind, n) in [(LifetimeKind::Hard, 10), (LifetimeKind::Soft, 20)] {
+        let mut l = Lifetime::default();
+        set(&mut l, n);
+        m.exts.push(Extension::Lifetime(kind, l));
+    }
+    wire(&m)
+}
+
+/// [`good_add`] for another SA type.
+fn with_satype(satype: SadbSaType) -> Vec<u8> {
+    let mut m = good_add();
+    m.header.satype = satype;
+    wire(&m)
+}
+
+/// [`good_add`] with `key` as its only key extension.
+fn with_encr_key(key: KeyExt) -> SadbMsg {
+    let mut m = good_add();
+    m.exts.retain(|e| !e.is_key());
+    m.exts.push(Extension::Key(KeyKind::Encrypt, key));
+    m
 }
 
 fn without(mut m: SadbMsg, t: SadbExtType) -> Vec<u8> {
     m.exts.retain(|e| e.ext_type() != t);
-    m.to_bytes().unwrap().to_vec()
+    wire(&m)
 }
 
 fn with_sa(mut m: SadbMsg, mut f: impl FnMut(&mut SaExt)) -> Vec<u8> {
@@ -881,12 +802,12 @@ fn with_sa(mut m: SadbMsg, mut f: impl FnMut(&mut SaExt)) -> Vec<u8> {
             f(s);
         }
     }
-    m.to_bytes().unwrap().to_vec()
+    wire(&m)
 }
 
 fn with_ext(mut m: SadbMsg, e: Extension) -> Vec<u8> {
     m.exts.push(e);
-    m.to_bytes().unwrap().to_vec()
+    wire(&m)
 }
 
 fn replace_addr(mut m: SadbMsg, k: AddressKind, a: SockAddr) -> Vec<u8> {
@@ -897,7 +818,7 @@ fn replace_addr(mut m: SadbMsg, k: AddressKind, a: SockAddr) -> Vec<u8> {
             }
         }
     }
-    m.to_bytes().unwrap().to_vec()
+    wire(&m)
 }
 
 #[test]
@@ -944,17 +865,13 @@ fn add_error_paths_give_illumos_errno_and_diagnostic() {
         ),
         (
             "PFS flag",
-            with_sa(good_add(), |s| {
-                s.flags = s.flags.union(SadbSaFlags::SADB_SAFLAGS_PFS)
-            }),
+            with_sa_flag(SadbSaFlags::SADB_SAFLAGS_PFS),
             inval,
             D::SADB_X_DIAGNOSTIC_BAD_SAFLAGS,
         ),
         (
             "USED flag",
-            with_sa(good_add(), |s| {
-                s.flags = s.flags.union(SadbSaFlags::SADB_X_SAFLAGS_USED)
-            }),
+            with_sa_flag(SadbSaFlags::SADB_X_SAFLAGS_USED),
             inval,
             D::SADB_X_DIAGNOSTIC_BAD_SAFLAGS,
         ),
@@ -966,15 +883,7 @@ fn add_error_paths_give_illumos_errno_and_diagnostic() {
         ),
         (
             "GCM key bits 96+32",
-            {
-                let mut m = good_add();
-                m.exts.retain(|e| !e.is_key());
-                m.exts.push(Extension::Key(
-                    KeyKind::Encrypt,
-                    KeyExt::from_material(&[3; 16]).unwrap(),
-                ));
-                m.to_bytes().unwrap().to_vec()
-            },
+            wire(&with_encr_key(KeyExt::from_material(&[3; 16]).unwrap())),
             inval,
             D::SADB_X_DIAGNOSTIC_BAD_EKEYBITS,
         ),
@@ -989,63 +898,25 @@ fn add_error_paths_give_illumos_errno_and_diagnostic() {
         ),
         (
             "soft > hard addtime",
-            {
-                let mut m = good_add();
-                m.exts.push(Extension::Lifetime(
-                    LifetimeKind::Hard,
-                    Lifetime {
-                        addtime: 10,
-                        ..Lifetime::default()
-                    },
-                ));
-                m.exts.push(Extension::Lifetime(
-                    LifetimeKind::Soft,
-                    Lifetime {
-                        addtime: 20,
-                        ..Lifetime::default()
-                    },
-                ));
-                m.to_bytes().unwrap().to_vec()
-            },
+            soft_beyond_hard(|l, n| l.addtime = n),
             inval,
             D::SADB_X_DIAGNOSTIC_ADDTIME_HSERR,
         ),
         (
             "soft > hard bytes",
-            {
-                let mut m = good_add();
-                m.exts.push(Extension::Lifetime(
-                    LifetimeKind::Hard,
-                    Lifetime {
-                        bytes: 10,
-                        ..Lifetime::default()
-                    },
-                ));
-                m.exts.push(Extension::Lifetime(
-                    LifetimeKind::Soft,
-                    Lifetime {
-                        bytes: 20,
-                        ..Lifetime::default()
-                    },
-                ));
-                m.to_bytes().unwrap().to_vec()
-            },
+            soft_beyond_hard(|l, n| l.bytes = n),
             inval,
             D::SADB_X_DIAGNOSTIC_BYTES_HSERR,
         ),
         (
             "NATT_LOC flag without ext",
-            with_sa(good_add(), |s| {
-                s.flags = s.flags.union(SadbSaFlags::SADB_X_SAFLAGS_NATT_LOC)
-            }),
+            with_sa_flag(SadbSaFlags::SADB_X_SAFLAGS_NATT_LOC),
             inval,
             D::SADB_X_DIAGNOSTIC_MISSING_NATT_LOC,
         ),
         (
             "NATT_REM flag without ext",
-            with_sa(good_add(), |s| {
-                s.flags = s.flags.union(SadbSaFlags::SADB_X_SAFLAGS_NATT_REM)
-            }),
+            with_sa_flag(SadbSaFlags::SADB_X_SAFLAGS_NATT_REM),
             inval,
             D::SADB_X_DIAGNOSTIC_MISSING_NATT_REM,
         ),
@@ -1084,9 +955,7 @@ fn add_error_paths_give_illumos_errno_and_diagnostic() {
         ),
         (
             "TUNNEL without inner",
-            with_sa(good_add(), |s| {
-                s.flags = s.flags.union(SadbSaFlags::SADB_X_SAFLAGS_TUNNEL)
-            }),
+            with_sa_flag(SadbSaFlags::SADB_X_SAFLAGS_TUNNEL),
             inval,
             D::SADB_X_DIAGNOSTIC_MISSING_INNER_SRC,
         ),
@@ -1173,21 +1042,13 @@ fn add_error_paths_give_illumos_errno_and_diagnostic() {
         ),
         (
             "satype 0",
-            {
-                let mut m = good_add();
-                m.header.satype = SadbSaType::SADB_SATYPE_UNSPEC;
-                m.to_bytes().unwrap().to_vec()
-            },
+            with_satype(SadbSaType::SADB_SATYPE_UNSPEC),
             inval,
             D::SADB_X_DIAGNOSTIC_SATYPE_NEEDED,
         ),
         (
             "satype 9",
-            {
-                let mut m = good_add();
-                m.header.satype = SadbSaType(9);
-                m.to_bytes().unwrap().to_vec()
-            },
+            with_satype(SadbSaType(9)),
             inval,
             D::SADB_X_DIAGNOSTIC_UNKNOWN_SATYPE,
         ),
@@ -1195,21 +1056,17 @@ fn add_error_paths_give_illumos_errno_and_diagnostic() {
     let n = cases.len();
     for (what, bytes, errno, diag) in cases {
         eprintln!("case: {what}");
-        expect_error(&mut r, &bytes, errno, diag, true);
+        r.expect_error(&bytes, errno, diag, Delivery::Everyone);
     }
     assert_eq!(r.e.sa_count(), 0, "no failed ADD left an SA ({n} cases)");
     // And the good one works, then collides.
     r.send(0, DAEMON, &good_add().to_bytes().unwrap());
-    assert_eq!(
-        SadbMsg::parse(&r.to(DAEMON)[0]).unwrap().header.errno,
-        Errno::OK
-    );
-    expect_error(
-        &mut r,
+    assert_eq!(r.daemon_errno(), Errno::OK);
+    r.expect_error(
         &good_add().to_bytes().unwrap(),
         Errno::EEXIST,
         D::SADB_X_DIAGNOSTIC_NONE,
-        true,
+        Delivery::Everyone,
     );
 }
 
@@ -1221,95 +1078,68 @@ fn framing_errors_follow_keysock() {
     // Byte count ≠ sadb_msg_len × 8.
     let mut short = good.clone();
     short.truncate(good.len() - 8);
-    expect_error(
-        &mut r,
+    r.expect_error(
         &short,
         Errno::EMSGSIZE,
         D::SADB_X_DIAGNOSTIC_NONE,
-        true,
+        Delivery::Everyone,
     );
     // Unknown message type → type rewritten to 0, sender only.
     let mut t = h("021000030200000009000000d2040000");
-    expect_error(
-        &mut r,
+    r.expect_error(
         &t,
         Errno::EINVAL,
         D::SADB_X_DIAGNOSTIC_UNKNOWN_MSG,
-        false,
+        Delivery::Sender,
     );
     t[1] = 0;
-    expect_error(
-        &mut r,
+    r.expect_error(
         &t,
         Errno::EINVAL,
         D::SADB_X_DIAGNOSTIC_UNKNOWN_MSG,
-        false,
+        Delivery::Sender,
     );
     // keysock checks extensions before the message type: an unknown type
     // with an unknown extension reports the extension.
     let mut t2 = h("021000030300000009000000d20400000100ff0000000000");
-    expect_error(
-        &mut r,
+    r.expect_error(
         &t2,
         Errno::EINVAL,
         D::SADB_X_DIAGNOSTIC_UNKNOWN_EXT,
-        false,
+        Delivery::Sender,
     );
     t2[18] = 23; // a PAIR extension: framing fine, so the type is judged
-    expect_error(
-        &mut r,
+    r.expect_error(
         &t2,
         Errno::EINVAL,
         D::SADB_X_DIAGNOSTIC_UNKNOWN_MSG,
-        false,
+        Delivery::Sender,
     );
     // Each extension is fully checked before the next is looked at: a
     // header-only SRC before an unknown type-29 extension is MALFORMED_SRC.
-    expect_error(
-        &mut r,
+    r.rejects(
         &h("020300030400000009000000d204000001000500000000000100ff0000000000"),
-        Errno::EINVAL,
         D::SADB_X_DIAGNOSTIC_MALFORMED_SRC,
-        true,
     );
     // A user ACQUIRE without errno needs a satype (even when extended).
-    expect_error(
-        &mut r,
+    r.expect_error(
         &h("020600000200000009000000d2040000"),
         Errno::EINVAL,
         D::SADB_X_DIAGNOSTIC_SATYPE_NEEDED,
-        false,
+        Delivery::Sender,
     );
     // Unknown extension type 29.
     let mut m = good.clone();
     m[16 + 2] = 29; // first extension (SA) type
-    expect_error(
-        &mut r,
-        &m,
-        Errno::EINVAL,
-        D::SADB_X_DIAGNOSTIC_UNKNOWN_EXT,
-        true,
-    );
+    r.rejects(&m, D::SADB_X_DIAGNOSTIC_UNKNOWN_EXT);
     // Extension length 0.
     let mut m = good.clone();
     m[16] = 0;
-    expect_error(
-        &mut r,
-        &m,
-        Errno::EINVAL,
-        D::SADB_X_DIAGNOSTIC_BAD_EXTLEN,
-        true,
-    );
+    r.rejects(&m, D::SADB_X_DIAGNOSTIC_BAD_EXTLEN);
     // Extension running past the message.
     let mut m = good.clone();
     m[16] = 200;
-    expect_error(
-        &mut r,
-        &m,
-        Errno::EINVAL,
-        D::SADB_X_DIAGNOSTIC_BAD_EXTLEN,
-        true,
-    );
+    r.rejects(&m, D::SADB_X_DIAGNOSTIC_BAD_EXTLEN);
     // Duplicate SRC / SA / EKEY.
     for (t, d) in [
         (
@@ -1338,42 +1168,25 @@ fn framing_errors_follow_keysock() {
         dup.extend_from_slice(&e);
         let words = u16::try_from(dup.len() / 8).unwrap();
         dup[4..6].copy_from_slice(&words.to_le_bytes());
-        expect_error(&mut r, &dup, Errno::EINVAL, d, true);
+        r.rejects(&dup, d);
     }
     // Address extension with nothing after its header.
     let mut m = good_add();
     m.exts
         .retain(|e| e.ext_type() != SadbExtType::SADB_EXT_ADDRESS_SRC);
-    let mut b = m.to_bytes().unwrap().to_vec();
+    let mut b = wire(&m);
     b.extend_from_slice(&[1, 0, 5, 0, 0, 0, 0, 0]);
     let words = u16::try_from(b.len() / 8).unwrap();
     b[4..6].copy_from_slice(&words.to_le_bytes());
-    expect_error(
-        &mut r,
-        &b,
-        Errno::EINVAL,
-        D::SADB_X_DIAGNOSTIC_MALFORMED_SRC,
-        true,
-    );
+    r.rejects(&b, D::SADB_X_DIAGNOSTIC_MALFORMED_SRC);
     // Key extension: all-zero key, zero bits, inexact length.
     for (bits, data) in [
         (160u16, vec![0u8; 24]),
         (0, vec![1; 24]),
         (160, vec![1; 32]),
     ] {
-        let mut m = good_add();
-        m.exts.retain(|e| !e.is_key());
-        m.exts.push(Extension::Key(
-            KeyKind::Encrypt,
-            KeyExt::from_raw(bits, 0, zeroize::Zeroizing::new(data)),
-        ));
-        expect_error(
-            &mut r,
-            &m.to_bytes().unwrap(),
-            Errno::EINVAL,
-            D::SADB_X_DIAGNOSTIC_MALFORMED_EKEY,
-            true,
-        );
+        let m = with_encr_key(KeyExt::from_raw(bits, 0, zeroize::Zeroizing::new(data)));
+        r.rejects(&m.to_bytes().unwrap(), D::SADB_X_DIAGNOSTIC_MALFORMED_EKEY);
     }
     // Lifetime of the wrong length (no dedicated diagnostic → 0).
     let mut b = good;
@@ -1382,22 +1195,12 @@ fn framing_errors_follow_keysock() {
     ]);
     let words = u16::try_from(b.len() / 8).unwrap();
     b[4..6].copy_from_slice(&words.to_le_bytes());
-    expect_error(&mut r, &b, Errno::EINVAL, D::SADB_X_DIAGNOSTIC_NONE, true);
+    r.rejects(&b, D::SADB_X_DIAGNOSTIC_NONE);
     // SPIRANGE min > max.
-    let gs = build::getspi(
-        SadbSaType::SADB_SATYPE_ESP,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-        SpiRange { min: 9, max: 8 },
-        3,
-        PID,
-    );
-    expect_error(
-        &mut r,
+    let gs = getspi(9, 8, 3);
+    r.rejects(
         &gs.to_bytes().unwrap(),
-        Errno::EINVAL,
         D::SADB_X_DIAGNOSTIC_MALFORMED_RANGE,
-        true,
     );
 }
 
@@ -1407,56 +1210,35 @@ fn other_message_error_paths() {
     let mut r = Rig::new();
     let esp = SadbSaType::SADB_SATYPE_ESP;
     // GETSPI without SPIRANGE.
-    let mut gs = build::getspi(
-        esp,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-        SpiRange { min: 1, max: 2 },
-        3,
-        PID,
-    );
+    let mut gs = getspi(1, 2, 3);
     gs.exts.pop();
-    expect_error(
-        &mut r,
-        &gs.to_bytes().unwrap(),
-        Errno::EINVAL,
-        D::SADB_X_DIAGNOSTIC_MISSING_RANGE,
-        true,
-    );
+    r.rejects(&gs.to_bytes().unwrap(), D::SADB_X_DIAGNOSTIC_MISSING_RANGE);
     // DELETE / GET / UPDATE of an unknown SA.
-    let del = build::sa_op(
+    let del = esp_op(
         SadbMsgType::SADB_DELETE,
-        esp,
         0x77,
         SadbSaFlags::default(),
-        None,
-        addr(v4(LOCAL)),
+        LOCAL,
         4,
-        PID,
     );
-    expect_error(
-        &mut r,
+    r.expect_error(
         &del.to_bytes().unwrap(),
         Errno::ESRCH,
         D::SADB_X_DIAGNOSTIC_SA_NOTFOUND,
-        true,
+        Delivery::Everyone,
     );
-    let get = build::sa_op(
+    let get = esp_op(
         SadbMsgType::SADB_GET,
-        esp,
         0x77,
         SadbSaFlags::default(),
-        None,
-        addr(v4(LOCAL)),
+        LOCAL,
         5,
-        PID,
     );
-    expect_error(
-        &mut r,
+    r.expect_error(
         &get.to_bytes().unwrap(),
         Errno::ESRCH,
         D::SADB_X_DIAGNOSTIC_SA_NOTFOUND,
-        false,
+        Delivery::Sender,
     );
     let upd = build::update_cookie(
         SadbMsgType::SADB_UPDATE,
@@ -1469,69 +1251,51 @@ fn other_message_error_paths() {
         6,
         PID,
     );
-    expect_error(
-        &mut r,
+    r.expect_error(
         &upd.to_bytes().unwrap(),
         Errno::ESRCH,
         D::SADB_X_DIAGNOSTIC_SA_NOTFOUND,
-        true,
+        Delivery::Everyone,
     );
     // DELETE without SA and without addresses.
     let purge = SadbMsg::new(SadbHeader::new(SadbMsgType::SADB_DELETE, esp, 7, PID));
-    expect_error(
-        &mut r,
-        &purge.to_bytes().unwrap(),
-        Errno::EINVAL,
-        D::SADB_X_DIAGNOSTIC_MISSING_SA,
-        true,
-    );
+    r.rejects(&purge.to_bytes().unwrap(), D::SADB_X_DIAGNOSTIC_MISSING_SA);
     // User EXPIRE; FLUSH with an extension.
-    expect_error(
-        &mut r,
+    r.expect_error(
         &h("020800030200000008000000d2040000"),
         Errno::EOPNOTSUPP,
         D::SADB_X_DIAGNOSTIC_NONE,
-        true,
+        Delivery::Everyone,
     );
     let fl = build::flush(esp, 9, PID).with(Extension::Pair(1));
-    expect_error(
-        &mut r,
-        &fl.to_bytes().unwrap(),
-        Errno::EINVAL,
-        D::SADB_X_DIAGNOSTIC_NO_EXT,
-        true,
-    );
+    r.rejects(&fl.to_bytes().unwrap(), D::SADB_X_DIAGNOSTIC_NO_EXT);
     // REGISTER: unknown satype; satype 0 without EREG; regular after extended.
-    expect_error(
-        &mut r,
+    r.expect_error(
         &h("020700090200000001000000d2040000"),
         Errno::EINVAL,
         D::SADB_X_DIAGNOSTIC_UNKNOWN_SATYPE,
-        false,
+        Delivery::Sender,
     );
-    expect_error(
-        &mut r,
+    r.expect_error(
         &h("020700000200000001000000d2040000"),
         Errno::EINVAL,
         D::SADB_X_DIAGNOSTIC_SATYPE_NEEDED,
-        false,
+        Delivery::Sender,
     );
-    expect_error(
-        &mut r,
+    r.expect_error(
         &h("020700030200000001000000d2040000"),
         Errno::EBUSY,
         D::SADB_X_DIAGNOSTIC_NONE,
-        false,
+        Delivery::Sender,
     );
     // INVERSE_ACQUIRE without DST.
     let mut ia = build::inverse_acquire(addr(v4(LOCAL)), addr(v4(PEER)), None, 10, PID);
     ia.exts.pop();
-    expect_error(
-        &mut r,
+    r.expect_error(
         &ia.to_bytes().unwrap(),
         Errno::EINVAL,
         D::SADB_X_DIAGNOSTIC_MISSING_DST,
-        false,
+        Delivery::Sender,
     );
 }
 
@@ -1539,48 +1303,16 @@ fn other_message_error_paths() {
 fn established_sa_update_and_pair_errors() {
     use SadbDiagnostic as D;
     let mut r = Rig::new();
-    let esp = SadbSaType::SADB_SATYPE_ESP;
-    let mut s = SaSpec::esp(
-        0x10,
-        SadbEalg::SADB_EALG_AES,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-    );
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_INBOUND;
-    s.encr_key = Some(KeyExt::from_material(&[5; 16]).unwrap());
+    let mut s = host_sa(0x10, Way::Inbound, SadbEalg::SADB_EALG_AES, &[5; 16]);
     s.kmc = Some(KmCookie {
         proto: SadbKmp::SADB_X_KMP_IKE,
         cookie: 1,
     });
     r.send(0, DAEMON, &build::add(s, 1, PID).unwrap());
     r.drain();
-    let upd = |kmc: KmCookie, seq| {
-        build::update_cookie(
-            SadbMsgType::SADB_UPDATE,
-            esp,
-            0x10,
-            SadbSaFlags::SADB_X_SAFLAGS_INBOUND,
-            addr(v4(PEER)),
-            addr(v4(LOCAL)),
-            kmc,
-            seq,
-            PID,
-        )
-    };
-    let m = upd(
-        KmCookie {
-            proto: SadbKmp::SADB_X_KMP_IKEV2,
-            cookie: 1,
-        },
-        2,
-    );
-    expect_error(
-        &mut r,
-        &m.to_bytes().unwrap(),
-        Errno::EINVAL,
-        D::SADB_X_DIAGNOSTIC_DUPLICATE_KMP,
-        true,
-    );
+    let upd = |kmc: KmCookie, seq| recookie_0x10(SadbMsgType::SADB_UPDATE, kmc, seq);
+    let m = upd(ikev2(1), 2);
+    r.rejects(&m.to_bytes().unwrap(), D::SADB_X_DIAGNOSTIC_DUPLICATE_KMP);
     let m = upd(
         KmCookie {
             proto: SadbKmp::SADB_X_KMP_IKE,
@@ -1588,126 +1320,75 @@ fn established_sa_update_and_pair_errors() {
         },
         3,
     );
-    expect_error(
-        &mut r,
-        &m.to_bytes().unwrap(),
-        Errno::EINVAL,
-        D::SADB_X_DIAGNOSTIC_DUPLICATE_KMC,
-        true,
-    );
+    r.rejects(&m.to_bytes().unwrap(), D::SADB_X_DIAGNOSTIC_DUPLICATE_KMC);
     let mut m = upd(KmCookie::default(), 4);
     m.exts.push(Extension::Key(
         KeyKind::Encrypt,
         KeyExt::from_material(&[5; 16]).unwrap(),
     ));
-    expect_error(
-        &mut r,
-        &m.to_bytes().unwrap(),
-        Errno::EINVAL,
-        D::SADB_X_DIAGNOSTIC_EKEY_PRESENT,
-        true,
-    );
+    r.rejects(&m.to_bytes().unwrap(), D::SADB_X_DIAGNOSTIC_EKEY_PRESENT);
     let m = upd(KmCookie::default(), 5);
     let b = with_sa(m, |s| {
         s.flags = s.flags.union(SadbSaFlags::SADB_X_SAFLAGS_TUNNEL)
     });
-    expect_error(
-        &mut r,
-        &b,
-        Errno::EINVAL,
-        D::SADB_X_DIAGNOSTIC_BAD_SAFLAGS,
-        true,
-    );
+    r.rejects(&b, D::SADB_X_DIAGNOSTIC_BAD_SAFLAGS);
     let mut m = upd(KmCookie::default(), 6);
     m.exts.push(Extension::Lifetime(
         LifetimeKind::Current,
         Lifetime::default(),
     ));
-    expect_error(
-        &mut r,
+    r.expect_error(
         &m.to_bytes().unwrap(),
         Errno::EOPNOTSUPP,
         D::SADB_X_DIAGNOSTIC_MISSING_LIFETIME,
-        true,
+        Delivery::Everyone,
     );
     let mut m = upd(KmCookie::default(), 7);
     m.header.msg_type = SadbMsgType::SADB_X_UPDATEPAIR;
-    expect_error(
-        &mut r,
+    r.expect_error(
         &m.to_bytes().unwrap(),
         Errno::ESRCH,
         D::SADB_X_DIAGNOSTIC_PAIR_SA_NOTFOUND,
-        true,
+        Delivery::Everyone,
     );
     // PAIR naming a missing partner, then PAIR_ALREADY.
-    let mut o = SaSpec::esp(
-        0x20,
-        SadbEalg::SADB_EALG_AES,
-        addr(v4(LOCAL)),
-        addr(v4(PEER)),
-    );
-    o.flags = SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND;
-    o.encr_key = Some(KeyExt::from_material(&[6; 16]).unwrap());
+    let mut o = host_sa(0x20, Way::Outbound, SadbEalg::SADB_EALG_AES, &[6; 16]);
     o.pair = Some(0x99);
-    expect_error(
-        &mut r,
+    r.rejects(
         &build::add(o, 8, PID).unwrap(),
-        Errno::EINVAL,
         D::SADB_X_DIAGNOSTIC_PAIR_INAPPROPRIATE,
-        true,
     );
     for (spi, seq, want) in [
         (0x20u32, 9u32, None),
         (0x21, 10, Some(D::SADB_X_DIAGNOSTIC_PAIR_ALREADY)),
     ] {
-        let mut o = SaSpec::esp(
-            spi,
-            SadbEalg::SADB_EALG_AES,
-            addr(v4(LOCAL)),
-            addr(v4(PEER)),
-        );
-        o.flags = SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND;
-        o.encr_key = Some(KeyExt::from_material(&[6; 16]).unwrap());
+        let mut o = host_sa(spi, Way::Outbound, SadbEalg::SADB_EALG_AES, &[6; 16]);
         o.pair = Some(0x10);
         let b = build::add(o, seq, PID).unwrap();
         match want {
             None => {
                 r.send(0, DAEMON, &b);
-                assert_eq!(
-                    SadbMsg::parse(&r.to(DAEMON)[0]).unwrap().header.errno,
-                    Errno::OK
-                );
+                assert_eq!(r.daemon_errno(), Errno::OK);
             }
-            Some(d) => expect_error(&mut r, &b, Errno::EINVAL, d, true),
+            Some(d) => r.rejects(&b, d),
         }
     }
     // DELPAIR of an unpaired SA: deleted, but ESRCH/PAIR_SA_NOTFOUND.
-    let mut o = SaSpec::esp(
-        0x30,
-        SadbEalg::SADB_EALG_AES,
-        addr(v4(LOCAL)),
-        addr(v4(PEER)),
-    );
-    o.flags = SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND;
-    o.encr_key = Some(KeyExt::from_material(&[6; 16]).unwrap());
+    let o = host_sa(0x30, Way::Outbound, SadbEalg::SADB_EALG_AES, &[6; 16]);
     r.send(0, DAEMON, &build::add(o, 11, PID).unwrap());
     r.drain();
-    let dp = build::sa_op(
+    let dp = esp_op(
         SadbMsgType::SADB_X_DELPAIR,
-        esp,
         0x30,
         SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND,
-        None,
-        addr(v4(PEER)),
+        PEER,
         12,
-        PID,
     );
-    expect_error(
-        &mut r,
+    r.expect_error(
         &dp.to_bytes().unwrap(),
         Errno::ESRCH,
         D::SADB_X_DIAGNOSTIC_PAIR_SA_NOTFOUND,
-        true,
+        Delivery::Everyone,
     );
     assert_eq!(r.e.sa_count(), 2);
 }
@@ -1732,14 +1413,7 @@ fn policy_socket_add_dump_delete_flush() {
     let mut r = Rig::new();
     transport_policy(&mut r);
     // Identical rule again → EEXIST.
-    let rule = PolicyRule {
-        priority: 0x004f_ffff,
-        flags: spd_rule_flag::SPD_RULE_FLAG_INBOUND | spd_rule_flag::SPD_RULE_FLAG_OUTBOUND,
-        local: Some((LOCAL.into(), 32)),
-        remote: Some((PEER.into(), 32)),
-        actions: vec![ActionAlt::esp(20, None, None)],
-        ..PolicyRule::default()
-    };
+    let rule = transport_rule();
     let m = SpdMsg::rule(SpdMsgType::SPD_ADDRULE, SpdId::SPD_ACTIVE, &rule, 2, PID).unwrap();
     assert_eq!(r.policy(&m)[0].header.errno, Errno::EEXIST);
     // DUMP: header RULESET, 2 records (in, out), trailer with count 2.
@@ -1834,22 +1508,12 @@ fn policy_socket_add_dump_delete_flush() {
     // Standby + FLIP, as ipsecconf does.
     let sb = SpdMsg::rule(SpdMsgType::SPD_ADDRULE, SpdId::SPD_STANDBY, &rule, 8, PID).unwrap();
     assert_eq!(r.policy(&sb)[0].header.errno, Errno::OK);
-    let sel = Selector {
-        local: LOCAL.into(),
-        remote: PEER.into(),
-        proto: 0,
-        local_port: 0,
-        remote_port: 0,
-    };
+    let sel = host_selector();
     assert!(matches!(
         r.e.outbound_lookup(r.at(0), None, &sel),
         Outbound::NoPolicy
     ));
-    let flip = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/ref-8.16-spd-flip-all.bin"
-    ))
-    .unwrap();
+    let flip = vector("ref-8.16-spd-flip-all.bin");
     let rep = r.e.handle_policy(&flip);
     assert_eq!(rep[0], flip, "FLIP is echoed");
     assert!(
@@ -1881,23 +1545,13 @@ fn engine_outputs_satisfy_fuzz_invariants() {
         MONITOR,
         &h("020700000300000006000000d20400000100110003020000"),
     );
-    let sel2 = Selector {
-        local: LOCAL.into(),
-        remote: PEER.into(),
-        proto: 0,
-        local_port: 0,
-        remote_port: 0,
-    };
+    let sel2 = host_selector();
     r.e.outbound_lookup(r.at(0), None, &sel2);
     r.send(0, DAEMON, &h("020c00000800000005000000d2040000030005000000000002000000c00002010000000000000000030006000000000002000000c63364010000000000000000"));
-    let mut s = SaSpec::esp(
-        0x77,
-        SadbEalg::SADB_EALG_AES,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-    );
+    let mut s = host_sa(0x77, Way::Inbound, SadbEalg::SADB_EALG_AES, &[1; 24]);
     s.auth = SadbAalg::SADB_AALG_SHA512HMAC;
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_INBOUND
+    s.flags = s
+        .flags
         .union(SadbSaFlags::SADB_X_SAFLAGS_NATT_LOC)
         .union(SadbSaFlags::SADB_X_SAFLAGS_NATT_REM);
     s.natt_loc = Some(addr(SockAddr::V4 {
@@ -1908,7 +1562,6 @@ fn engine_outputs_satisfy_fuzz_invariants() {
         addr: Ipv4Addr::new(10, 9, 9, 9),
         port: 4500,
     }));
-    s.encr_key = Some(KeyExt::from_material(&[1; 24]).unwrap());
     s.auth_key = Some(KeyExt::from_material(&[2; 64]).unwrap());
     s.hard = Some(Lifetime {
         addtime: 100,
@@ -1924,15 +1577,12 @@ fn engine_outputs_satisfy_fuzz_invariants() {
         "CN=gw",
     ));
     r.send(0, DAEMON, &build::add(s, 3, PID).unwrap());
-    let get = build::sa_op(
+    let get = esp_op(
         SadbMsgType::SADB_GET,
-        SadbSaType::SADB_SATYPE_ESP,
         0x77,
         SadbSaFlags::default(),
-        None,
-        addr(v4(LOCAL)),
+        LOCAL,
         4,
-        PID,
     );
     r.send(0, DAEMON, &get.to_bytes().unwrap());
     r.send(0, DAEMON, &h("020a00030200000008000000d2040000"));
@@ -1966,21 +1616,13 @@ fn engine_outputs_satisfy_fuzz_invariants() {
 fn inverse_acquire_tunnel_mode_uses_the_tunnel_head() {
     let mut r = Rig::new();
     tunnel_policy(&mut r);
-    let a4 = |a, proto, prefixlen| AddressExt {
-        proto,
-        prefixlen,
-        addr: v4(a),
+    // Outer addresses of the tunnel, inner ones of a packet to 10.2.3.4.
+    let ask = |inner_src: Ipv4Addr, seq| {
+        let inner_dst = a4(Ipv4Addr::new(10, 2, 3, 4), 0, 32);
+        let inner = Some((a4(inner_src, 0, 32), inner_dst));
+        build::inverse_acquire(a4(LOCAL, 4, 0), a4(PEER, 4, 0), inner, seq, PID)
     };
-    let ia = build::inverse_acquire(
-        a4(LOCAL, 4, 0),
-        a4(PEER, 4, 0),
-        Some((
-            a4(Ipv4Addr::new(10, 1, 2, 3), 0, 32),
-            a4(Ipv4Addr::new(10, 2, 3, 4), 0, 32),
-        )),
-        20,
-        PID,
-    );
+    let ia = ask(Ipv4Addr::new(10, 1, 2, 3), 20);
     r.send(0, DAEMON, &ia.to_bytes().unwrap());
     let m = SadbMsg::parse(&r.to(DAEMON)[0]).unwrap();
     assert_eq!(m.header.msg_type, SadbMsgType::SADB_ACQUIRE);
@@ -1991,16 +1633,7 @@ fn inverse_acquire_tunnel_mode_uses_the_tunnel_head() {
     assert_eq!(ep.ecombs[0].algs[0].alg, 20);
     assert_eq!(ep.ecombs[0].algs[0].minbits, 128, "policy ENCR_MINBITS");
     assert!(m.address(AddressKind::InnerSrc).is_some());
-    let out = build::inverse_acquire(
-        a4(LOCAL, 4, 0),
-        a4(PEER, 4, 0),
-        Some((
-            a4(Ipv4Addr::new(10, 9, 0, 1), 0, 32),
-            a4(Ipv4Addr::new(10, 2, 3, 4), 0, 32),
-        )),
-        21,
-        PID,
-    );
+    let out = ask(Ipv4Addr::new(10, 9, 0, 1), 21);
     r.send(0, DAEMON, &out.to_bytes().unwrap());
     let m = SadbMsg::parse(&r.to(DAEMON)[0]).unwrap();
     assert_eq!(
@@ -2014,68 +1647,28 @@ fn inverse_acquire_tunnel_mode_uses_the_tunnel_head() {
 #[test]
 fn updatepair_moves_both_halves_and_purge_by_cookie() {
     let mut r = Rig::new();
-    let add = |r: &mut Rig, spi, dir, src, dst, pair, seq| {
-        let mut s = SaSpec::esp(spi, SadbEalg::SADB_EALG_AES, addr(v4(src)), addr(v4(dst)));
-        s.flags = dir;
-        s.encr_key = Some(KeyExt::from_material(&[8; 16]).unwrap());
-        s.kmc = Some(KmCookie {
-            proto: SadbKmp::SADB_X_KMP_IKEV2,
-            cookie: 5,
-        });
+    let add = |r: &mut Rig, spi, way, pair, seq| {
+        let mut s = host_sa(spi, way, SadbEalg::SADB_EALG_AES, &[8; 16]);
+        s.kmc = Some(ikev2(5));
         s.pair = pair;
         r.send(0, DAEMON, &build::add(s, seq, PID).unwrap());
-        assert_eq!(
-            SadbMsg::parse(&r.to(DAEMON)[0]).unwrap().header.errno,
-            Errno::OK
-        );
+        assert_eq!(r.daemon_errno(), Errno::OK);
     };
-    add(
-        &mut r,
-        0x10,
-        SadbSaFlags::SADB_X_SAFLAGS_INBOUND,
-        PEER,
-        LOCAL,
-        None,
-        1,
-    );
-    add(
-        &mut r,
-        0x20,
-        SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND,
-        LOCAL,
-        PEER,
-        Some(0x10),
-        2,
-    );
-    let up = build::update_cookie(
-        SadbMsgType::SADB_X_UPDATEPAIR,
-        SadbSaType::SADB_SATYPE_ESP,
-        0x10,
-        SadbSaFlags::SADB_X_SAFLAGS_INBOUND,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-        KmCookie {
-            proto: SadbKmp::SADB_X_KMP_IKEV2,
-            cookie: 6,
-        },
-        3,
-        PID,
-    );
+    add(&mut r, 0x10, Way::Inbound, None, 1);
+    add(&mut r, 0x20, Way::Outbound, Some(0x10), 2);
+    let up = recookie_0x10(SadbMsgType::SADB_X_UPDATEPAIR, ikev2(6), 3);
     r.send(1, DAEMON, &up.to_bytes().unwrap());
     assert_eq!(r.drain().len(), 2, "UPDATEPAIR echo goes to everyone");
     assert_eq!(
         r.e.lookup_inbound(0x10, LOCAL.into()).unwrap().kmc.cookie,
         6
     );
-    let get = build::sa_op(
+    let get = esp_op(
         SadbMsgType::SADB_GET,
-        SadbSaType::SADB_SATYPE_ESP,
         0x20,
         SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND,
-        None,
-        addr(v4(PEER)),
+        PEER,
         9,
-        PID,
     );
     r.send(1, DAEMON, &get.to_bytes().unwrap());
     let g = SadbMsg::parse(&r.to(DAEMON)[0]).unwrap();
@@ -2088,10 +1681,7 @@ fn updatepair_moves_both_halves_and_purge_by_cookie() {
         PID,
     ))
     .with(Extension::Address(AddressKind::Dst, addr(v4(LOCAL))))
-    .with(Extension::KmCookie(KmCookie {
-        proto: SadbKmp::SADB_X_KMP_IKEV2,
-        cookie: 6,
-    }));
+    .with(Extension::KmCookie(ikev2(6)));
     r.send(2, DAEMON, &purge.to_bytes().unwrap());
     let echo = SadbMsg::parse(&r.to(DAEMON)[0]).unwrap();
     assert_eq!(echo, purge, "purge reply is the request echoed");
@@ -2107,13 +1697,14 @@ fn updatepair_moves_both_halves_and_purge_by_cookie() {
 #[test]
 fn natt_sa_snapshot_and_get() {
     let mut r = Rig::new();
-    let mut s = SaSpec::esp(
+    let mut s = host_sa(
         0x99,
+        Way::Outbound,
         SadbEalg::SADB_EALG_AES_GCM_16,
-        addr(v4(LOCAL)),
-        addr(v4(PEER)),
+        &[3; 20],
     );
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND
+    s.flags = s
+        .flags
         .union(SadbSaFlags::SADB_X_SAFLAGS_NATT_LOC)
         .union(SadbSaFlags::SADB_X_SAFLAGS_NATT_REM);
     s.natt_loc = Some(addr(SockAddr::V4 {
@@ -2124,20 +1715,10 @@ fn natt_sa_snapshot_and_get() {
         addr: Ipv4Addr::new(198, 51, 100, 77),
         port: 4502,
     }));
-    s.encr_key = Some(KeyExt::from_material(&[3; 20]).unwrap());
     r.send(0, DAEMON, &build::add(s, 1, PID).unwrap());
-    assert_eq!(
-        SadbMsg::parse(&r.to(DAEMON)[0]).unwrap().header.errno,
-        Errno::OK
-    );
+    assert_eq!(r.daemon_errno(), Errno::OK);
     transport_policy(&mut r);
-    let sel = Selector {
-        local: LOCAL.into(),
-        remote: PEER.into(),
-        proto: 0,
-        local_port: 0,
-        remote_port: 0,
-    };
+    let sel = host_selector();
     let Outbound::Protect(sa) = r.e.outbound_lookup(r.at(0), None, &sel) else {
         panic!()
     };
@@ -2146,15 +1727,12 @@ fn natt_sa_snapshot_and_get() {
         (sa.natt_local_port, sa.natt_remote_port),
         (Some(4501), Some(4502))
     );
-    let get = build::sa_op(
+    let get = esp_op(
         SadbMsgType::SADB_GET,
-        SadbSaType::SADB_SATYPE_ESP,
         0x99,
         SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND,
-        None,
-        addr(v4(PEER)),
+        PEER,
         2,
-        PID,
     );
     r.send(0, DAEMON, &get.to_bytes().unwrap());
     let g = SadbMsg::parse(&r.to(DAEMON)[0]).unwrap();
@@ -2176,13 +1754,7 @@ fn extended_and_regular_acquire_both_sent() {
         &h("020700000300000006000000d20400000100110003020000"),
     );
     r.drain();
-    let sel = Selector {
-        local: LOCAL.into(),
-        remote: PEER.into(),
-        proto: 0,
-        local_port: 0,
-        remote_port: 0,
-    };
+    let sel = host_selector();
     let _ = r.e.outbound_lookup(r.at(0), None, &sel);
     let out = r.drain();
     assert_eq!(out.len(), 2);

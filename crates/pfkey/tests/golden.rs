@@ -14,21 +14,8 @@ use pfkey::build::{self, addr, SaSpec};
 use pfkey::registry::*;
 use pfkey::wire::*;
 
-const LOCAL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const PEER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
-const PID: u32 = 1234;
-
-fn v4(a: Ipv4Addr) -> SockAddr {
-    SockAddr::V4 { addr: a, port: 0 }
-}
-
-fn a4(a: Ipv4Addr, proto: u8, prefixlen: u8) -> AddressExt {
-    AddressExt {
-        proto,
-        prefixlen,
-        addr: v4(a),
-    }
-}
+mod sadb_common;
+use sadb_common::{delpair_8_6, getspi, inbound_spec, outbound_spec, v4, COOKIE, LOCAL, PEER, PID};
 
 /// Check both directions and the poisoned emit for a PF_KEY message.
 fn both_ways(bytes: &[u8], repr: &SadbMsg) {
@@ -61,17 +48,7 @@ fn ref_8_1_register_esp() {
 }
 
 fn getspi_req() -> SadbMsg {
-    build::getspi(
-        SadbSaType::SADB_SATYPE_ESP,
-        addr(v4(PEER)),
-        addr(v4(LOCAL)),
-        SpiRange {
-            min: 0x100,
-            max: 0xffff_ffff,
-        },
-        2,
-        PID,
-    )
+    getspi(0x100, 0xffff_ffff, 2)
 }
 
 #[test]
@@ -89,47 +66,6 @@ fn ref_8_3_getspi_reply() {
     both_ways(include_bytes!("vectors/ref-8.3-getspi-reply.bin"), &m);
 }
 
-fn gcm_key(first: u8, salt: [u8; 4]) -> KeyExt {
-    let mut k: Vec<u8> = (first..first + 16).collect();
-    k.extend_from_slice(&salt);
-    KeyExt::from_material(&k).unwrap()
-}
-
-const COOKIE: KmCookie = KmCookie {
-    proto: SadbKmp::SADB_X_KMP_IKEV2,
-    cookie: 0x0123_4567_89ab_cdef,
-};
-
-fn lifetimes(spec: &mut SaSpec) {
-    spec.hard = Some(Lifetime {
-        addtime: 3600,
-        ..Lifetime::default()
-    });
-    spec.soft = Some(Lifetime {
-        addtime: 3240,
-        ..Lifetime::default()
-    });
-}
-
-pub fn inbound_spec() -> SaSpec {
-    let mut s = SaSpec::esp(
-        0x9a3c_71e5,
-        SadbEalg::SADB_EALG_AES_GCM_16,
-        a4(PEER, 4, 0),
-        a4(LOCAL, 4, 0),
-    );
-    s.replay = 32;
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_INBOUND.union(SadbSaFlags::SADB_X_SAFLAGS_TUNNEL);
-    lifetimes(&mut s);
-    s.inner = Some((
-        a4(Ipv4Addr::new(10, 2, 0, 0), 0, 16),
-        a4(Ipv4Addr::new(10, 1, 0, 0), 0, 16),
-    ));
-    s.encr_key = Some(gcm_key(0x10, [0xb0, 0xb1, 0xb2, 0xb3]));
-    s.kmc = Some(COOKIE);
-    s
-}
-
 #[test]
 fn ref_8_4_update_inbound() {
     let bytes = include_bytes!("vectors/ref-8.4-update-inbound-gcm-tunnel.bin");
@@ -138,25 +74,6 @@ fn ref_8_4_update_inbound() {
         &build::sa_msg(inbound_spec(), SadbMsgType::SADB_UPDATE, 3, PID),
     );
     assert_eq!(&*build::update(inbound_spec(), 3, PID).unwrap(), bytes);
-}
-
-pub fn outbound_spec() -> SaSpec {
-    let mut s = SaSpec::esp(
-        0x1234_5678,
-        SadbEalg::SADB_EALG_AES_GCM_16,
-        a4(LOCAL, 4, 0),
-        a4(PEER, 4, 0),
-    );
-    s.flags = SadbSaFlags::SADB_X_SAFLAGS_OUTBOUND.union(SadbSaFlags::SADB_X_SAFLAGS_TUNNEL);
-    lifetimes(&mut s);
-    s.inner = Some((
-        a4(Ipv4Addr::new(10, 1, 0, 0), 0, 16),
-        a4(Ipv4Addr::new(10, 2, 0, 0), 0, 16),
-    ));
-    s.encr_key = Some(gcm_key(0x00, [0xa0, 0xa1, 0xa2, 0xa3]));
-    s.kmc = Some(COOKIE);
-    s.pair = Some(0x9a3c_71e5);
-    s
 }
 
 #[test]
@@ -176,16 +93,7 @@ fn ref_8_5_add_outbound_with_pair() {
 fn ref_8_6_delpair() {
     both_ways(
         include_bytes!("vectors/ref-8.6-delpair.bin"),
-        &build::sa_op(
-            SadbMsgType::SADB_X_DELPAIR,
-            SadbSaType::SADB_SATYPE_ESP,
-            0x9a3c_71e5,
-            SadbSaFlags::default(),
-            Some(addr(v4(PEER))),
-            addr(v4(LOCAL)),
-            4,
-            PID,
-        ),
+        &delpair_8_6(),
     );
 }
 
