@@ -356,6 +356,56 @@ fn side(
     }
 }
 
+/// A (`a.example`) and B (`b.example`), each expecting the other, signing
+/// AUTH in `styles`, sending `chains` and checking with `v()` (A's, B's).
+fn a_and_b(
+    keys: (PrivateKey, PrivateKey),
+    styles: (AuthStyle, AuthStyle),
+    chains: (&[&Certificate], &[&Certificate]),
+    v: impl Fn() -> TrustVerifier,
+) -> (SideCfg, SideCfg) {
+    let a = side("a.example", "b.example", keys.0, styles.0, chains.0, v());
+    let b = side("b.example", "a.example", keys.1, styles.1, chains.1, v());
+    (a, b)
+}
+
+/// Two fresh keys of `alg`, for A and B.
+fn two_keys(alg: KeyAlgorithm) -> (PrivateKey, PrivateKey) {
+    (generate_key(alg).unwrap(), generate_key(alg).unwrap())
+}
+
+/// Gateway certificates for `a.example` (issued by `a_ca`, for `ka`) and
+/// `b.example` (by `b_ca`, for `kb`).
+fn gateway_leaves(
+    a_ca: &Ca,
+    b_ca: &Ca,
+    ka: &PrivateKey,
+    kb: &PrivateKey,
+) -> (Certificate, Certificate) {
+    (
+        leaf(a_ca, "a.example", Profile::Gateway, ka),
+        leaf(b_ca, "b.example", Profile::Gateway, kb),
+    )
+}
+
+/// A verifier with `ca` as its only anchor, checking EKU for `purpose`.
+fn trusting(ca: &Ca, purpose: KeyPurpose) -> TrustVerifier {
+    TrustVerifier::new(store(&[&ca.cert]), purpose)
+}
+
+/// A verifier anchored at the strongSwan fixtures' root, at their date.
+fn sw_trusting(purpose: KeyPurpose) -> TrustVerifier {
+    TrustVerifier::new(store(&[&sw_cert("sw-root.crt")]), purpose).at(at(SW_NOW))
+}
+
+/// Makes `s` authenticate as `me` with the strongSwan fixture key `key`
+/// and certificate `cert`, sent with the fixtures' intermediate.
+fn present_sw(s: &mut SideCfg, me: &str, key: &str, cert: &str) {
+    s.id = id(me);
+    s.signer = signer(sw_key(key), RFC7427);
+    s.certs = ders(&[&sw_cert(cert), &sw_cert("sw-int.crt")]);
+}
+
 const RFC7427: AuthStyle = AuthStyle::DigitalSignature(None);
 
 // ---------------------------------------------------------------------------
@@ -365,17 +415,10 @@ const RFC7427: AuthStyle = AuthStyle::DigitalSignature(None);
 #[test]
 fn ecdsa_p256_certificates_from_one_root_authenticate_both_peers() {
     let ca = root("CN=P256 Root", KeyAlgorithm::EcdsaP256);
-    let (ka, kb) = (
-        generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
-        generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
-    );
-    let (ca_, cb) = (
-        leaf(&ca, "a.example", Profile::Gateway, &ka),
-        leaf(&ca, "b.example", Profile::Gateway, &kb),
-    );
-    let v = || TrustVerifier::new(store(&[&ca.cert]), KeyPurpose::Server);
-    let a = side("a.example", "b.example", ka, RFC7427, &[&ca_], v());
-    let b = side("b.example", "a.example", kb, RFC7427, &[&cb], v());
+    let (ka, kb) = two_keys(KeyAlgorithm::EcdsaP256);
+    let (ca_, cb) = gateway_leaves(&ca, &ca, &ka, &kb);
+    let v = || trusting(&ca, KeyPurpose::Server);
+    let (a, b) = a_and_b((ka, kb), (RFC7427, RFC7427), (&[&ca_], &[&cb]), v);
     let p = handshake(&a, &b);
 
     // Our CERTREQ lists the SHA-1 of our anchor's SubjectPublicKeyInfo; the
@@ -402,10 +445,7 @@ fn ecdsa_p384_chain_with_the_intermediate_sent_in_cert_payloads() {
         "CN=Issuing P384, O=ikegw test",
         KeyAlgorithm::EcdsaP384,
     );
-    let (ka, kb) = (
-        generate_key(KeyAlgorithm::EcdsaP384).unwrap(),
-        generate_key(KeyAlgorithm::EcdsaP384).unwrap(),
-    );
+    let (ka, kb) = two_keys(KeyAlgorithm::EcdsaP384);
     let (ca_, cb) = (
         leaf(&int, "alice@example.org", Profile::Client, &ka),
         leaf(&int, "vpn.example.org", Profile::Gateway, &kb),
@@ -416,7 +456,7 @@ fn ecdsa_p384_chain_with_the_intermediate_sent_in_cert_payloads() {
         ka,
         RFC7427,
         &[&ca_, &int.cert],
-        TrustVerifier::new(store(&[&ca.cert]), KeyPurpose::Server),
+        trusting(&ca, KeyPurpose::Server),
     );
     let b = side(
         "vpn.example.org",
@@ -424,7 +464,7 @@ fn ecdsa_p384_chain_with_the_intermediate_sent_in_cert_payloads() {
         kb,
         RFC7427,
         &[&cb, &int.cert],
-        TrustVerifier::new(store(&[&ca.cert]), KeyPurpose::Client),
+        trusting(&ca, KeyPurpose::Client),
     );
     handshake(&a, &b);
 }
@@ -433,22 +473,15 @@ fn ecdsa_p384_chain_with_the_intermediate_sent_in_cert_payloads() {
 fn ed25519_chain_with_the_intermediate_known_locally() {
     let ca = root("CN=Ed Root", KeyAlgorithm::Ed25519);
     let int = sub_ca(&ca, "CN=Ed Issuing", KeyAlgorithm::Ed25519);
-    let (ka, kb) = (
-        generate_key(KeyAlgorithm::Ed25519).unwrap(),
-        generate_key(KeyAlgorithm::Ed25519).unwrap(),
-    );
-    let (ca_, cb) = (
-        leaf(&int, "a.example", Profile::Gateway, &ka),
-        leaf(&int, "b.example", Profile::Gateway, &kb),
-    );
+    let (ka, kb) = two_keys(KeyAlgorithm::Ed25519);
+    let (ca_, cb) = gateway_leaves(&int, &int, &ka, &kb);
     let v = || {
         let mut s = store(&[&ca.cert]);
         s.add_intermediate(int.cert.clone());
         TrustVerifier::new(s, KeyPurpose::Any)
     };
     // Only the end entity goes on the wire.
-    let a = side("a.example", "b.example", ka, RFC7427, &[&ca_], v());
-    let b = side("b.example", "a.example", kb, RFC7427, &[&cb], v());
+    let (a, b) = a_and_b((ka, kb), (RFC7427, RFC7427), (&[&ca_], &[&cb]), v);
     handshake(&a, &b);
 }
 
@@ -458,27 +491,13 @@ fn rsa_pss_certificates_issued_for_existing_rsa_keys() {
     // RSA 3072 keys with a CA made here, and sign AUTH with RSASSA-PSS.
     let ca = root("CN=RSA test root", KeyAlgorithm::EcdsaP384);
     let (ka, kb) = (sw_key("sw-ee-rsa.key"), sw_key("sw-int.key"));
-    let (ca_, cb) = (
-        leaf(&ca, "a.example", Profile::Gateway, &ka),
-        leaf(&ca, "b.example", Profile::Gateway, &kb),
-    );
-    let v = || TrustVerifier::new(store(&[&ca.cert]), KeyPurpose::Any);
-    let a = side(
-        "a.example",
-        "b.example",
-        ka,
+    let (ca_, cb) = gateway_leaves(&ca, &ca, &ka, &kb);
+    let v = || trusting(&ca, KeyPurpose::Any);
+    let styles = (
         AuthStyle::DigitalSignature(Some(SignatureScheme::RsaPssSha256)),
-        &[&ca_],
-        v(),
-    );
-    let b = side(
-        "b.example",
-        "a.example",
-        kb,
         AuthStyle::DigitalSignature(Some(SignatureScheme::RsaPssSha512)),
-        &[&cb],
-        v(),
     );
+    let (a, b) = a_and_b((ka, kb), styles, (&[&ca_], &[&cb]), v);
     handshake(&a, &b);
 }
 
@@ -489,27 +508,10 @@ fn classic_ecdsa_methods_9_and_10_authenticate() {
         generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
         generate_key(KeyAlgorithm::EcdsaP384).unwrap(),
     );
-    let (ca_, cb) = (
-        leaf(&ca, "a.example", Profile::Gateway, &ka),
-        leaf(&ca, "b.example", Profile::Gateway, &kb),
-    );
-    let v = || TrustVerifier::new(store(&[&ca.cert]), KeyPurpose::Any);
-    let a = side(
-        "a.example",
-        "b.example",
-        ka,
-        AuthStyle::Classic,
-        &[&ca_],
-        v(),
-    );
-    let b = side(
-        "b.example",
-        "a.example",
-        kb,
-        AuthStyle::Classic,
-        &[&cb],
-        v(),
-    );
+    let (ca_, cb) = gateway_leaves(&ca, &ca, &ka, &kb);
+    let v = || trusting(&ca, KeyPurpose::Any);
+    let classic = (AuthStyle::Classic, AuthStyle::Classic);
+    let (a, b) = a_and_b((ka, kb), classic, (&[&ca_], &[&cb]), v);
     assert_eq!(a.signer.auth_method(), AuthMethod::ECDSA_SHA256_P256);
     assert_eq!(b.signer.auth_method(), AuthMethod::ECDSA_SHA384_P384);
     handshake(&a, &b);
@@ -523,14 +525,13 @@ fn sw_client_and_gateway() -> (SideCfg, SideCfg) {
         sw_cert("sw-gw.crt"),
         sw_cert("sw-int.crt"),
     );
-    let v = |purpose| TrustVerifier::new(store(&[&sw_cert("sw-root.crt")]), purpose).at(at(SW_NOW));
     let a = side(
         "alice@example.org",
         "gw.example.org",
         sw_key("sw-client.key"),
         RFC7427,
         &[&client, &int],
-        v(KeyPurpose::Server),
+        sw_trusting(KeyPurpose::Server),
     );
     let b = side(
         "gw.example.org",
@@ -538,7 +539,7 @@ fn sw_client_and_gateway() -> (SideCfg, SideCfg) {
         sw_key("sw-gw.key"),
         RFC7427,
         &[&gw, &int],
-        v(KeyPurpose::Client),
+        sw_trusting(KeyPurpose::Client),
     );
     (a, b)
 }
@@ -585,13 +586,12 @@ fn responder_without_a_configured_peer_id_accepts_any_certified_client() {
     // certificate does not carry.
     let mut a = a;
     a.id = id("bob@example.org");
-    let (ra, rb, _) = failure(&a, &b);
-    assert_eq!(ra, A_REJECTED);
-    assert_eq!(
-        rb.unwrap(),
+    assert_refused_by_b(
+        &a,
+        &b,
         "authentication failed: peer certificate rejected: peer certificate \
          C=CH, O=strongSwan Test, CN=alice@example.org rejected: ID 'bob@example.org' not in \
-         subjectAltName [EMAIL:alice@example.org]"
+         subjectAltName [EMAIL:alice@example.org]",
     );
 }
 
@@ -636,14 +636,14 @@ fn certreq_picks_the_chain_the_peer_asks_for() {
         kb,
         RFC7427,
         &[&cb],
-        TrustVerifier::new(store(&[&ca2.cert]), KeyPurpose::Any),
+        trusting(&ca2, KeyPurpose::Any),
     );
     let a_with = |certs: Vec<Vec<u8>>| SideCfg {
         id: id("a.example"),
         remote_id: Some(id("b.example")),
         signer: creds.signer(),
         certs,
-        verifier: TrustVerifier::new(store(&[&ca1.cert]), KeyPurpose::Any),
+        verifier: trusting(&ca1, KeyPurpose::Any),
     };
 
     // The default chain (CA 1) is refused by B, which cannot reach an anchor.
@@ -701,15 +701,12 @@ fn certreq_picks_the_chain_the_peer_asks_for() {
 /// certificate carries.
 fn simple_pair(a_id: &str, a_san: &str, b_id: &str, b_san: &str) -> (SideCfg, SideCfg, Ca) {
     let ca = root("CN=Site Root", KeyAlgorithm::EcdsaP256);
-    let (ka, kb) = (
-        generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
-        generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
-    );
+    let (ka, kb) = two_keys(KeyAlgorithm::EcdsaP256);
     let (ca_, cb) = (
         leaf(&ca, a_san, Profile::Gateway, &ka),
         leaf(&ca, b_san, Profile::Gateway, &kb),
     );
-    let v = || TrustVerifier::new(store(&[&ca.cert]), KeyPurpose::Any);
+    let v = || trusting(&ca, KeyPurpose::Any);
     let a = side(a_id, b_id, ka, RFC7427, &[&ca_], v());
     let b = side(b_id, a_id, kb, RFC7427, &[&cb], v());
     (a, b, ca)
@@ -717,15 +714,22 @@ fn simple_pair(a_id: &str, a_san: &str, b_id: &str, b_san: &str) -> (SideCfg, Si
 
 const A_REJECTED: &str = "peer sent AUTHENTICATION_FAILED";
 
+/// Runs a handshake in which B refuses A's AUTH: A hears
+/// AUTHENTICATION_FAILED and B's reason is `why`.
+fn assert_refused_by_b(a: &SideCfg, b: &SideCfg, why: &str) {
+    let (ra, rb, _) = failure(a, b);
+    assert_eq!(ra, A_REJECTED);
+    assert_eq!(rb.unwrap(), why);
+}
+
 #[test]
 fn initiator_id_not_in_its_certificate_fails_on_the_responder() {
     let (a, b, _) = simple_pair("gw.example", "branch.example", "hub.example", "hub.example");
-    let (ra, rb, _) = failure(&a, &b);
-    assert_eq!(ra, A_REJECTED);
-    assert_eq!(
-        rb.unwrap(),
+    assert_refused_by_b(
+        &a,
+        &b,
         "authentication failed: peer certificate rejected: peer certificate CN=branch.example \
-         rejected: ID 'gw.example' not in subjectAltName [DNS:branch.example]"
+         rejected: ID 'gw.example' not in subjectAltName [DNS:branch.example]",
     );
 }
 
@@ -753,12 +757,11 @@ fn dn_identity_must_equal_the_subject() {
     handshake(&a, &b2);
     a.id = id("CN=z.example");
     b2.remote_id = Some(a.id.clone());
-    let (ra, rb, _) = failure(&a, &b2);
-    assert_eq!(ra, A_REJECTED);
-    assert_eq!(
-        rb.unwrap(),
+    assert_refused_by_b(
+        &a,
+        &b2,
         "authentication failed: peer certificate rejected: peer certificate CN=a.example \
-         rejected: ID 'CN=z.example' does not match the subject DN"
+         rejected: ID 'CN=z.example' does not match the subject DN",
     );
 }
 
@@ -771,12 +774,11 @@ fn certificate_from_an_untrusted_root_fails() {
     a.signer = signer(ka, RFC7427);
     // The peer even sends its root along; sending it does not make it trusted.
     a.certs = ders(&[&cert, &rogue.cert]);
-    let (ra, rb, _) = failure(&a, &b);
-    assert_eq!(ra, A_REJECTED);
-    assert_eq!(
-        rb.unwrap(),
+    assert_refused_by_b(
+        &a,
+        &b,
         "authentication failed: peer certificate rejected: no trust anchor: the chain ends \
-         in self-signed 'CN=Rogue Root', which is not one of our trust anchors"
+         in self-signed 'CN=Rogue Root', which is not one of our trust anchors",
     );
 }
 
@@ -795,10 +797,7 @@ fn certificate_expired_at_the_time_passed_in() {
         generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
     )
     .unwrap();
-    let (ka, kb) = (
-        generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
-        generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
-    );
+    let (ka, kb) = two_keys(KeyAlgorithm::EcdsaP256);
     let ca_ = ca
         .issue(
             &spec("CN=a.example", Profile::Gateway, &["a.example"], t0, 30),
@@ -814,7 +813,7 @@ fn certificate_expired_at_the_time_passed_in() {
     let mk = |key: &PrivateKey, clock| {
         (
             PrivateKey::from_pem_or_der(key.to_pkcs8_pem().as_bytes(), "k").unwrap(),
-            TrustVerifier::new(store(&[&ca.cert]), KeyPurpose::Any).at(clock),
+            trusting(&ca, KeyPurpose::Any).at(clock),
         )
     };
     let inside = at(t0 + 10 * DAY);
@@ -841,18 +840,15 @@ fn certificate_expired_at_the_time_passed_in() {
 #[test]
 fn strongswan_expired_certificate_fails_on_the_responder() {
     let (mut a, b) = sw_client_and_gateway();
-    a.id = id("old.example.org");
-    a.signer = signer(sw_key("sw-misc.key"), RFC7427);
-    a.certs = ders(&[&sw_cert("sw-expired.crt"), &sw_cert("sw-int.crt")]);
+    present_sw(&mut a, "old.example.org", "sw-misc.key", "sw-expired.crt");
     let mut b = b;
     b.remote_id = Some(a.id.clone());
-    let (ra, rb, _) = failure(&a, &b);
-    assert_eq!(ra, A_REJECTED);
-    assert_eq!(
-        rb.unwrap(),
+    assert_refused_by_b(
+        &a,
+        &b,
         "authentication failed: peer certificate rejected: certificate \
          'C=CH, O=strongSwan Test, CN=old.example.org' expired 2153 days ago \
-         (notAfter 2021-01-01 00:00:00 UTC)"
+         (notAfter 2021-01-01 00:00:00 UTC)",
     );
 }
 
@@ -860,19 +856,16 @@ fn strongswan_expired_certificate_fails_on_the_responder() {
 fn gateway_certificate_without_client_eku_is_refused_by_a_responder_for_clients() {
     // sw-gw.crt has serverAuth only; B expects remote-access clients.
     let (mut a, b) = sw_client_and_gateway();
-    a.id = id("gw.example.org");
-    a.signer = signer(sw_key("sw-gw.key"), RFC7427);
-    a.certs = ders(&[&sw_cert("sw-gw.crt"), &sw_cert("sw-int.crt")]);
+    present_sw(&mut a, "gw.example.org", "sw-gw.key", "sw-gw.crt");
     let mut b = b;
     b.id = id("vpn.example.org");
     b.remote_id = Some(a.id.clone());
-    let (ra, rb, _) = failure(&a, &b);
-    assert_eq!(ra, A_REJECTED);
-    assert_eq!(
-        rb.unwrap(),
+    assert_refused_by_b(
+        &a,
+        &b,
         "authentication failed: peer certificate rejected: certificate \
          'C=CH, O=strongSwan Test, CN=gw.example.org' has the wrong EKU: has [serverAuth], \
-         needs clientAuth or ipsecIKE"
+         needs clientAuth or ipsecIKE",
     );
 }
 
@@ -881,16 +874,16 @@ fn client_certificate_as_gateway_is_refused_by_the_initiator() {
     // A (with the serverAuth gateway certificate, accepted by B) initiates
     // to a responder presenting the clientAuth-only sw-client.crt.
     let (mut a, mut b) = sw_client_and_gateway();
-    a.id = id("gw.example.org");
-    a.signer = signer(sw_key("sw-gw.key"), RFC7427);
-    a.certs = ders(&[&sw_cert("sw-gw.crt"), &sw_cert("sw-int.crt")]);
+    present_sw(&mut a, "gw.example.org", "sw-gw.key", "sw-gw.crt");
     a.remote_id = Some(id("alice@example.org"));
-    b.id = id("alice@example.org");
-    b.signer = signer(sw_key("sw-client.key"), RFC7427);
-    b.certs = ders(&[&sw_cert("sw-client.crt"), &sw_cert("sw-int.crt")]);
+    present_sw(
+        &mut b,
+        "alice@example.org",
+        "sw-client.key",
+        "sw-client.crt",
+    );
     b.remote_id = Some(a.id.clone());
-    b.verifier =
-        TrustVerifier::new(store(&[&sw_cert("sw-root.crt")]), KeyPurpose::Server).at(at(SW_NOW));
+    b.verifier = sw_trusting(KeyPurpose::Server);
     let (ra, rb, _) = failure(&a, &b);
     assert_eq!(
         ra,
@@ -904,14 +897,16 @@ fn client_certificate_as_gateway_is_refused_by_the_initiator() {
 #[test]
 fn certificate_revoked_by_a_strongswan_crl_fails() {
     let (mut a, b) = sw_client_and_gateway();
-    a.id = id("revoked.example.org");
-    a.signer = signer(sw_key("sw-misc.key"), RFC7427);
-    a.certs = ders(&[&sw_cert("sw-revoked.crt"), &sw_cert("sw-int.crt")]);
+    present_sw(
+        &mut a,
+        "revoked.example.org",
+        "sw-misc.key",
+        "sw-revoked.crt",
+    );
     // sw-revoked.crt is a serverAuth certificate: B takes any EKU here.
     let mut b = b;
     b.remote_id = Some(a.id.clone());
-    b.verifier =
-        TrustVerifier::new(store(&[&sw_cert("sw-root.crt")]), KeyPurpose::Any).at(at(SW_NOW));
+    b.verifier = sw_trusting(KeyPurpose::Any);
     // Without the CRL the certificate is fine...
     handshake(&a, &b);
     // ...with it, it is revoked.
@@ -924,14 +919,13 @@ fn certificate_revoked_by_a_strongswan_crl_fails() {
         ValidationOptions::at_unix(0, KeyPurpose::Any),
         at(SW_NOW),
     );
-    let (ra, rb, _) = failure(&a, &b);
-    assert_eq!(ra, A_REJECTED);
-    assert_eq!(
-        rb.unwrap(),
+    assert_refused_by_b(
+        &a,
+        &b,
         "authentication failed: peer certificate rejected: certificate \
          'C=CH, O=strongSwan Test, CN=revoked.example.org' revoked on 2026-02-01 00:00:00 UTC \
          (serial 0a:1b, reason keyCompromise, CRL from C=CH, O=strongSwan Test, \
-         CN=SW Intermediate CA)"
+         CN=SW Intermediate CA)",
     );
 }
 
@@ -967,25 +961,17 @@ fn certificate_revoked_by_a_crl_issued_here_fails() {
 fn missing_intermediate_fails() {
     let ca = root("CN=Root", KeyAlgorithm::EcdsaP256);
     let int = sub_ca(&ca, "CN=Issuing CA 7", KeyAlgorithm::EcdsaP256);
-    let (ka, kb) = (
-        generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
-        generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
-    );
-    let (ca_, cb) = (
-        leaf(&int, "a.example", Profile::Gateway, &ka),
-        leaf(&ca, "b.example", Profile::Gateway, &kb),
-    );
-    let v = || TrustVerifier::new(store(&[&ca.cert]), KeyPurpose::Any);
+    let (ka, kb) = two_keys(KeyAlgorithm::EcdsaP256);
+    let (ca_, cb) = gateway_leaves(&int, &ca, &ka, &kb);
+    let v = || trusting(&ca, KeyPurpose::Any);
     // A sends only its end entity, and B does not know the intermediate.
-    let a = side("a.example", "b.example", ka, RFC7427, &[&ca_], v());
-    let b = side("b.example", "a.example", kb, RFC7427, &[&cb], v());
-    let (ra, rb, _) = failure(&a, &b);
-    assert_eq!(ra, A_REJECTED);
-    assert_eq!(
-        rb.unwrap(),
+    let (a, b) = a_and_b((ka, kb), (RFC7427, RFC7427), (&[&ca_], &[&cb]), v);
+    assert_refused_by_b(
+        &a,
+        &b,
         "authentication failed: peer certificate rejected: no issuer for 'CN=a.example': \
          'CN=Issuing CA 7' is not one of our trust anchors, and the peer sent no \
-         intermediate CA certificate"
+         intermediate CA certificate",
     );
 }
 
@@ -993,12 +979,11 @@ fn missing_intermediate_fails() {
 fn no_certificate_sent_fails() {
     let (mut a, b, _) = simple_pair("a.example", "a.example", "b.example", "b.example");
     a.certs.clear();
-    let (ra, rb, _) = failure(&a, &b);
-    assert_eq!(ra, A_REJECTED);
-    assert_eq!(
-        rb.unwrap(),
+    assert_refused_by_b(
+        &a,
+        &b,
         "authentication failed: peer certificate rejected: peer a.example sent no certificate \
-         (is send_cert disabled on its side?)"
+         (is send_cert disabled on its side?)",
     );
 }
 
@@ -1008,11 +993,10 @@ fn a_valid_certificate_with_a_signature_by_another_key_fails() {
     // not certify: the verifier's key catches it.
     let (mut a, b, _) = simple_pair("a.example", "a.example", "b.example", "b.example");
     a.signer = signer(generate_key(KeyAlgorithm::EcdsaP256).unwrap(), RFC7427);
-    let (ra, rb, _) = failure(&a, &b);
-    assert_eq!(ra, A_REJECTED);
-    assert_eq!(
-        rb.unwrap(),
-        "authentication failed: AUTH payload of a.example does not verify"
+    assert_refused_by_b(
+        &a,
+        &b,
+        "authentication failed: AUTH payload of a.example does not verify",
     );
 }
 
@@ -1021,14 +1005,8 @@ fn too_deep_a_chain_is_refused() {
     // max_depth from the options reaches the validator.
     let ca = root("CN=Root", KeyAlgorithm::EcdsaP256);
     let int = sub_ca(&ca, "CN=Issuing", KeyAlgorithm::EcdsaP256);
-    let (ka, kb) = (
-        generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
-        generate_key(KeyAlgorithm::EcdsaP256).unwrap(),
-    );
-    let (ca_, cb) = (
-        leaf(&int, "a.example", Profile::Gateway, &ka),
-        leaf(&ca, "b.example", Profile::Gateway, &kb),
-    );
+    let (ka, kb) = two_keys(KeyAlgorithm::EcdsaP256);
+    let (ca_, cb) = gateway_leaves(&int, &ca, &ka, &kb);
     let mut opts = ValidationOptions::at_unix(0, KeyPurpose::Any);
     assert_eq!(opts.max_depth, DEFAULT_MAX_DEPTH);
     opts.max_depth = 2;
@@ -1039,14 +1017,13 @@ fn too_deep_a_chain_is_refused() {
         ka,
         RFC7427,
         &[&ca_, &int.cert],
-        TrustVerifier::new(store(&[&ca.cert]), KeyPurpose::Any),
+        trusting(&ca, KeyPurpose::Any),
     );
     let b = side("b.example", "a.example", kb, RFC7427, &[&cb], strict);
-    let (ra, rb, _) = failure(&a, &b);
-    assert_eq!(ra, A_REJECTED);
-    assert_eq!(
-        rb.unwrap(),
+    assert_refused_by_b(
+        &a,
+        &b,
         "authentication failed: peer certificate rejected: chain of 'CN=a.example' is longer \
-         than the maximum depth of 2"
+         than the maximum depth of 2",
     );
 }
