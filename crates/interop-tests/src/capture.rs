@@ -89,6 +89,17 @@ impl Capture {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Takes the capture out of `slot`, stops it and reads it back; an
+    /// error when it was already taken (a scenario reads its capture once).
+    pub fn finish(slot: &mut Option<Self>) -> Result<(PathBuf, Packets)> {
+        let cap = slot
+            .take()
+            .ok_or_else(|| Error::Check("capture already finished".into()))?;
+        let path = cap.stop();
+        let packets = read_pcap(&path)?;
+        Ok((path, packets))
+    }
 }
 
 /// One UDP datagram from a capture.

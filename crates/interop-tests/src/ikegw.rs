@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::capture::{self, Capture, Packets};
+use crate::capture::{Capture, Packets};
 use crate::netns::{Netns, Site, Topology, LEFT, LEFT_BEHIND_NAT, RIGHT};
 use crate::proc::{self, Daemon, Output};
 use crate::strongswan::{
@@ -545,18 +545,31 @@ impl Ikegw {
         self.daemon.check_alive()
     }
 
+    /// Whether ikegw lists an ESTABLISHED IKE SA with a CHILD SA.
+    pub fn child_installed(&self) -> Result<bool> {
+        Ok(self
+            .list_sas()?
+            .iter()
+            .any(|sa| sa.state == "ESTABLISHED" && !sa.children.is_empty()))
+    }
+
     /// Runs `ikegw VERB ARGS... --socket S --json` (from the host: the
     /// socket is a path, reachable across network namespaces) and returns
     /// stdout; fails on a non-zero exit.
     pub fn verb(&self, args: &[&str]) -> Result<String> {
+        let out: Output = proc::run(&mut self.verb_command(args), CLI_LIMIT, &self.dir)?;
+        Ok(out.stdout)
+    }
+
+    /// The command line of [`Ikegw::verb`].
+    fn verb_command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.args(args)
             .arg("--socket")
             .arg(control_socket(&self.dir))
             .arg("--json")
             .env("NO_COLOR", "1");
-        let out: Output = proc::run(&mut cmd, CLI_LIMIT, &self.dir)?;
-        Ok(out.stdout)
+        cmd
     }
 
     /// `ikegw list-sas --json`, parsed.
@@ -610,13 +623,7 @@ impl Ikegw {
     /// but returns the output whatever the exit status (for verbs that are
     /// expected to be refused).
     pub fn verb_unchecked(&self, args: &[&str]) -> Result<Output> {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            .arg("--socket")
-            .arg(control_socket(&self.dir))
-            .arg("--json")
-            .env("NO_COLOR", "1");
-        proc::run_unchecked(&mut cmd, CLI_LIMIT, &self.dir)
+        proc::run_unchecked(&mut self.verb_command(args), CLI_LIMIT, &self.dir)
     }
 
     /// Stops the daemon with SIGTERM (by PID) and requires a clean exit
@@ -721,6 +728,22 @@ impl Default for MixedSetup {
             cert_key: KeyKind::Rsa2048,
             ikegw_foreign_ca: false,
             ikegw_pki: false,
+        }
+    }
+}
+
+impl MixedSetup {
+    /// The default setup with `initiator` starting the IKE SA, and ikegw
+    /// on the left when it initiates, on the right when strongSwan does
+    /// (the initiator is always the left gateway).
+    pub fn initiated_by(initiator: Initiator) -> Self {
+        Self {
+            ikegw_side: match initiator {
+                Initiator::Ikegw => Side::Left,
+                Initiator::StrongSwan => Side::Right,
+            },
+            initiator,
+            ..Self::default()
         }
     }
 }
@@ -984,18 +1007,7 @@ impl Mixed {
             "IKE and CHILD SA up at both ends, route into ikegw's TUN",
             self.establish_limit,
             || {
-                self.ikegw.check_alive()?;
-                self.charon.check_alive()?;
-                let gw_up = self
-                    .ikegw
-                    .list_sas()?
-                    .iter()
-                    .any(|sa| sa.state == "ESTABLISHED" && !sa.children.is_empty());
-                let ss_up = self.charon.list_sas()?.iter().any(|sa| {
-                    sa.get("state") == Some("ESTABLISHED")
-                        && sa.child_sas().any(|c| c.get("state") == Some("INSTALLED"))
-                });
-                if !(gw_up && ss_up) {
+                if !self.both_up()? {
                     return Ok(None);
                 }
                 let routes = proc::run(
@@ -1006,6 +1018,14 @@ impl Mixed {
                 Ok(routes.stdout.contains(TUN).then_some(()))
             },
         )
+    }
+
+    /// Whether both daemons are alive (an error when not) and each lists
+    /// an ESTABLISHED IKE SA with a CHILD SA (INSTALLED at strongSwan).
+    pub fn both_up(&mut self) -> Result<bool> {
+        self.ikegw.check_alive()?;
+        self.charon.check_alive()?;
+        Ok(self.ikegw.child_installed()? && self.charon.child_installed()?)
     }
 
     /// Both ends' views of the one ESTABLISHED IKE SA, matched: ikegw's
@@ -1097,22 +1117,37 @@ impl Mixed {
             Side::Left => (&self.topo.left_lan, RIGHT.lan_host),
             Side::Right => (&self.topo.right_lan, LEFT.lan_host),
         };
-        ns.exec(
-            &[
-                "ping",
-                "-n",
-                "-c",
-                &count.to_string(),
-                "-i",
-                "0.2",
-                "-W",
-                "2",
-                &to.to_string(),
-            ],
-            Duration::from_secs(20),
-            self.dir.path(),
+        ns.ping(&to.to_string(), u64::from(count), None, self.dir.path())
+            .map(drop)
+    }
+
+    /// The one CHILD SA pair of [`Mixed::matched_sas`]; an error when
+    /// there are more.
+    pub fn one_child(&self) -> Result<(ChildSa, RawSection)> {
+        let up = self.matched_sas()?;
+        match <[_; 1]>::try_from(up.children) {
+            Ok([pair]) => Ok(pair),
+            Err(children) => Err(Error::Check(format!(
+                "want one CHILD SA, got {}",
+                children.len()
+            ))),
+        }
+    }
+
+    /// Waits (3 s) until ikegw's one CHILD SA, matched with strongSwan's,
+    /// has counted at least `packets` ESP packets in and out.
+    pub fn wait_esp_counters(&self, packets: u64) -> Result<()> {
+        proc::wait_for(
+            "ikegw's ESP counters after the pings",
+            Duration::from_secs(3),
+            || {
+                let now = self.matched_sas()?;
+                let [(g, _)] = now.children.as_slice() else {
+                    return Ok(None);
+                };
+                Ok((g.packets_in >= packets && g.packets_out >= packets).then_some(()))
+            },
         )
-        .map(drop)
     }
 
     /// Sends `len` pseudo-random bytes over TCP from the left LAN host to
@@ -1188,13 +1223,7 @@ impl Mixed {
 
     /// Stops the capture and reads it back.
     pub fn finish_capture(&mut self) -> Result<(PathBuf, Packets)> {
-        let cap = self
-            .capture
-            .take()
-            .ok_or_else(|| Error::Check("capture already finished".into()))?;
-        let path = cap.stop();
-        let packets = capture::read_pcap(&path)?;
-        Ok((path, packets))
+        Capture::finish(&mut self.capture)
     }
 
     /// Stops ikegw with SIGTERM (a clean exit is required), then charon.

@@ -33,6 +33,7 @@ pub mod capture;
 pub mod ikegw;
 pub mod netns;
 pub mod proc;
+pub mod rw;
 pub mod strongswan;
 
 use std::io::Write as _;
@@ -100,6 +101,16 @@ pub enum Error {
 
 /// Result type of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A scenario check: `Ok` when `ok`, otherwise [`Error::Check`] naming
+/// `what` and showing `detail` (what was seen instead).
+pub fn check(what: &str, ok: bool, detail: impl std::fmt::Display) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Check(format!("{what}: {detail}")))
+    }
+}
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {

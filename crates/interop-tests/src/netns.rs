@@ -31,6 +31,18 @@ pub const NFT: &str = "/usr/sbin/nft";
 
 /// Time bound for one `ip`/`sysctl`/`ping` command.
 const CMD_LIMIT: Duration = Duration::from_secs(10);
+/// Time bound for [`Netns::ping`] (echoes 0.2 s apart, 2 s for each reply).
+const PING_LIMIT: Duration = Duration::from_secs(20);
+
+/// `ip -n NS ARGS...` by the namespace's name (for code that holds the
+/// name, not the [`Netns`]), within 10 s; fails on non-zero exit.
+pub fn ip_in(ns: &str, args: &[&str], scratch: &Path) -> Result<Output> {
+    proc::run(
+        Command::new(IP).args(["-n", ns]).args(args),
+        CMD_LIMIT,
+        scratch,
+    )
+}
 
 /// A network namespace we created; deleted on drop.
 #[derive(Debug)]
@@ -60,11 +72,7 @@ impl Netns {
 
     /// `ip -n NAME ARGS...`
     pub fn ip(&self, args: &[&str], scratch: &Path) -> Result<Output> {
-        proc::run(
-            Command::new(IP).args(["-n", &self.name]).args(args),
-            CMD_LIMIT,
-            scratch,
-        )
+        ip_in(&self.name, args, scratch)
     }
 
     /// A `Command` that runs `argv` inside the namespace.
@@ -77,6 +85,23 @@ impl Netns {
     /// Runs `argv` inside the namespace within `limit`; fails on non-zero exit.
     pub fn exec(&self, argv: &[&str], limit: Duration, scratch: &Path) -> Result<Output> {
         proc::run(&mut self.command(argv), limit, scratch)
+    }
+
+    /// `ping -n -c COUNT -i 0.2 -W 2 [-I FROM] TO` inside the namespace
+    /// (`ping -6` when `to` is an IPv6 address), within 20 s; fails unless
+    /// at least one echo came back.
+    pub fn ping(&self, to: &str, count: u64, from: Option<&str>, scratch: &Path) -> Result<Output> {
+        let count = count.to_string();
+        let mut argv = vec!["ping"];
+        if to.contains(':') {
+            argv.push("-6");
+        }
+        argv.extend(["-n", "-c", &count, "-i", "0.2", "-W", "2"]);
+        if let Some(from) = from {
+            argv.extend(["-I", from]);
+        }
+        argv.push(to);
+        self.exec(&argv, PING_LIMIT, scratch)
     }
 
     /// `sysctl -qw KEY=VALUE` inside the namespace.

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::capture::{self, Capture, Packets};
+use crate::capture::{Capture, Packets};
 use crate::netns::{Site, Topology, LEFT, RIGHT};
 use crate::proc::{self, Daemon, Output};
 use crate::{io_err, Error, Result, ScenarioDir};
@@ -323,9 +323,31 @@ impl Charon {
         Ok(ike_sa_sections(parse_raw(&self.list_sas_raw()?)))
     }
 
+    /// Whether charon lists an ESTABLISHED IKE SA with an INSTALLED CHILD SA.
+    pub fn child_installed(&self) -> Result<bool> {
+        Ok(self.list_sas()?.iter().any(|sa| {
+            sa.get("state") == Some("ESTABLISHED")
+                && sa.child_sas().any(|c| c.get("state") == Some("INSTALLED"))
+        }))
+    }
+
     /// charon's log so far (`charon.log`).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(self.dir.join("charon.log")).unwrap_or_default()
+    }
+
+    /// Checks that charon's log has every `(what, needle)`: a line with
+    /// `needle` in it, or a failed check named `what`.
+    pub fn check_logged(&self, expected: &[(&str, &str)]) -> Result<()> {
+        let log = self.log_text();
+        for &(what, needle) in expected {
+            crate::check(
+                what,
+                log.contains(needle),
+                format!("no '{needle}' in charon.log"),
+            )?;
+        }
+        Ok(())
     }
 
     /// Fails when charon has exited.
@@ -1004,13 +1026,7 @@ impl SiteToSite {
 
     /// Stops the capture and reads it back.
     pub fn finish_capture(&mut self) -> Result<(PathBuf, Packets)> {
-        let cap = self
-            .capture
-            .take()
-            .ok_or_else(|| Error::Check("capture already finished".into()))?;
-        let path = cap.stop();
-        let packets = capture::read_pcap(&path)?;
-        Ok((path, packets))
+        Capture::finish(&mut self.capture)
     }
 
     /// Time spent since [`SiteToSite::start`].

@@ -293,21 +293,7 @@ impl Pair {
             (&self.topo.left_lan, RIGHT.lan_host),
             (&self.topo.right_lan, LEFT.lan_host),
         ] {
-            ns.exec(
-                &[
-                    "ping",
-                    "-n",
-                    "-c",
-                    "2",
-                    "-i",
-                    "0.2",
-                    "-W",
-                    "2",
-                    &to.to_string(),
-                ],
-                Duration::from_secs(15),
-                self.dir.path(),
-            )?;
+            ns.ping(&to.to_string(), 2, None, self.dir.path())?;
         }
         Ok(())
     }

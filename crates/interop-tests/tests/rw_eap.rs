@@ -32,10 +32,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use interop_tests::capture::Capture;
-use interop_tests::ikegw::{binary, control_socket, Ikegw, TUN};
-use interop_tests::netns::{Topology, IP, RIGHT};
+use interop_tests::ikegw::{binary, control_socket, Ikegw};
+use interop_tests::netns::{Topology, RIGHT};
+use interop_tests::rw::{check_from_pool, wait_leased_vip, VipWait};
 use interop_tests::strongswan::{strongswan_conf, Charon, CharonOptions, PLUGINS};
-use interop_tests::{proc, Error, Result, ScenarioDir};
+use interop_tests::{check, proc, Error, Result, ScenarioDir};
 
 const POOL_PREFIX: &str = "10.3.0.";
 const DNS: &str = "10.2.0.53";
@@ -63,14 +64,6 @@ const EAP_PLUGINS: [&str; 2] = [
 const WRONG_PASSWORD_LOG: &str = "IKE SA (as responder) failed: authentication failed: \
      EAP-MSCHAPv2: wrong password for user 'alice'; the user typed another password than \
      the one in its [secrets.eap-NAME]";
-
-fn check(what: &str, ok: bool, detail: impl std::fmt::Display) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Check(format!("{what}: {detail}")))
-    }
-}
 
 fn io_err(p: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::Check(format!("{}: {e}", p.display()))
@@ -385,35 +378,14 @@ fn user_gets_vip_dns_and_lan(lab: &mut Lab, user: User) -> Result<()> {
     initiate(lab)?;
     let scratch: PathBuf = lab.dir.path().to_path_buf();
     let gw_ns = lab.topo.right.name().to_owned();
-    let vip = proc::wait_for(
-        "EAP road warrior up at both ends, its VIP routed into ikegw's TUN",
-        Duration::from_secs(20),
-        || {
-            lab.ikegw.check_alive()?;
-            lab.charon.check_alive()?;
-            let sas = lab.ikegw.list_sas()?;
-            let Some(vip) = sas
-                .iter()
-                .filter(|sa| sa.state == "ESTABLISHED")
-                .flat_map(|sa| sa.children.iter())
-                .find_map(|c| c.remote_ts.first()?.strip_suffix("/32"))
-                .map(str::to_owned)
-            else {
-                return Ok(None);
-            };
-            let routes = proc::run(
-                Command::new(IP).args(["-n", &gw_ns, "route", "show", &vip]),
-                Duration::from_secs(5),
-                &scratch,
-            )?;
-            Ok(routes.stdout.contains(TUN).then_some(vip))
-        },
+    let vip = wait_leased_vip(
+        &VipWait::new("EAP road warrior up at both ends, its VIP routed into ikegw's TUN"),
+        &mut lab.ikegw,
+        &mut lab.charon,
+        &gw_ns,
+        &scratch,
     )?;
-    check(
-        "VIP from the pool",
-        vip.starts_with(POOL_PREFIX),
-        format!("{vip} is not in {POOL_PREFIX}0/24"),
-    )?;
+    check_from_pool("VIP from the pool", &vip, POOL_PREFIX)?;
     // ikegw knows the peer by its EAP user name or certificate identity.
     let who = match user {
         User::Eap => USER,
@@ -426,7 +398,6 @@ fn user_gets_vip_dns_and_lan(lab: &mut Lab, user: User) -> Result<()> {
             .any(|sa| sa.state == "ESTABLISHED" && sa.remote_id == who),
         format!("{sas:?}"),
     )?;
-    let log = lab.charon.log_text();
     let expected: &[(&str, &str)] = match user {
         User::Eap => &[
             ("EAP-Identity answered", "EAP_IDENTITY"),
@@ -447,30 +418,10 @@ fn user_gets_vip_dns_and_lan(lab: &mut Lab, user: User) -> Result<()> {
             ("INTERNAL_IP4_DNS received", "INTERNAL_IP4_DNS"),
         ],
     };
-    for &(what, needle) in expected {
-        check(
-            what,
-            log.contains(needle),
-            format!("no '{needle}' in charon.log"),
-        )?;
-    }
-    lab.topo.left.exec(
-        &[
-            "ping",
-            "-n",
-            "-c",
-            &PINGS.to_string(),
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "-I",
-            &vip,
-            &RIGHT.lan_host.to_string(),
-        ],
-        Duration::from_secs(20),
-        &scratch,
-    )?;
+    lab.charon.check_logged(expected)?;
+    lab.topo
+        .left
+        .ping(&RIGHT.lan_host.to_string(), PINGS, Some(&vip), &scratch)?;
     proc::wait_for(
         "ikegw's ESP counters after the pings",
         Duration::from_secs(3),
@@ -483,15 +434,12 @@ fn user_gets_vip_dns_and_lan(lab: &mut Lab, user: User) -> Result<()> {
                 .then_some(()))
         },
     )?;
-    if let Some(c) = lab.capture.take() {
-        let packets = interop_tests::capture::read_pcap(&c.stop())?;
-        check(
-            "no plaintext ICMP on the WAN",
-            packets.icmp == 0,
-            format!("{} ICMP packets", packets.icmp),
-        )?;
-    }
-    Ok(())
+    let (_, packets) = Capture::finish(&mut lab.capture)?;
+    check(
+        "no plaintext ICMP on the WAN",
+        packets.icmp == 0,
+        format!("{} ICMP packets", packets.icmp),
+    )
 }
 
 fn wrong_password_fails(lab: &mut Lab, _: User) -> Result<()> {

@@ -29,11 +29,16 @@
 
 use std::time::Duration;
 
-use interop_tests::ikegw::{run_scenario, Initiator, Mixed, MixedSetup, Side, TUN};
-use interop_tests::netns::{Site, IP, LEFT, RIGHT};
+use interop_tests::ikegw::{
+    run_scenario, IkegwConf, Initiator, Mixed, MixedSetup, Side, IKEGW_ID, STRONGSWAN_ID, TUN,
+};
+use interop_tests::netns::{ip_in, Netns, Site, LEFT, RIGHT};
 use interop_tests::proc;
+use interop_tests::rw::{
+    check_from_pool, leases, road_warrior_client, routed_into_tun, wait_vip, Lease, VipWait,
+};
 use interop_tests::strongswan::{strongswan_conf, swanctl_conf, Auth, Charon, CharonOptions, Conn};
-use interop_tests::{Error, Result};
+use interop_tests::{check, Error, Result};
 
 const POOL_PREFIX: &str = "10.3.0.";
 /// strongSwan's pool when ikegw is the client.
@@ -41,62 +46,18 @@ const SS_POOL_PREFIX: &str = "10.4.0.";
 const DNS: &str = "10.2.0.53";
 const PINGS: u64 = 4;
 
-fn check(what: &str, ok: bool, detail: impl std::fmt::Display) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Check(format!("{what}: {detail}")))
-    }
-}
-
 fn scenario_8(m: &mut Mixed) -> Result<()> {
     m.initiate()?;
-    let gw_ns = m.ikegw_ns().name().to_owned();
-    let scratch = m.dir.path().to_path_buf();
     // Up at both ends, and ikegw routes the leased address into its TUN.
-    let vip = proc::wait_for(
-        "road warrior up at both ends, its VIP routed into ikegw's TUN",
-        Duration::from_secs(20),
-        || {
-            m.ikegw.check_alive()?;
-            m.charon.check_alive()?;
-            let sas = m.ikegw.list_sas()?;
-            let Some(vip) = sas
-                .iter()
-                .filter(|sa| sa.state == "ESTABLISHED")
-                .flat_map(|sa| sa.children.iter())
-                .find_map(|c| c.remote_ts.first()?.strip_suffix("/32"))
-                .map(str::to_owned)
-            else {
-                return Ok(None);
-            };
-            let ss_up = m.charon.list_sas()?.iter().any(|sa| {
-                sa.get("state") == Some("ESTABLISHED")
-                    && sa.child_sas().any(|c| c.get("state") == Some("INSTALLED"))
-            });
-            if !ss_up {
-                return Ok(None);
-            }
-            let routes = proc::run(
-                std::process::Command::new(IP).args(["-n", &gw_ns, "route", "show", &vip]),
-                Duration::from_secs(5),
-                &scratch,
-            )?;
-            Ok(routes.stdout.contains(TUN).then_some(vip))
+    let vip = wait_vip(
+        m,
+        &VipWait {
+            strongswan_installed: true,
+            ..VipWait::new("road warrior up at both ends, its VIP routed into ikegw's TUN")
         },
     )?;
-    check(
-        "VIP from the pool",
-        vip.starts_with(POOL_PREFIX),
-        format!("{vip} is not in {POOL_PREFIX}0/24"),
-    )?;
-    let up = m.matched_sas()?;
-    let [(gw_child, _)] = up.children.as_slice() else {
-        return Err(Error::Check(format!(
-            "want one CHILD SA, got {}",
-            up.children.len()
-        )));
-    };
+    check_from_pool("VIP from the pool", &vip, POOL_PREFIX)?;
+    let (gw_child, _) = m.one_child()?;
     check(
         "ikegw's CHILD SA selectors",
         gw_child.local_ts == [RIGHT.lan_net] && gw_child.remote_ts == [format!("{vip}/32")],
@@ -106,86 +67,76 @@ fn scenario_8(m: &mut Mixed) -> Result<()> {
     // strongSwan's own view: the VIP in list-sas and on ipsec0, the DNS
     // attribute processed (the resolve plugin is not loaded in the lab, so
     // charon only logs it).
-    let raw = m.charon.list_sas_raw()?;
-    check(
-        "strongSwan list-sas shows the VIP",
-        raw.contains(&vip),
-        &raw,
-    )?;
-    let ss_ns = m.topo.left.name().to_owned();
-    let addrs = proc::run(
-        std::process::Command::new(IP)
-            .args(["-n", &ss_ns, "-4", "-o", "addr", "show", "dev", "ipsec0"]),
-        Duration::from_secs(5),
-        &scratch,
-    )?;
-    check(
+    listed_by_strongswan(m, &vip)?;
+    addrs_on(
+        m,
+        m.strongswan_ns(),
+        "ipsec0",
         "VIP installed on strongSwan's ipsec0",
-        addrs.stdout.contains(&format!("{vip}/32")),
-        &addrs.stdout,
-    )?;
-    let log = m.charon.log_text();
-    check(
-        "strongSwan installed the VIP",
-        log.contains(&format!("installing new virtual IP {vip}")),
-        "no 'installing new virtual IP' in charon.log",
+        &[format!("{vip}/32")],
     )?;
     // ikegw only sends the attribute with a value (its pool's `dns`), and
     // charon names every attribute it processes.
-    check(
-        "strongSwan received INTERNAL_IP4_DNS",
-        log.contains("INTERNAL_IP4_DNS"),
-        "no INTERNAL_IP4_DNS in charon.log",
-    )?;
+    m.charon.check_logged(&[
+        (
+            "strongSwan installed the VIP",
+            &format!("installing new virtual IP {vip}"),
+        ),
+        ("strongSwan received INTERNAL_IP4_DNS", "INTERNAL_IP4_DNS"),
+    ])?;
     // The lease, as the operator sees it.
-    let pools: serde_json::Value = serde_json::from_str(&m.ikegw.verb(&["list-pools"])?)
-        .map_err(|e| Error::Check(format!("list-pools: {e}")))?;
-    let at = |path: &str| pools.pointer(path).cloned().unwrap_or_default();
+    let l = leases(&m.ikegw)?;
+    let want = Lease {
+        pool: "rw".into(),
+        identity: STRONGSWAN_ID.into(),
+        addr: vip.clone(),
+        online: true,
+    };
     check(
         "ikegw list-pools",
-        at("/pools/0/name") == "rw"
-            && at("/pools/0/leases/0/addr") == vip.as_str()
-            && at("/pools/0/leases/0/identity") == interop_tests::ikegw::STRONGSWAN_ID
-            && at("/pools/0/leases/0/online") == true,
-        &pools,
+        l.first() == Some(&want),
+        format!("{l:?}"),
     )?;
 
     // Pings from the VIP to the LAN host behind ikegw, through ESP.
-    m.topo.left.exec(
-        &[
-            "ping",
-            "-n",
-            "-c",
-            &PINGS.to_string(),
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "-I",
-            &vip,
-            &RIGHT.lan_host.to_string(),
-        ],
-        Duration::from_secs(20),
-        &scratch,
-    )?;
-    proc::wait_for(
-        "ikegw's ESP counters after the pings",
-        Duration::from_secs(3),
-        || {
-            let now = m.matched_sas()?;
-            let [(g, _)] = now.children.as_slice() else {
-                return Ok(None);
-            };
-            Ok((g.packets_in >= PINGS && g.packets_out >= PINGS).then_some(()))
-        },
-    )?;
-    let (_, packets) = m.finish_capture()?;
+    ping_through_esp(m, &vip, &RIGHT.lan_host.to_string())
+}
+
+/// Checks that the device `dev` in `ns` carries each of `vips`
+/// (`ADDR/PREFIX`).
+fn addrs_on(m: &Mixed, ns: &Netns, dev: &str, what: &str, vips: &[String]) -> Result<()> {
+    let addrs = ns.ip(&["-o", "addr", "show", "dev", dev], m.dir.path())?;
     check(
-        "no plaintext ICMP on the WAN",
+        what,
+        vips.iter().all(|v| addrs.stdout.contains(v.as_str())),
+        &addrs.stdout,
+    )
+}
+
+/// Checks that strongSwan's `list-sas` names `vip`.
+fn listed_by_strongswan(m: &Mixed, vip: &str) -> Result<()> {
+    let raw = m.charon.list_sas_raw()?;
+    check("strongSwan list-sas shows the VIP", raw.contains(vip), &raw)
+}
+
+/// Pings `to` (behind ikegw) from `vip` on strongSwan's gateway, waits for
+/// ikegw's ESP counters, and checks, ending the capture, that no ICMP
+/// crossed the WAN in clear.
+fn ping_through_esp(m: &mut Mixed, vip: &str, to: &str) -> Result<()> {
+    let scratch = m.dir.path().to_path_buf();
+    m.strongswan_ns().ping(to, PINGS, Some(vip), &scratch)?;
+    m.wait_esp_counters(PINGS)?;
+    let (_, packets) = m.finish_capture()?;
+    let what = if to.contains(':') {
+        "no plaintext ICMPv6 on the WAN"
+    } else {
+        "no plaintext ICMP on the WAN"
+    };
+    check(
+        what,
         packets.icmp == 0,
         format!("{} ICMP packets", packets.icmp),
-    )?;
-    Ok(())
+    )
 }
 
 #[test]
@@ -193,26 +144,16 @@ fn strongswan_road_warrior_gets_a_vip_and_dns_from_ikegw() -> Result<()> {
     run_scenario(
         "strongswan_road_warrior_gets_a_vip_and_dns_from_ikegw",
         &MixedSetup {
-            ikegw_side: Side::Right,
-            initiator: Initiator::StrongSwan,
             edit_ikegw: |c| {
                 c.remote_ts = vec!["0.0.0.0/0".into()];
-                c.extra_conn = "pools = [\"rw\"]\n".into();
-                c.extra = format!(
-                    "\n[pools.rw]\naddrs = \"{POOL_PREFIX}0/24\"\ndns = [\"{DNS}\"]\n\
-                     split_include = [\"{}\"]\n",
-                    RIGHT.lan_net
-                );
+                serve_pools(c, true, false);
+                // still in [pools.rw]
+                c.extra
+                    .push_str(&format!("split_include = [\"{}\"]\n", RIGHT.lan_net));
             },
-            edit_strongswan: |c| {
-                // A road warrior proposes its virtual IP, whatever it is.
-                c.local = Site {
-                    lan_net: "dynamic",
-                    ..c.local
-                };
-                c.extra_conn.push_str("vips = 0.0.0.0\n");
-            },
-            ..MixedSetup::default()
+            // A road warrior proposes its virtual IP, whatever it is.
+            edit_strongswan: |c| road_warrior_client(c, "0.0.0.0"),
+            ..MixedSetup::initiated_by(Initiator::StrongSwan)
         },
         scenario_8,
     )
@@ -234,13 +175,7 @@ fn ikegw_client(m: &mut Mixed) -> Result<()> {
     m.charon
         .swanctl(&["--load-pools", "--file", &pools.to_string_lossy()])?;
     m.establish()?;
-    let up = m.matched_sas()?;
-    let [(gw_child, _)] = up.children.as_slice() else {
-        return Err(Error::Check(format!(
-            "want one CHILD SA, got {}",
-            up.children.len()
-        )));
-    };
+    let (gw_child, _) = m.one_child()?;
     let vip = gw_child
         .local_ts
         .first()
@@ -259,53 +194,20 @@ fn ikegw_client(m: &mut Mixed) -> Result<()> {
             .contains(&format!("virtual IPs assigned to us: {vip}")),
         "no 'virtual IPs assigned to us' in ikegw's log",
     )?;
-    let gw_ns = m.ikegw_ns().name().to_owned();
-    let addrs = proc::run(
-        std::process::Command::new(IP).args(["-n", &gw_ns, "-4", "-o", "addr", "show", "dev", TUN]),
-        Duration::from_secs(5),
-        &scratch,
-    )?;
-    check(
+    addrs_on(
+        m,
+        m.ikegw_ns(),
+        TUN,
         "VIP on ikegw's TUN",
-        addrs.stdout.contains(&format!("{vip}/32")),
-        &addrs.stdout,
+        &[format!("{vip}/32")],
     )?;
-    let raw = m.charon.list_sas_raw()?;
-    check(
-        "strongSwan list-sas shows the VIP",
-        raw.contains(&vip),
-        &raw,
-    )?;
+    listed_by_strongswan(m, &vip)?;
     // From ikegw's gateway itself, without -I: the route into the TUN must
     // make the kernel pick the VIP as source, or strongSwan's selectors
     // (VIP/32) would not match.
-    m.ikegw_ns().exec(
-        &[
-            "ping",
-            "-n",
-            "-c",
-            &PINGS.to_string(),
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            &RIGHT.lan_host.to_string(),
-        ],
-        Duration::from_secs(20),
-        &scratch,
-    )?;
-    proc::wait_for(
-        "ikegw's ESP counters after the pings",
-        Duration::from_secs(3),
-        || {
-            let now = m.matched_sas()?;
-            let [(g, _)] = now.children.as_slice() else {
-                return Ok(None);
-            };
-            Ok((g.packets_in >= PINGS && g.packets_out >= PINGS).then_some(()))
-        },
-    )?;
-    Ok(())
+    m.ikegw_ns()
+        .ping(&RIGHT.lan_host.to_string(), PINGS, None, &scratch)?;
+    m.wait_esp_counters(PINGS)
 }
 
 #[test]
@@ -342,13 +244,33 @@ const LAN6_GW: &str = "fd00:2::1";
 const LAN6_HOST: &str = "fd00:2::10";
 const DNS6: &str = "fd00:2::53";
 
-/// `ip -n NS ARGS`, which must succeed.
-fn ip_in(ns: &str, args: &[&str], scratch: &std::path::Path) -> Result<proc::Output> {
-    proc::run(
-        std::process::Command::new(IP).arg("-n").arg(ns).args(args),
-        Duration::from_secs(10),
-        scratch,
-    )
+/// ikegw leases addresses to road warriors from its pool `rw` (IPv4)
+/// and/or `rw6` (IPv6), each naming a DNS server.
+fn serve_pools(c: &mut IkegwConf, rw: bool, rw6: bool) {
+    let mut names = Vec::new();
+    if rw {
+        names.push("\"rw\"");
+        c.extra.push_str(&format!(
+            "\n[pools.rw]\naddrs = \"{POOL_PREFIX}0/24\"\ndns = [\"{DNS}\"]\n"
+        ));
+    }
+    if rw6 {
+        names.push("\"rw6\"");
+        c.extra.push_str(&format!(
+            "\n[pools.rw6]\naddrs = \"{POOL6_PREFIX}1-{POOL6_PREFIX}ff\"\ndns = [\"{DNS6}\"]\n"
+        ));
+    }
+    c.extra_conn = format!("pools = [{}]\n", names.join(", "));
+}
+
+/// strongSwan as a road warrior asking for `vips`, reaching `lans` behind
+/// ikegw.
+fn road_warrior_to(c: &mut Conn, vips: &str, lans: &'static str) {
+    road_warrior_client(c, vips);
+    c.remote = Site {
+        lan_net: lans,
+        ..c.remote
+    };
 }
 
 /// The topology disables IPv6 everywhere (see `Topology::create`); turn it
@@ -434,34 +356,14 @@ fn dual_stack(m: &mut Mixed) -> Result<()> {
             let (Some(v4), Some(v6)) = (v4, v6) else {
                 return Ok(None);
             };
-            let r = ip_in(&gw_ns, &["route", "show", v4], &scratch)?;
-            if !r.stdout.contains(TUN) {
-                return Ok(None);
-            }
-            let r = ip_in(&gw_ns, &["-6", "route", "show", v6], &scratch)?;
-            if !r.stdout.contains(TUN) {
-                return Ok(None);
-            }
-            Ok(Some((v4.to_owned(), v6.to_owned())))
+            let routed =
+                routed_into_tun(&gw_ns, v4, &scratch)? && routed_into_tun(&gw_ns, v6, &scratch)?;
+            Ok(routed.then(|| (v4.to_owned(), v6.to_owned())))
         },
     )?;
-    check(
-        "IPv4 VIP from the pool",
-        vip4.starts_with(POOL_PREFIX),
-        &vip4,
-    )?;
-    check(
-        "IPv6 VIP from the pool",
-        vip6.starts_with(POOL6_PREFIX),
-        &vip6,
-    )?;
-    let up = m.matched_sas()?;
-    let [(gw_child, _)] = up.children.as_slice() else {
-        return Err(Error::Check(format!(
-            "want one CHILD SA, got {}",
-            up.children.len()
-        )));
-    };
+    check_from_pool("IPv4 VIP from the pool", &vip4, POOL_PREFIX)?;
+    check_from_pool("IPv6 VIP from the pool", &vip6, POOL6_PREFIX)?;
+    let (gw_child, _) = m.one_child()?;
     check(
         "ikegw's CHILD SA covers both LANs and both VIPs",
         gw_child.local_ts.iter().any(|t| t == RIGHT.lan_net)
@@ -470,49 +372,31 @@ fn dual_stack(m: &mut Mixed) -> Result<()> {
         format!("{gw_child:?}"),
     )?;
     // strongSwan's view: both VIPs installed on ipsec0, both DNS attributes.
-    let ss_ns = m.strongswan_ns().name().to_owned();
-    let addrs = ip_in(&ss_ns, &["-o", "addr", "show", "dev", "ipsec0"], &scratch)?;
-    check(
+    addrs_on(
+        m,
+        m.strongswan_ns(),
+        "ipsec0",
         "both VIPs on strongSwan's ipsec0",
-        addrs.stdout.contains(&format!("{vip4}/32")) && addrs.stdout.contains(&vip6),
-        &addrs.stdout,
+        &[format!("{vip4}/32"), format!("{vip6}/128")],
     )?;
-    let log = m.charon.log_text();
-    for (what, want) in [
+    m.charon.check_logged(&[
         (
             "strongSwan installed the IPv6 VIP",
-            format!("installing new virtual IP {vip6}"),
+            &format!("installing new virtual IP {vip6}"),
         ),
-        (
-            "strongSwan received INTERNAL_IP6_DNS",
-            "INTERNAL_IP6_DNS".to_owned(),
-        ),
-        (
-            "strongSwan received INTERNAL_IP4_DNS",
-            "INTERNAL_IP4_DNS".to_owned(),
-        ),
-    ] {
-        check(
-            what,
-            log.contains(&want),
-            format!("no '{want}' in charon.log"),
-        )?;
-    }
+        ("strongSwan received INTERNAL_IP6_DNS", "INTERNAL_IP6_DNS"),
+        ("strongSwan received INTERNAL_IP4_DNS", "INTERNAL_IP4_DNS"),
+    ])?;
     // Both leases in the operator's view, one per pool.
-    let pools: serde_json::Value = serde_json::from_str(&m.ikegw.verb(&["list-pools"])?)
-        .map_err(|e| Error::Check(format!("list-pools: {e}")))?;
-    let leased: Vec<String> = pools["pools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|p| p["leases"].as_array().cloned().unwrap_or_default())
-        .filter(|l| l["identity"] == interop_tests::ikegw::STRONGSWAN_ID && l["online"] == true)
-        .filter_map(|l| l["addr"].as_str().map(str::to_owned))
-        .collect();
+    let l = leases(&m.ikegw)?;
     check(
         "list-pools shows both leases online",
-        leased.contains(&vip4) && leased.contains(&vip6),
-        &pools,
+        [("rw", &vip4), ("rw6", &vip6)].iter().all(|(pool, vip)| {
+            l.iter().any(|x| {
+                x.pool == *pool && x.identity == STRONGSWAN_ID && x.addr == **vip && x.online
+            })
+        }),
+        format!("{l:?}"),
     )?;
     // Traffic from the IPv4 VIP, through ESP, counted by ikegw. ikegw now
     // installs a policy for each selector pair and a TUN route for each
@@ -522,41 +406,7 @@ fn dual_stack(m: &mut Mixed) -> Result<()> {
     // the userland engine and data plane drop inner packets outside it
     // ("inner packet outside the selectors of SA"). The IPv6-only scenario
     // below covers IPv6 through ESP.
-    m.strongswan_ns().exec(
-        &[
-            "ping",
-            "-n",
-            "-c",
-            &PINGS.to_string(),
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "-I",
-            &vip4,
-            &RIGHT.lan_host.to_string(),
-        ],
-        Duration::from_secs(20),
-        &scratch,
-    )?;
-    proc::wait_for(
-        "ikegw's ESP counters after the pings",
-        Duration::from_secs(3),
-        || {
-            let now = m.matched_sas()?;
-            let [(g, _)] = now.children.as_slice() else {
-                return Ok(None);
-            };
-            Ok((g.packets_in >= PINGS && g.packets_out >= PINGS).then_some(()))
-        },
-    )?;
-    let (_, packets) = m.finish_capture()?;
-    check(
-        "no plaintext ICMP on the WAN",
-        packets.icmp == 0,
-        format!("{} ICMP packets", packets.icmp),
-    )?;
-    Ok(())
+    ping_through_esp(m, &vip4, &RIGHT.lan_host.to_string())
 }
 
 #[test]
@@ -564,32 +414,15 @@ fn strongswan_road_warrior_gets_ipv4_and_ipv6_vips_and_dns_from_ikegw() -> Resul
     run_scenario(
         "strongswan_road_warrior_gets_ipv4_and_ipv6_vips_and_dns_from_ikegw",
         &MixedSetup {
-            ikegw_side: Side::Right,
-            initiator: Initiator::StrongSwan,
             edit_ikegw: |c| {
                 c.local_ts = vec![RIGHT.lan_net.into(), LAN6.into()];
                 // Both whole address spaces, narrowed to the VIPs: ::/0
                 // once overflowed a shift in a debug ikegw (kernel.rs cidr()).
                 c.remote_ts = vec!["0.0.0.0/0".into(), "::/0".into()];
-                c.extra_conn = "pools = [\"rw\", \"rw6\"]\n".into();
-                c.extra = format!(
-                    "\n[pools.rw]\naddrs = \"{POOL_PREFIX}0/24\"\ndns = [\"{DNS}\"]\n\
-                     \n[pools.rw6]\naddrs = \"{POOL6_PREFIX}1-{POOL6_PREFIX}ff\"\n\
-                     dns = [\"{DNS6}\"]\n"
-                );
+                serve_pools(c, true, true);
             },
-            edit_strongswan: |c| {
-                c.local = Site {
-                    lan_net: "dynamic",
-                    ..c.local
-                };
-                c.remote = Site {
-                    lan_net: "10.2.0.0/24, fd00:2::/64",
-                    ..c.remote
-                };
-                c.extra_conn.push_str("vips = 0.0.0.0, ::\n");
-            },
-            ..MixedSetup::default()
+            edit_strongswan: |c| road_warrior_to(c, "0.0.0.0, ::", "10.2.0.0/24, fd00:2::/64"),
+            ..MixedSetup::initiated_by(Initiator::StrongSwan)
         },
         dual_stack,
     )
@@ -600,110 +433,39 @@ fn strongswan_road_warrior_gets_ipv4_and_ipv6_vips_and_dns_from_ikegw() -> Resul
 fn ipv6_only(m: &mut Mixed) -> Result<()> {
     enable_lan6(m)?;
     m.initiate()?;
-    let gw_ns = m.ikegw_ns().name().to_owned();
-    let scratch = m.dir.path().to_path_buf();
-    let vip6 = proc::wait_for(
-        "road warrior up with an IPv6 VIP routed into ikegw's TUN",
-        Duration::from_secs(20),
-        || {
-            m.ikegw.check_alive()?;
-            m.charon.check_alive()?;
-            let sas = m.ikegw.list_sas()?;
-            let Some(v6) = sas
-                .iter()
-                .filter(|sa| sa.state == "ESTABLISHED")
-                .flat_map(|sa| sa.children.iter())
-                .find_map(|c| c.remote_ts.first()?.strip_suffix("/128"))
-            else {
-                return Ok(None);
-            };
-            let r = ip_in(&gw_ns, &["-6", "route", "show", v6], &scratch)?;
-            Ok(r.stdout.contains(TUN).then(|| v6.to_owned()))
+    let vip6 = wait_vip(
+        m,
+        &VipWait {
+            suffix: "/128",
+            ..VipWait::new("road warrior up with an IPv6 VIP routed into ikegw's TUN")
         },
     )?;
-    check(
-        "IPv6 VIP from the pool",
-        vip6.starts_with(POOL6_PREFIX),
-        &vip6,
-    )?;
-    let up = m.matched_sas()?;
-    let [(gw_child, _)] = up.children.as_slice() else {
-        return Err(Error::Check(format!(
-            "want one CHILD SA, got {}",
-            up.children.len()
-        )));
-    };
+    check_from_pool("IPv6 VIP from the pool", &vip6, POOL6_PREFIX)?;
+    let (gw_child, _) = m.one_child()?;
     check(
         "ikegw's CHILD SA selectors",
         gw_child.local_ts == [LAN6] && gw_child.remote_ts == [format!("{vip6}/128")],
         format!("{gw_child:?}"),
     )?;
-    let ss_ns = m.strongswan_ns().name().to_owned();
-    let addrs = ip_in(
-        &ss_ns,
-        &["-6", "-o", "addr", "show", "dev", "ipsec0"],
-        &scratch,
-    )?;
-    check(
+    addrs_on(
+        m,
+        m.strongswan_ns(),
+        "ipsec0",
         "IPv6 VIP on strongSwan's ipsec0",
-        addrs.stdout.contains(&format!("{vip6}/128")),
-        &addrs.stdout,
+        &[format!("{vip6}/128")],
     )?;
-    let log = m.charon.log_text();
-    for want in [
-        format!("installing new virtual IP {vip6}"),
-        "processing INTERNAL_IP6_DNS attribute".to_owned(),
-    ] {
-        check(
-            "strongSwan's log of the configuration payload",
-            log.contains(&want),
-            format!("no '{want}' in charon.log"),
-        )?;
-    }
-    let l = leases(m)?;
+    let payload = "strongSwan's log of the configuration payload";
+    m.charon.check_logged(&[
+        (payload, &format!("installing new virtual IP {vip6}")),
+        (payload, "processing INTERNAL_IP6_DNS attribute"),
+    ])?;
+    let l = leases(&m.ikegw)?;
     check(
         "list-pools shows the IPv6 lease online",
-        l.iter().any(|(i, a, online)| {
-            i == interop_tests::ikegw::STRONGSWAN_ID && *a == vip6 && *online
-        }),
+        holds(&l, STRONGSWAN_ID, &vip6, Some(true)),
         format!("{l:?}"),
     )?;
-    m.strongswan_ns().exec(
-        &[
-            "ping",
-            "-6",
-            "-n",
-            "-c",
-            &PINGS.to_string(),
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "-I",
-            &vip6,
-            LAN6_HOST,
-        ],
-        Duration::from_secs(20),
-        &scratch,
-    )?;
-    proc::wait_for(
-        "ikegw's ESP counters after the pings",
-        Duration::from_secs(3),
-        || {
-            let now = m.matched_sas()?;
-            let [(g, _)] = now.children.as_slice() else {
-                return Ok(None);
-            };
-            Ok((g.packets_in >= PINGS && g.packets_out >= PINGS).then_some(()))
-        },
-    )?;
-    let (_, packets) = m.finish_capture()?;
-    check(
-        "no plaintext ICMPv6 on the WAN",
-        packets.icmp == 0,
-        format!("{} ICMP packets", packets.icmp),
-    )?;
-    Ok(())
+    ping_through_esp(m, &vip6, LAN6_HOST)
 }
 
 #[test]
@@ -711,29 +473,13 @@ fn strongswan_road_warrior_gets_an_ipv6_vip_and_reaches_the_lan_over_esp() -> Re
     run_scenario(
         "strongswan_road_warrior_gets_an_ipv6_vip_and_reaches_the_lan_over_esp",
         &MixedSetup {
-            ikegw_side: Side::Right,
-            initiator: Initiator::StrongSwan,
             edit_ikegw: |c| {
                 c.local_ts = vec![LAN6.into()];
                 c.remote_ts = vec!["fd00:3::/64".into()];
-                c.extra_conn = "pools = [\"rw6\"]\n".into();
-                c.extra = format!(
-                    "\n[pools.rw6]\naddrs = \"{POOL6_PREFIX}1-{POOL6_PREFIX}ff\"\n\
-                     dns = [\"{DNS6}\"]\n"
-                );
+                serve_pools(c, false, true);
             },
-            edit_strongswan: |c| {
-                c.local = Site {
-                    lan_net: "dynamic",
-                    ..c.local
-                };
-                c.remote = Site {
-                    lan_net: "fd00:2::/64",
-                    ..c.remote
-                };
-                c.extra_conn.push_str("vips = ::\n");
-            },
-            ..MixedSetup::default()
+            edit_strongswan: |c| road_warrior_to(c, "::", LAN6),
+            ..MixedSetup::initiated_by(Initiator::StrongSwan)
         },
         ipv6_only,
     )
@@ -744,43 +490,31 @@ const CLIENT2_ID: &str = "client2.interop.example";
 
 /// The VIP ikegw leased to `identity`, once its IKE SA is up and the VIP
 /// is routed into the TUN.
-fn wait_vip(m: &mut Mixed, identity: &str, what: &str) -> Result<String> {
-    let gw_ns = m.ikegw_ns().name().to_owned();
-    let scratch = m.dir.path().to_path_buf();
-    proc::wait_for(what, Duration::from_secs(20), || {
-        m.ikegw.check_alive()?;
-        let sas = m.ikegw.list_sas()?;
-        let Some(vip) = sas
-            .iter()
-            .filter(|sa| sa.state == "ESTABLISHED" && sa.remote_id == identity)
-            .flat_map(|sa| sa.children.iter())
-            .find_map(|c| c.remote_ts.first()?.strip_suffix("/32"))
-            .map(str::to_owned)
-        else {
-            return Ok(None);
-        };
-        let r = ip_in(&gw_ns, &["route", "show", &vip], &scratch)?;
-        Ok(r.stdout.contains(TUN).then_some(vip))
-    })
+fn client_vip(m: &mut Mixed, identity: &str, what: &str) -> Result<String> {
+    wait_vip(
+        m,
+        &VipWait {
+            identity: Some(identity),
+            ..VipWait::new(what)
+        },
+    )
 }
 
-/// ikegw's leases: (identity, address, online).
-fn leases(m: &Mixed) -> Result<Vec<(String, String, bool)>> {
-    let pools: serde_json::Value = serde_json::from_str(&m.ikegw.verb(&["list-pools"])?)
-        .map_err(|e| Error::Check(format!("list-pools: {e}")))?;
-    Ok(pools["pools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|p| p["leases"].as_array().cloned().unwrap_or_default())
-        .map(|l| {
-            (
-                l["identity"].as_str().unwrap_or_default().to_owned(),
-                l["addr"].as_str().unwrap_or_default().to_owned(),
-                l["online"] == true,
-            )
-        })
-        .collect())
+/// Whether `leases` has `identity`'s lease of `addr`, online or offline as
+/// `online` says (either, when `None`).
+fn holds(leases: &[Lease], identity: &str, addr: &str, online: Option<bool>) -> bool {
+    leases
+        .iter()
+        .any(|l| l.identity == identity && l.addr == addr && online.is_none_or(|o| l.online == o))
+}
+
+/// Checks that both clients' leases are listed, in the `online` state.
+fn both_leases(m: &Mixed, what: &str, vips: [&str; 2], online: Option<bool>) -> Result<()> {
+    let l = leases(&m.ikegw)?;
+    for (id, vip) in [STRONGSWAN_ID, CLIENT2_ID].into_iter().zip(vips) {
+        check(what, holds(&l, id, vip, online), format!("{l:?}"))?;
+    }
+    Ok(())
 }
 
 /// Ends the first strongSwan's IKE SA and waits until ikegw has none for `identity`.
@@ -809,12 +543,8 @@ fn leases_survive(m: &mut Mixed) -> Result<()> {
     let scratch = m.dir.path().to_path_buf();
     // 1. The first road warrior.
     initiate(&m.charon)?;
-    let vip1 = wait_vip(m, interop_tests::ikegw::STRONGSWAN_ID, "first client's VIP")?;
-    check(
-        "first VIP from the pool",
-        vip1.starts_with(POOL_PREFIX),
-        &vip1,
-    )?;
+    let vip1 = client_vip(m, STRONGSWAN_ID, "first client's VIP")?;
+    check_from_pool("first VIP from the pool", &vip1, POOL_PREFIX)?;
 
     // 2. A second road warrior, another identity, on the host behind
     //    strongSwan's gateway (routed, not NATed: ikegw routes back to it).
@@ -837,7 +567,7 @@ fn leases_survive(m: &mut Mixed) -> Result<()> {
         },
         remote: RIGHT,
         local_id: CLIENT2_ID.into(),
-        remote_id: interop_tests::ikegw::IKEGW_ID.into(),
+        remote_id: IKEGW_ID.into(),
         proposals: MixedSetup::default().proposals,
         esp_proposals: MixedSetup::default().esp_proposals,
         auth: Auth::Psk,
@@ -855,42 +585,30 @@ fn leases_survive(m: &mut Mixed) -> Result<()> {
     )?;
     charon2.load_all()?;
     initiate(&charon2)?;
-    let vip2 = wait_vip(m, CLIENT2_ID, "second client's VIP")?;
+    let vip2 = client_vip(m, CLIENT2_ID, "second client's VIP")?;
     check(
         "the second client gets another address from the pool",
         vip2.starts_with(POOL_PREFIX) && vip2 != vip1,
         format!("first {vip1}, second {vip2}"),
     )?;
-    let l = leases(m)?;
-    for (id, vip) in [
-        (interop_tests::ikegw::STRONGSWAN_ID, &vip1),
-        (CLIENT2_ID, &vip2),
-    ] {
-        check(
-            "list-pools: one online lease per client",
-            l.iter()
-                .any(|(i, a, online)| i == id && a == vip && *online),
-            format!("{l:?}"),
-        )?;
-    }
+    both_leases(
+        m,
+        "list-pools: one online lease per client",
+        [&vip1, &vip2],
+        Some(true),
+    )?;
 
     // 3. Reconnect: the first client leaves (its lease stays, offline) and
     //    comes back to the same address.
-    disconnect(m, interop_tests::ikegw::STRONGSWAN_ID)?;
-    let l = leases(m)?;
+    disconnect(m, STRONGSWAN_ID)?;
+    let l = leases(&m.ikegw)?;
     check(
         "the lease is kept, offline, while the client is away",
-        l.iter().any(|(i, a, online)| {
-            i == interop_tests::ikegw::STRONGSWAN_ID && *a == vip1 && !*online
-        }),
+        holds(&l, STRONGSWAN_ID, &vip1, Some(false)),
         format!("{l:?}"),
     )?;
     initiate(&m.charon)?;
-    let again = wait_vip(
-        m,
-        interop_tests::ikegw::STRONGSWAN_ID,
-        "first client's VIP again",
-    )?;
+    let again = client_vip(m, STRONGSWAN_ID, "first client's VIP again")?;
     check(
         "reconnecting gets the same address",
         again == vip1,
@@ -916,49 +634,24 @@ fn leases_survive(m: &mut Mixed) -> Result<()> {
     let restarted =
         interop_tests::ikegw::Ikegw::start("ikegw", m.ikegw_ns(), &gw_dir, &bin, &config)?;
     m.ikegw = restarted;
-    let l = leases(m)?;
-    for (id, vip) in [
-        (interop_tests::ikegw::STRONGSWAN_ID, &vip1),
-        (CLIENT2_ID, &vip2),
-    ] {
-        check(
-            "list-pools after the restart: the lease survived, offline",
-            l.iter()
-                .any(|(i, a, online)| i == id && a == vip && !*online),
-            format!("{l:?}"),
-        )?;
-    }
-    initiate(&charon2)?;
-    let vip2b = wait_vip(m, CLIENT2_ID, "second client's VIP after the restart")?;
-    initiate(&m.charon)?;
-    let vip1b = wait_vip(
+    both_leases(
         m,
-        interop_tests::ikegw::STRONGSWAN_ID,
-        "first client's VIP after the restart",
+        "list-pools after the restart: the lease survived, offline",
+        [&vip1, &vip2],
+        Some(false),
     )?;
+    initiate(&charon2)?;
+    let vip2b = client_vip(m, CLIENT2_ID, "second client's VIP after the restart")?;
+    initiate(&m.charon)?;
+    let vip1b = client_vip(m, STRONGSWAN_ID, "first client's VIP after the restart")?;
     check(
         "after the restart each client gets its address back",
         vip1b == vip1 && vip2b == vip2,
         format!("first {vip1} -> {vip1b}, second {vip2} -> {vip2b}"),
     )?;
     // And traffic flows again from the first client's VIP.
-    m.strongswan_ns().exec(
-        &[
-            "ping",
-            "-n",
-            "-c",
-            "2",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "-I",
-            &vip1,
-            &RIGHT.lan_host.to_string(),
-        ],
-        Duration::from_secs(20),
-        &scratch,
-    )?;
+    m.strongswan_ns()
+        .ping(&RIGHT.lan_host.to_string(), 2, Some(&vip1), &scratch)?;
 
     // 5. A crash: SIGKILL (no Deletes, no shutdown path), then the same
     //    start. The lease file written before is all that is left; both
@@ -979,23 +672,14 @@ fn leases_survive(m: &mut Mixed) -> Result<()> {
     let restarted =
         interop_tests::ikegw::Ikegw::start("ikegw", m.ikegw_ns(), &gw_dir, &bin, &config)?;
     m.ikegw = restarted;
-    let l = leases(m)?;
-    for (id, vip) in [
-        (interop_tests::ikegw::STRONGSWAN_ID, &vip1),
-        (CLIENT2_ID, &vip2),
-    ] {
-        check(
-            "list-pools after a SIGKILL: the lease survived",
-            l.iter().any(|(i, a, _)| i == id && a == vip),
-            format!("{l:?}"),
-        )?;
-    }
-    initiate(&m.charon)?;
-    let vip1c = wait_vip(
+    both_leases(
         m,
-        interop_tests::ikegw::STRONGSWAN_ID,
-        "first client's VIP after the crash",
+        "list-pools after a SIGKILL: the lease survived",
+        [&vip1, &vip2],
+        None,
     )?;
+    initiate(&m.charon)?;
+    let vip1c = client_vip(m, STRONGSWAN_ID, "first client's VIP after the crash")?;
     check(
         "after the crash the first client gets its address back",
         vip1c == vip1,
@@ -1010,30 +694,21 @@ fn road_warrior_leases_are_per_identity_and_survive_reconnects_and_restarts() ->
     run_scenario(
         "road_warrior_leases_are_per_identity_and_survive_reconnects_and_restarts",
         &MixedSetup {
-            ikegw_side: Side::Right,
-            initiator: Initiator::StrongSwan,
             deadline: Duration::from_secs(120),
             edit_ikegw: |c| {
                 // Road warriors: any address, any identity holding the PSK.
                 c.remote_addr = Some("%any".into());
                 c.remote_id = "%any".into();
                 c.remote_ts = vec!["0.0.0.0/0".into()];
-                c.extra_conn = "pools = [\"rw\"]\n".into();
-                c.extra = format!(
-                    "\n[secrets.ike.client2]\nid = [\"{}\", \"{CLIENT2_ID}\"]\nsecret = \"{}\"\n\
-                     \n[pools.rw]\naddrs = \"{POOL_PREFIX}0/24\"\ndns = [\"{DNS}\"]\n",
-                    interop_tests::ikegw::IKEGW_ID,
+                serve_pools(c, true, false);
+                c.extra.push_str(&format!(
+                    "\n[secrets.ike.client2]\nid = [\"{}\", \"{CLIENT2_ID}\"]\nsecret = \"{}\"\n",
+                    IKEGW_ID,
                     interop_tests::strongswan::TEST_PSK,
-                );
+                ));
             },
-            edit_strongswan: |c| {
-                c.local = Site {
-                    lan_net: "dynamic",
-                    ..c.local
-                };
-                c.extra_conn.push_str("vips = 0.0.0.0\n");
-            },
-            ..MixedSetup::default()
+            edit_strongswan: |c| road_warrior_client(c, "0.0.0.0"),
+            ..MixedSetup::initiated_by(Initiator::StrongSwan)
         },
         leases_survive,
     )

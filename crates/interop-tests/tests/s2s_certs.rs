@@ -113,11 +113,6 @@ fn certificates(m: &mut Mixed, kind: KeyKind) -> Result<()> {
 
 fn setup(initiator: Initiator, cert_key: KeyKind) -> MixedSetup {
     MixedSetup {
-        ikegw_side: match initiator {
-            Initiator::Ikegw => Side::Left,
-            Initiator::StrongSwan => Side::Right,
-        },
-        initiator,
         certificates: true,
         cert_key,
         charon: CharonOptions {
@@ -137,79 +132,85 @@ fn setup(initiator: Initiator, cert_key: KeyKind) -> MixedSetup {
             _ => |_| {},
         },
         deadline: Duration::from_secs(60),
-        ..MixedSetup::default()
+        ..MixedSetup::initiated_by(initiator)
     }
+}
+
+/// Runs scenario `name`: [`certificates`] with `key` certificates, the
+/// IKE SA started by `initiator`.
+fn certificates_test(name: &str, initiator: Initiator, key: KeyKind) -> Result<()> {
+    run_scenario(name, &setup(initiator, key), |m| certificates(m, key))
 }
 
 #[test]
 fn rsa_certificates_ikegw_initiates() -> Result<()> {
-    run_scenario(
+    certificates_test(
         "rsa_certificates_ikegw_initiates",
-        &setup(Initiator::Ikegw, KeyKind::Rsa2048),
-        |m| certificates(m, KeyKind::Rsa2048),
+        Initiator::Ikegw,
+        KeyKind::Rsa2048,
     )
 }
 
 #[test]
 fn rsa_certificates_strongswan_initiates() -> Result<()> {
-    run_scenario(
+    certificates_test(
         "rsa_certificates_strongswan_initiates",
-        &setup(Initiator::StrongSwan, KeyKind::Rsa2048),
-        |m| certificates(m, KeyKind::Rsa2048),
+        Initiator::StrongSwan,
+        KeyKind::Rsa2048,
     )
 }
 
 #[test]
 fn ecdsa_p256_certificates_ikegw_initiates() -> Result<()> {
-    run_scenario(
+    certificates_test(
         "ecdsa_p256_certificates_ikegw_initiates",
-        &setup(Initiator::Ikegw, KeyKind::EcdsaP256),
-        |m| certificates(m, KeyKind::EcdsaP256),
+        Initiator::Ikegw,
+        KeyKind::EcdsaP256,
     )
 }
 
 #[test]
 fn ecdsa_p256_certificates_strongswan_initiates() -> Result<()> {
-    run_scenario(
+    certificates_test(
         "ecdsa_p256_certificates_strongswan_initiates",
-        &setup(Initiator::StrongSwan, KeyKind::EcdsaP256),
-        |m| certificates(m, KeyKind::EcdsaP256),
+        Initiator::StrongSwan,
+        KeyKind::EcdsaP256,
     )
 }
 
 #[test]
 fn ed25519_certificates_ikegw_initiates() -> Result<()> {
-    run_scenario(
+    certificates_test(
         "ed25519_certificates_ikegw_initiates",
-        &setup(Initiator::Ikegw, KeyKind::Ed25519),
-        |m| certificates(m, KeyKind::Ed25519),
+        Initiator::Ikegw,
+        KeyKind::Ed25519,
     )
 }
 
 #[test]
 fn ed25519_certificates_strongswan_initiates() -> Result<()> {
-    run_scenario(
+    certificates_test(
         "ed25519_certificates_strongswan_initiates",
-        &setup(Initiator::StrongSwan, KeyKind::Ed25519),
-        |m| certificates(m, KeyKind::Ed25519),
+        Initiator::StrongSwan,
+        KeyKind::Ed25519,
     )
 }
 
 #[test]
 fn rsa_pss_certificates_ikegw_initiates() -> Result<()> {
-    run_scenario(
+    certificates_test(
         "rsa_pss_certificates_ikegw_initiates",
-        &setup(Initiator::Ikegw, KeyKind::RsaPss),
-        |m| certificates(m, KeyKind::RsaPss),
+        Initiator::Ikegw,
+        KeyKind::RsaPss,
     )
 }
 
 #[test]
 fn rsa_pss_certificates_strongswan_initiates() -> Result<()> {
-    run_scenario(
+    certificates_test(
         "rsa_pss_certificates_strongswan_initiates",
-        &setup(Initiator::StrongSwan, KeyKind::RsaPss),
-        |m| certificates(m, KeyKind::RsaPss),
+        Initiator::StrongSwan,
+        KeyKind::RsaPss,
     )
 }
 

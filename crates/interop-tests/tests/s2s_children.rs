@@ -87,21 +87,18 @@ fn ping_once(m: &Mixed, from: &str) -> Result<()> {
 /// strongSwan's LAN host to `from`.
 fn ping_both_ways(m: &Mixed, from: &str) -> Result<()> {
     let to = RIGHT.lan_host.to_string();
-    m.topo.left_lan.exec(
-        &[
-            "ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", "-I", from, &to,
-        ],
-        Duration::from_secs(20),
-        m.dir.path(),
-    )?;
-    m.topo
-        .right_lan
-        .exec(
-            &["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", from],
-            Duration::from_secs(20),
-            m.dir.path(),
-        )
-        .map(drop)
+    m.topo.left_lan.ping(&to, 3, Some(from), m.dir.path())?;
+    m.topo.right_lan.ping(from, 3, None, m.dir.path()).map(drop)
+}
+
+/// Two children at both ends, strongSwan initiating; ikegw starts neither.
+fn strongswan_starts_children() -> MixedSetup {
+    MixedSetup {
+        initiator: Initiator::StrongSwan,
+        edit_ikegw: |c| ikegw_two_children(c, "none"),
+        edit_strongswan: strongswan_two_children,
+        ..MixedSetup::default()
+    }
 }
 
 /// Waits until both ends show one ESTABLISHED IKE SA with `n` CHILD SAs
@@ -116,6 +113,24 @@ fn wait_children(m: &mut Mixed, n: usize, what: &str) -> Result<()> {
             .filter(|sa| sa.children.len() == n)
             .map(drop))
     })
+}
+
+/// Waits for two CHILD SAs on one IKE SA (`what`), checks them
+/// ([`check_two_children`]), on the IKE SA `same_ike.0` when given (else
+/// fails with `same_ike.1`), and sends traffic through each.
+fn two_children_carry_traffic(
+    m: &mut Mixed,
+    what: &str,
+    same_ike: Option<(&str, &str)>,
+) -> Result<()> {
+    wait_children(m, 2, what)?;
+    let ike = check_two_children(m)?;
+    if let Some((want, changed)) = same_ike {
+        if ike != want {
+            return Err(Error::Check(changed.into()));
+        }
+    }
+    traffic_through_each(m)
 }
 
 /// The two CHILD SAs, as both ends list them: names and selectors agree
@@ -201,9 +216,7 @@ fn ikegw_starts_two_children_on_one_ike_sa() -> Result<()> {
         },
         |m| {
             add_net2_host(m)?;
-            wait_children(m, 2, "two CHILD SAs on one IKE SA")?;
-            check_two_children(m)?;
-            traffic_through_each(m)
+            two_children_carry_traffic(m, "two CHILD SAs on one IKE SA", None)
         },
     )
 }
@@ -212,12 +225,7 @@ fn ikegw_starts_two_children_on_one_ike_sa() -> Result<()> {
 fn strongswan_starts_two_children_on_one_ike_sa() -> Result<()> {
     run_scenario(
         "strongswan_starts_two_children_on_one_ike_sa",
-        &MixedSetup {
-            initiator: Initiator::StrongSwan,
-            edit_ikegw: |c| ikegw_two_children(c, "none"),
-            edit_strongswan: strongswan_two_children,
-            ..MixedSetup::default()
-        },
+        &strongswan_starts_children(),
         |m| {
             add_net2_host(m)?;
             // net2 first: ikegw, responding in IKE_AUTH, must pick its
@@ -229,9 +237,7 @@ fn strongswan_starts_two_children_on_one_ike_sa() -> Result<()> {
                     Duration::from_secs(20),
                 )?;
             }
-            wait_children(m, 2, "two CHILD SAs on one IKE SA")?;
-            check_two_children(m)?;
-            traffic_through_each(m)
+            two_children_carry_traffic(m, "two CHILD SAs on one IKE SA", None)
         },
     )
 }
@@ -240,12 +246,7 @@ fn strongswan_starts_two_children_on_one_ike_sa() -> Result<()> {
 fn ikegw_adds_a_child_to_the_ike_sa_strongswan_started() -> Result<()> {
     run_scenario(
         "ikegw_adds_a_child_to_the_ike_sa_strongswan_started",
-        &MixedSetup {
-            initiator: Initiator::StrongSwan,
-            edit_ikegw: |c| ikegw_two_children(c, "none"),
-            edit_strongswan: strongswan_two_children,
-            ..MixedSetup::default()
-        },
+        &strongswan_starts_children(),
         |m| {
             add_net2_host(m)?;
             m.establish()?;
@@ -258,11 +259,11 @@ fn ikegw_adds_a_child_to_the_ike_sa_strongswan_started() -> Result<()> {
                     "initiate --child net2 answered IKE SA {ike}, the one up is {first}"
                 )));
             }
-            wait_children(m, 2, "net2 added to the IKE SA")?;
-            if check_two_children(m)? != first {
-                return Err(Error::Check("the IKE SA changed".into()));
-            }
-            traffic_through_each(m)
+            two_children_carry_traffic(
+                m,
+                "net2 added to the IKE SA",
+                Some((&first, "the IKE SA changed")),
+            )
         },
     )
 }
@@ -355,11 +356,11 @@ fn ikegw_trapped_second_child_joins_the_ike_sa() -> Result<()> {
                 m,
                 &["ikegw::daemon::driver: ACQUIRE for 198.51.100.2: initiating s2s/net2 on demand"],
             )?;
-            wait_children(m, 2, "net2 on the IKE SA after its ACQUIRE")?;
-            if check_two_children(m)? != first {
-                return Err(Error::Check("net2 came on another IKE SA".into()));
-            }
-            traffic_through_each(m)
+            two_children_carry_traffic(
+                m,
+                "net2 on the IKE SA after its ACQUIRE",
+                Some((&first, "net2 came on another IKE SA")),
+            )
         },
     )
 }
@@ -508,11 +509,11 @@ fn reload_children(m: &mut Mixed) -> Result<()> {
     if r.added != ["s2s/net2"] || r.unchanged != ["s2s/net"] {
         return Err(Error::Check(format!("reload with net2: {r:?}")));
     }
-    wait_children(m, 2, "net2 added by reload")?;
-    if check_two_children(m)? != ike {
-        return Err(Error::Check("reload changed the IKE SA".into()));
-    }
-    traffic_through_each(m)?;
+    two_children_carry_traffic(
+        m,
+        "net2 added by reload",
+        Some((&ike, "reload changed the IKE SA")),
+    )?;
 
     // 3. net removed: its CHILD SA is deleted at both ends, net2 and the
     // IKE SA stay

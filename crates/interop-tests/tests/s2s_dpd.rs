@@ -189,14 +189,9 @@ fn kill_setup(initiator: Initiator) -> MixedSetup {
 
 fn kill_setup_with(initiator: Initiator, edit_ikegw: fn(&mut IkegwConf)) -> MixedSetup {
     MixedSetup {
-        ikegw_side: match initiator {
-            Initiator::Ikegw => Side::Left,
-            Initiator::StrongSwan => Side::Right,
-        },
-        initiator,
         edit_ikegw,
         deadline: Duration::from_secs(60),
-        ..MixedSetup::default()
+        ..MixedSetup::initiated_by(initiator)
     }
 }
 

@@ -19,38 +19,62 @@ use std::time::Duration;
 
 use ike::wire::{Message, NotifyType, Payload};
 use interop_tests::capture::Kind;
-use interop_tests::ikegw::{run_scenario, IkegwConf, Initiator, Mixed, MixedSetup, Side};
+use interop_tests::ikegw::{run_scenario, IkegwConf, Initiator, Mixed, MixedSetup};
 use interop_tests::proc;
 use interop_tests::strongswan::KeyKind;
 use interop_tests::{Error, Result};
 
-/// What a failure looks like.
-struct Expect {
+/// How a configuration is refused.
+#[derive(Clone, Copy, Debug)]
+enum Refusal {
+    /// IKE_SA_INIT refused with NO_PROPOSAL_CHOSEN, in clear on the wire.
+    NoProposal,
+    /// IKE_AUTH refused with AUTHENTICATION_FAILED (encrypted).
+    AuthFailed,
+    /// The CHILD SA refused with TS_UNACCEPTABLE; the IKE SA stays.
+    TsUnacceptable,
+}
+
+impl Refusal {
     /// strongSwan's short name of the Notify in its `parsed ...` or
-    /// `generating ...` log line, e.g. `N(NO_PROP)`.
-    strongswan_notify: &'static str,
+    /// `generating ...` log line.
+    fn strongswan_notify(self) -> &'static str {
+        match self {
+            Self::NoProposal => "N(NO_PROP)",
+            Self::AuthFailed => "N(AUTH_FAILED)",
+            Self::TsUnacceptable => "N(TS_UNACCEPT)",
+        }
+    }
+
     /// The Notify, when it travels in clear (IKE_SA_INIT).
-    wire_notify: Option<NotifyType>,
-    /// Lines ikegw must log, as substrings.
-    ikegw_log: &'static [&'static str],
+    fn wire_notify(self) -> Option<NotifyType> {
+        match self {
+            Self::NoProposal => Some(NotifyType::NO_PROPOSAL_CHOSEN),
+            Self::AuthFailed | Self::TsUnacceptable => None,
+        }
+    }
+
     /// Whether the IKE SA survives (TS_UNACCEPTABLE only refuses the CHILD SA).
-    ike_sa_survives: bool,
+    fn ike_sa_survives(self) -> bool {
+        matches!(self, Self::TsUnacceptable)
+    }
 }
 
 fn setup(initiator: Initiator, edit_ikegw: fn(&mut IkegwConf)) -> MixedSetup {
     MixedSetup {
-        ikegw_side: match initiator {
-            Initiator::Ikegw => Side::Left,
-            Initiator::StrongSwan => Side::Right,
-        },
-        initiator,
         edit_ikegw,
         deadline: Duration::from_secs(60),
-        ..MixedSetup::default()
+        ..MixedSetup::initiated_by(initiator)
     }
 }
 
-fn refused(m: &mut Mixed, e: &Expect) -> Result<()> {
+/// Runs scenario `name` with `setup`, which must be refused as `how`
+/// says, with each of `ikegw_log` (substrings) in ikegw's log.
+fn expect_refused(name: &str, setup: &MixedSetup, how: Refusal, ikegw_log: &[&str]) -> Result<()> {
+    run_scenario(name, setup, |m| refused(m, how, ikegw_log))
+}
+
+fn refused(m: &mut Mixed, how: Refusal, ikegw_log: &[&str]) -> Result<()> {
     let outcome = m.initiate();
     match (m.initiator(), &outcome) {
         // swanctl --initiate waits for the CHILD SA and must report failure
@@ -69,9 +93,9 @@ fn refused(m: &mut Mixed, e: &Expect) -> Result<()> {
     proc::wait_for("ikegw logs the failure", Duration::from_secs(15), || {
         m.ikegw.check_alive()?;
         let log = m.ikegw.log_text();
-        Ok(e.ikegw_log.iter().all(|l| log.contains(l)).then_some(()))
+        Ok(ikegw_log.iter().all(|l| log.contains(l)).then_some(()))
     })
-    .map_err(|err| Error::Check(format!("ikegw did not log all of {:?}: {err}", e.ikegw_log)))?;
+    .map_err(|err| Error::Check(format!("ikegw did not log all of {ikegw_log:?}: {err}")))?;
     // strongSwan's side of the story
     proc::wait_for(
         "strongSwan logs the Notify",
@@ -82,7 +106,7 @@ fn refused(m: &mut Mixed, e: &Expect) -> Result<()> {
                 .lines()
                 .any(|l| {
                     (l.contains(" parsed ") || l.contains(" generating "))
-                        && l.contains(e.strongswan_notify)
+                        && l.contains(how.strongswan_notify())
                 })
                 .then_some(()))
         },
@@ -90,7 +114,7 @@ fn refused(m: &mut Mixed, e: &Expect) -> Result<()> {
     .map_err(|err| {
         Error::Check(format!(
             "strongSwan's log has no message carrying {}: {err}",
-            e.strongswan_notify
+            how.strongswan_notify()
         ))
     })?;
     // no CHILD SA anywhere; the IKE SA only where the failure is CHILD-level
@@ -103,7 +127,7 @@ fn refused(m: &mut Mixed, e: &Expect) -> Result<()> {
         .iter()
         .filter(|s| s.get("state") == Some("ESTABLISHED"))
         .count();
-    let want_up = usize::from(e.ike_sa_survives);
+    let want_up = usize::from(how.ike_sa_survives());
     if gw_children != 0 || ss_children != 0 || gw_up != want_up || ss_up != want_up {
         return Err(Error::Check(format!(
             "after the failure: ikegw {gw_up} IKE / {gw_children} CHILD SAs, strongSwan \
@@ -111,7 +135,7 @@ fn refused(m: &mut Mixed, e: &Expect) -> Result<()> {
         )));
     }
     // the clear-text Notify, from the wire
-    if let Some(want) = e.wire_notify {
+    if let Some(want) = how.wire_notify() {
         let (pcap, packets) = m.finish_capture()?;
         let seen = packets.udp.iter().any(|d| match d.kind() {
             Kind::Ike(msg) => Message::parse(msg).is_ok_and(|m| {
@@ -145,96 +169,69 @@ const WRONG_TS: fn(&mut IkegwConf) = |c| {
 
 #[test]
 fn proposal_mismatch_ikegw_initiates() -> Result<()> {
-    run_scenario(
+    expect_refused(
         "proposal_mismatch_ikegw_initiates",
         &setup(Initiator::Ikegw, NO_PROPOSAL),
-        |m| {
-            refused(
-                m,
-                &Expect {
-                    strongswan_notify: "N(NO_PROP)",
-                    wire_notify: Some(NotifyType::NO_PROPOSAL_CHOSEN),
-                    ikegw_log: &[
-                        "IKE SA s2s/net failed: peer sent NO_PROPOSAL_CHOSEN; make `proposals` \
-                         (IKE) and `esp_proposals` (CHILD) share at least one algorithm set with \
-                         the peer",
-                    ],
-                    ike_sa_survives: false,
-                },
-            )
-        },
+        Refusal::NoProposal,
+        &[
+            "IKE SA s2s/net failed: peer sent NO_PROPOSAL_CHOSEN; make `proposals` \
+             (IKE) and `esp_proposals` (CHILD) share at least one algorithm set with \
+             the peer",
+        ],
     )
 }
 
 #[test]
 fn proposal_mismatch_strongswan_initiates() -> Result<()> {
-    run_scenario(
+    expect_refused(
         "proposal_mismatch_strongswan_initiates",
         &setup(Initiator::StrongSwan, NO_PROPOSAL),
-        |m| {
-            refused(
-                m,
-                &Expect {
-                    strongswan_notify: "N(NO_PROP)",
-                    wire_notify: Some(NotifyType::NO_PROPOSAL_CHOSEN),
-                    ikegw_log: &[
-                        // at INFO: a refused proposal is a mismatch the operator must see
-                        "INFO ikegw::daemon::driver: refused: no proposal chosen: peer offered \
-                         AES_GCM_16_256/PRF_HMAC_SHA2_384/CURVE_25519, we accept \
-                         AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/ECP_384",
-                    ],
-                    ike_sa_survives: false,
-                },
-            )
-        },
+        Refusal::NoProposal,
+        &[
+            // at INFO: a refused proposal is a mismatch the operator must see
+            "INFO ikegw::daemon::driver: refused: no proposal chosen: peer offered \
+             AES_GCM_16_256/PRF_HMAC_SHA2_384/CURVE_25519, we accept \
+             AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/ECP_384",
+        ],
     )
 }
 
 #[test]
 fn wrong_psk_ikegw_initiates() -> Result<()> {
-    run_scenario(
+    expect_refused(
         "wrong_psk_ikegw_initiates",
         &setup(Initiator::Ikegw, WRONG_PSK),
-        |m| {
-            refused(
-                m,
-                &Expect {
-                    strongswan_notify: "N(AUTH_FAILED)",
-                    wire_notify: None,
-                    ikegw_log: &[
-                        "IKE SA s2s/net failed: peer sent AUTHENTICATION_FAILED; check that both \
-                         sides have the same shared key in [secrets.ike.*] and that local.id / \
-                         remote.id match the peer's",
-                    ],
-                    ike_sa_survives: false,
-                },
-            )
-        },
+        Refusal::AuthFailed,
+        &[
+            "IKE SA s2s/net failed: peer sent AUTHENTICATION_FAILED; check that both \
+             sides have the same shared key in [secrets.ike.*] and that local.id / \
+             remote.id match the peer's",
+        ],
     )
 }
 
 #[test]
 fn wrong_psk_strongswan_initiates() -> Result<()> {
-    run_scenario(
+    expect_refused(
         "wrong_psk_strongswan_initiates",
         &setup(Initiator::StrongSwan, WRONG_PSK),
-        |m| {
-            refused(
-                m,
-                &Expect {
-                    strongswan_notify: "N(AUTH_FAILED)",
-                    wire_notify: None,
-                    ikegw_log: &[
-                        "IKE SA (as responder) failed: authentication failed: AUTH payload of \
-                         strongswan.interop.example does not verify; check that both sides have \
-                         the same shared key",
-                    ],
-                    ike_sa_survives: false,
-                },
-            )
-        },
+        Refusal::AuthFailed,
+        &[
+            "IKE SA (as responder) failed: authentication failed: AUTH payload of \
+             strongswan.interop.example does not verify; check that both sides have \
+             the same shared key",
+        ],
     )
 }
+
+/// Why ikegw rejects strongSwan's certificate chain in the unknown-CA
+/// scenarios, as it logs it after "IKE SA ... failed: authentication
+/// failed: ".
+const NO_TRUST_ANCHOR: &str = "peer certificate rejected: no trust anchor: \
+     the chain reaches CA 'C=XX, O=ikegw interop, CN=ikegw interop intermediate CA', \
+     issued by 'C=XX, O=ikegw interop, CN=ikegw interop root CA', which is not one \
+     of our trust anchors; if you trust 'C=XX, O=ikegw interop, CN=ikegw interop \
+     root CA', add its certificate to connections.s2s.remote.cacerts";
 
 /// Certificates on both ends (ECDSA P-256, quick to make), but ikegw trusts
 /// only an unrelated root and intermediate.
@@ -249,91 +246,51 @@ fn unknown_ca_setup(initiator: Initiator) -> MixedSetup {
 
 #[test]
 fn unknown_ca_ikegw_initiates() -> Result<()> {
-    run_scenario(
+    expect_refused(
         "unknown_ca_ikegw_initiates",
         &unknown_ca_setup(Initiator::Ikegw),
-        |m| {
-            refused(
-                m,
-                &Expect {
-                    strongswan_notify: "N(AUTH_FAILED)",
-                    wire_notify: None,
-                    ikegw_log: &["IKE SA s2s/net failed: authentication failed: peer certificate rejected: no trust anchor: \
-                         the chain reaches CA 'C=XX, O=ikegw interop, CN=ikegw interop intermediate CA', \
-                         issued by 'C=XX, O=ikegw interop, CN=ikegw interop root CA', which is not one \
-                         of our trust anchors; if you trust 'C=XX, O=ikegw interop, CN=ikegw interop \
-                         root CA', add its certificate to connections.s2s.remote.cacerts",],
-                    ike_sa_survives: false,
-                },
-            )
-        },
+        Refusal::AuthFailed,
+        &[&format!(
+            "IKE SA s2s/net failed: authentication failed: {NO_TRUST_ANCHOR}"
+        )],
     )
 }
 
 #[test]
 fn unknown_ca_strongswan_initiates() -> Result<()> {
-    run_scenario(
+    expect_refused(
         "unknown_ca_strongswan_initiates",
         &unknown_ca_setup(Initiator::StrongSwan),
-        |m| {
-            refused(
-                m,
-                &Expect {
-                    strongswan_notify: "N(AUTH_FAILED)",
-                    wire_notify: None,
-                    ikegw_log: &["IKE SA (as responder) failed: authentication failed: peer certificate rejected: no trust anchor: \
-                         the chain reaches CA 'C=XX, O=ikegw interop, CN=ikegw interop intermediate CA', \
-                         issued by 'C=XX, O=ikegw interop, CN=ikegw interop root CA', which is not one \
-                         of our trust anchors; if you trust 'C=XX, O=ikegw interop, CN=ikegw interop \
-                         root CA', add its certificate to connections.s2s.remote.cacerts",],
-                    ike_sa_survives: false,
-                },
-            )
-        },
+        Refusal::AuthFailed,
+        &[&format!(
+            "IKE SA (as responder) failed: authentication failed: {NO_TRUST_ANCHOR}"
+        )],
     )
 }
 
 #[test]
 fn ts_mismatch_ikegw_initiates() -> Result<()> {
-    run_scenario(
+    expect_refused(
         "ts_mismatch_ikegw_initiates",
         &setup(Initiator::Ikegw, WRONG_TS),
-        |m| {
-            refused(
-                m,
-                &Expect {
-                    strongswan_notify: "N(TS_UNACCEPT)",
-                    wire_notify: None,
-                    ikegw_log: &[
-                        "IKE SA s2s/net established: 198.51.100.1:4500 <-> 198.51.100.2:4500",
-                        "CHILD SA failed: peer sent TS_UNACCEPTABLE",
-                    ],
-                    ike_sa_survives: true,
-                },
-            )
-        },
+        Refusal::TsUnacceptable,
+        &[
+            "IKE SA s2s/net established: 198.51.100.1:4500 <-> 198.51.100.2:4500",
+            "CHILD SA failed: peer sent TS_UNACCEPTABLE",
+        ],
     )
 }
 
 #[test]
 fn ts_mismatch_strongswan_initiates() -> Result<()> {
-    run_scenario(
+    expect_refused(
         "ts_mismatch_strongswan_initiates",
         &setup(Initiator::StrongSwan, WRONG_TS),
-        |m| {
-            refused(
-                m,
-                &Expect {
-                    strongswan_notify: "N(TS_UNACCEPT)",
-                    wire_notify: None,
-                    ikegw_log: &[
-                        "CHILD SA failed: traffic selectors unacceptable: peer proposed \
-                         10.1.0.0/24 === 10.2.0.0/24, we allow 10.99.0.0/24 === 10.2.0.0/24",
-                        "IKE SA s2s/net established: 198.51.100.2:4500 <-> 198.51.100.1:4500",
-                    ],
-                    ike_sa_survives: true,
-                },
-            )
-        },
+        Refusal::TsUnacceptable,
+        &[
+            "CHILD SA failed: traffic selectors unacceptable: peer proposed \
+             10.1.0.0/24 === 10.2.0.0/24, we allow 10.99.0.0/24 === 10.2.0.0/24",
+            "IKE SA s2s/net established: 198.51.100.2:4500 <-> 198.51.100.1:4500",
+        ],
     )
 }

@@ -104,11 +104,6 @@ fn lossy(m: &mut Mixed) -> Result<()> {
 
 fn setup(initiator: Initiator) -> MixedSetup {
     MixedSetup {
-        ikegw_side: match initiator {
-            Initiator::Ikegw => Side::Left,
-            Initiator::StrongSwan => Side::Right,
-        },
-        initiator,
         charon: CharonOptions {
             // more tries than the scenarios' default 3 (2 s, ×1.8): the
             // later definition of a key in strongswan.conf wins
@@ -126,7 +121,7 @@ fn setup(initiator: Initiator) -> MixedSetup {
         },
         deadline: Duration::from_secs(120),
         establish_limit: Duration::from_secs(90),
-        ..MixedSetup::default()
+        ..MixedSetup::initiated_by(initiator)
     }
 }
 

@@ -134,15 +134,10 @@ fn whole_ike_auth_is_lost(m: &mut Mixed) -> Result<()> {
 
 fn setup(initiator: Initiator) -> MixedSetup {
     MixedSetup {
-        ikegw_side: match initiator {
-            Initiator::Ikegw => Side::Left,
-            Initiator::StrongSwan => Side::Right,
-        },
-        initiator,
         certificates: true,
         cert_key: KeyKind::Rsa2048,
         deadline: Duration::from_secs(60),
-        ..MixedSetup::default()
+        ..MixedSetup::initiated_by(initiator)
     }
 }
 

@@ -22,7 +22,6 @@
 //! The IKE SA must stay healthy after the routes exist: an IKE rekey and a
 //! CHILD rekey complete, and nothing loops.
 
-use std::process::Command;
 use std::time::Duration;
 
 use interop_tests::ikegw::{run_scenario, Mixed, MixedSetup};
@@ -32,18 +31,9 @@ use interop_tests::{Error, Result};
 
 /// The routes of ikegw's namespace towards strongSwan's WAN address.
 fn routes_to_peer(m: &Mixed) -> Result<String> {
-    let out = proc::run(
-        Command::new(interop_tests::netns::IP).args([
-            "-n",
-            m.ikegw_ns().name(),
-            "route",
-            "show",
-            "table",
-            "main",
-        ]),
-        Duration::from_secs(10),
-        m.dir.path(),
-    )?;
+    let out = m
+        .ikegw_ns()
+        .ip(&["route", "show", "table", "main"], m.dir.path())?;
     Ok(out.stdout)
 }
 
@@ -54,20 +44,7 @@ fn both_up(m: &mut Mixed) -> Result<()> {
     proc::wait_for(
         "IKE and CHILD SA up at both ends",
         Duration::from_secs(20),
-        || {
-            m.ikegw.check_alive()?;
-            m.charon.check_alive()?;
-            let gw = m
-                .ikegw
-                .list_sas()?
-                .iter()
-                .any(|s| s.state == "ESTABLISHED" && !s.children.is_empty());
-            let ss = m.charon.list_sas()?.iter().any(|sa| {
-                sa.get("state") == Some("ESTABLISHED")
-                    && sa.child_sas().any(|c| c.get("state") == Some("INSTALLED"))
-            });
-            Ok((gw && ss).then_some(()))
-        },
+        || Ok(m.both_up()?.then_some(())),
     )
 }
 

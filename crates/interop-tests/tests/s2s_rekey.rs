@@ -52,7 +52,7 @@
 
 use std::time::Duration;
 
-use interop_tests::ikegw::{run_scenario, Initiator, Mixed, MixedSetup, SaPair, Side};
+use interop_tests::ikegw::{run_scenario, ChildSa, Initiator, Mixed, MixedSetup, SaPair, Side};
 use interop_tests::proc;
 use interop_tests::{Error, Result};
 
@@ -175,36 +175,34 @@ enum First {
     Ikegw,
 }
 
-/// Phase 1: drops CREATE_CHILD_SA requests to and from ikegw's NAT-T
-/// port: UDP 4500, the four-byte non-ESP marker (zero, transport-header
-/// bits 64-95), exchange type 36 (IKE header byte 18: bits 240-247) and
-/// the response flag (0x20 of byte 19) clear.
-const HOLD_REQUESTS: &str = "table ip collide {
-    chain out {
+/// The `collide` table of one phase: CREATE_CHILD_SA messages to and from
+/// ikegw's NAT-T port are matched by UDP 4500, the four-byte non-ESP
+/// marker (zero, transport-header bits 64-95), exchange type 36 (IKE
+/// header byte 18: bits 240-247) and the response flag (0x20 of byte 19):
+/// `flag` is `0` for requests, `0x20` for responses. `out` and `inb` are
+/// the verdicts (counted) for ikegw's messages out and strongSwan's in.
+/// From phase 2 on, the table replaces the previous phase's in one
+/// transaction (`replace`).
+fn collide_table(replace: bool, flag: &str, out: &str, inb: &str) -> String {
+    let delete = if replace {
+        "delete table ip collide\n"
+    } else {
+        ""
+    };
+    format!(
+        "{delete}table ip collide {{
+    chain out {{
         type filter hook output priority filter; policy accept;
-        udp dport 4500 @th,64,32 0 @th,240,8 36 @th,248,8 & 0x20 == 0 counter drop
-    }
-    chain in {
+        udp dport 4500 @th,64,32 0 @th,240,8 36 @th,248,8 & 0x20 == {flag} counter {out}
+    }}
+    chain in {{
         type filter hook input priority filter; policy accept;
-        udp sport 4500 @th,64,32 0 @th,240,8 36 @th,248,8 & 0x20 == 0 counter drop
-    }
+        udp sport 4500 @th,64,32 0 @th,240,8 36 @th,248,8 & 0x20 == {flag} counter {inb}
+    }}
+}}
+"
+    )
 }
-";
-
-/// Phase 2, replacing phase 1 in one transaction: requests pass, the
-/// CREATE_CHILD_SA *responses* (flag 0x20 set) are dropped.
-const HOLD_RESPONSES: &str = "delete table ip collide
-table ip collide {
-    chain out {
-        type filter hook output priority filter; policy accept;
-        udp dport 4500 @th,64,32 0 @th,240,8 36 @th,248,8 & 0x20 == 0x20 counter drop
-    }
-    chain in {
-        type filter hook input priority filter; policy accept;
-        udp sport 4500 @th,64,32 0 @th,240,8 36 @th,248,8 & 0x20 == 0x20 counter drop
-    }
-}
-";
 
 /// Phase 3, replacing phase 2: the responses of one end pass (counted),
 /// the other end's are still dropped.
@@ -213,20 +211,7 @@ fn release_responses(first: First) -> String {
         First::StrongSwan => ("accept", "drop"),
         First::Ikegw => ("drop", "accept"),
     };
-    format!(
-        "delete table ip collide
-table ip collide {{
-    chain out {{
-        type filter hook output priority filter; policy accept;
-        udp dport 4500 @th,64,32 0 @th,240,8 36 @th,248,8 & 0x20 == 0x20 counter {out}
-    }}
-    chain in {{
-        type filter hook input priority filter; policy accept;
-        udp sport 4500 @th,64,32 0 @th,240,8 36 @th,248,8 & 0x20 == 0x20 counter {inb}
-    }}
-}}
-"
-    )
+    collide_table(true, "0x20", out, inb)
 }
 
 /// The two counters of the `collide` table in any phase: (ikegw's
@@ -278,15 +263,10 @@ fn all_sas(m: &Mixed) -> Result<(SaCounts, SaCounts)> {
     Ok((gw, ss))
 }
 
-/// Waits until the collision is resolved: one IKE SA at each end (in any
-/// state), ESTABLISHED, with one CHILD SA each, SPIs crossed, and the SA
-/// that collided replaced (`changed`).
-fn settled(m: &Mixed, changed: impl Fn(&SaPair) -> bool) -> Result<SaPair> {
-    settled_within(m, Duration::from_secs(25), changed)
-}
-
-/// [`settled`], waiting up to `limit`.
-fn settled_within(m: &Mixed, limit: Duration, changed: impl Fn(&SaPair) -> bool) -> Result<SaPair> {
+/// Waits up to `limit` until the collision is resolved: one IKE SA at each
+/// end (in any state), ESTABLISHED, with one CHILD SA each, SPIs crossed,
+/// and the SA that collided replaced (`changed`).
+fn settled(m: &Mixed, limit: Duration, changed: impl Fn(&SaPair) -> bool) -> Result<SaPair> {
     proc::wait_for(
         "one IKE SA and one CHILD SA pair left at both ends",
         limit,
@@ -304,7 +284,85 @@ fn settled_within(m: &Mixed, limit: Duration, changed: impl Fn(&SaPair) -> bool)
     )
 }
 
-fn simultaneous_child_rekey(m: &mut Mixed, first: First) -> Result<()> {
+/// What differs between a staged CHILD SA and IKE SA rekey collision.
+struct Rekey {
+    /// The name in messages ("CHILD rekeys crossed").
+    label: &'static str,
+    /// Whether the CHILD SA is rekeyed (`ikegw rekey IKE CHILD`), not the
+    /// IKE SA (`ikegw rekey IKE`).
+    child: bool,
+    /// The held messages, as the waits name them.
+    messages: &'static str,
+    /// The paced transfer's TCP port (its files are named after it).
+    port: u16,
+    /// strongSwan's side of the collision.
+    swanctl: [&'static str; 3],
+    /// When ikegw has finished its own exchange (step 3, ikegw first): what
+    /// the wait says, the line ikegw logs, and how many more of them than
+    /// before the collision.
+    ikegw_done: (&'static str, &'static str, usize),
+    /// What strongSwan 5.9 logs (at level 1) when a peer's rekey of the
+    /// same SA meets its own.
+    pinned: &'static str,
+    /// How long the ends may take to settle after the release.
+    settle_limit: Duration,
+}
+
+/// RFC 7296 §2.8.1.
+const CHILD_REKEY: Rekey = Rekey {
+    label: "CHILD",
+    child: true,
+    messages: "CREATE_CHILD_SA",
+    port: 5005,
+    swanctl: ["--rekey", "--child", "net"],
+    // the CHILD SA it answered for, and its own
+    ikegw_done: (
+        "ikegw installs the CHILD SA of its own rekey",
+        "CHILD SA installed:",
+        2,
+    ),
+    pinned: "detected CHILD_REKEY collision with CHILD_REKEY",
+    settle_limit: Duration::from_secs(25),
+};
+
+/// RFC 7296 §2.8.2.
+const IKE_REKEY: Rekey = Rekey {
+    label: "IKE",
+    child: false,
+    messages: "IKE rekey",
+    port: 5006,
+    swanctl: ["--rekey", "--ike", "s2s"],
+    // reported once the collision is decided
+    ikegw_done: (
+        "ikegw completes its own IKE rekey",
+        "IKE SA rekeyed, successor",
+        1,
+    ),
+    pinned: "detected IKE_REKEY collision with IKE_REKEY",
+    // a redundant IKE SA may live for the 30 s grace period, and
+    // strongSwan retransmits its Delete of one ikegw never had
+    settle_limit: Duration::from_secs(100),
+};
+
+/// A staged collision, once resolved.
+struct Collided {
+    /// Both ends before it.
+    before: SaPair,
+    /// ikegw's CHILD SA before it.
+    gw_child: ChildSa,
+    /// Both ends after it: one IKE SA, one CHILD SA pair, the rekeyed SA
+    /// replaced.
+    after: SaPair,
+    /// strongSwan's log lines that mention a collision, the pinned one
+    /// among them.
+    collision: Vec<String>,
+}
+
+/// Stages a simultaneous rekey of `kind` in the four phases of the module
+/// documentation, during a paced 6 MiB transfer that must arrive intact,
+/// with `first` finishing its exchange first; waits until the ends settle
+/// and checks that strongSwan logged the collision.
+fn stage_collision(m: &mut Mixed, kind: &Rekey, first: First) -> Result<Collided> {
     m.establish()?;
     let before = m.matched_sas()?;
     let (gw_child, _) = before
@@ -312,19 +370,22 @@ fn simultaneous_child_rekey(m: &mut Mixed, first: First) -> Result<()> {
         .first()
         .cloned()
         .ok_or_else(|| Error::Check("no CHILD SA".into()))?;
-    let installed = |m: &Mixed| m.ikegw.log_text().matches("CHILD SA installed:").count();
-    let installed_before = installed(m);
+    let (done_what, done_line, done_more) = kind.ikegw_done;
+    let done = |m: &Mixed| m.ikegw.log_text().matches(done_line).count();
+    let done_before = done(m);
     let m: &Mixed = m;
-    let outcome = std::thread::scope(|scope| -> Result<SaPair> {
+    let after = std::thread::scope(|scope| -> Result<SaPair> {
         let transfer =
-            scope.spawn(|| m.paced_transfer(6 * 1024 * 1024, 5005, Duration::from_secs(12)));
+            scope.spawn(|| m.paced_transfer(6 * 1024 * 1024, kind.port, Duration::from_secs(12)));
         // let the transfer get going
         std::thread::sleep(Duration::from_secs(2));
-        m.ikegw_ns().nft("collide", HOLD_REQUESTS, m.dir.path())?;
+        // phase 1: the requests in both directions are dropped
+        let hold_requests = collide_table(false, "0", "drop", "drop");
+        m.ikegw_ns().nft("collide", &hold_requests, m.dir.path())?;
         let ike_id = before.ikegw.id.clone();
-        let spi_in = gw_child.spi_in.clone();
-        let ours = scope.spawn(move || m.ikegw.rekey(&ike_id, Some(&spi_in)));
-        let theirs = scope.spawn(move || m.charon.swanctl(&["--rekey", "--child", "net"]));
+        let spi_in = kind.child.then(|| gw_child.spi_in.clone());
+        let ours = scope.spawn(move || m.ikegw.rekey(&ike_id, spi_in.as_deref()));
+        let theirs = scope.spawn(move || m.charon.swanctl(&kind.swanctl));
         let ours = ours
             .join()
             .map_err(|_| Error::Check("ikegw rekey thread panicked".into()))??;
@@ -338,19 +399,22 @@ fn simultaneous_child_rekey(m: &mut Mixed, first: First) -> Result<()> {
             )));
         }
         let both = |what: &str| {
-            proc::wait_for(what, Duration::from_secs(15), || {
+            let what = format!("both ends' {} {what} dropped", kind.messages);
+            proc::wait_for(&what, Duration::from_secs(15), || {
                 let (out, inb) = held(m)?;
                 Ok((out >= 1 && inb >= 1).then_some((out, inb)))
             })
         };
         // both requests are out, and both are held back
-        let requests = both("both ends' CREATE_CHILD_SA requests dropped")?;
+        let requests = both("requests")?;
+        // phase 2: requests pass, the responses are dropped
+        let hold_responses = collide_table(true, "0x20", "drop", "drop");
         m.ikegw_ns()
-            .nft("collide-2", HOLD_RESPONSES, m.dir.path())?;
+            .nft("collide-2", &hold_responses, m.dir.path())?;
         // each end answers the other's retransmitted request with its own
-        // still outstanding: both have seen the collision (ikegw installs
-        // the CHILD SA it answered for)
-        let responses = both("both ends' CREATE_CHILD_SA responses dropped")?;
+        // still outstanding: both have seen the collision (in a CHILD
+        // rekey, ikegw installs the CHILD SA it answered for)
+        let responses = both("responses")?;
         m.ikegw_ns()
             .nft("collide-3", &release_responses(first), m.dir.path())?;
         match first {
@@ -366,36 +430,28 @@ fn simultaneous_child_rekey(m: &mut Mixed, first: First) -> Result<()> {
                     Ok((delivered && parsed).then_some(()))
                 },
             )?,
-            First::Ikegw => proc::wait_for(
-                "ikegw installs the CHILD SA of its own rekey",
-                Duration::from_secs(15),
-                || {
-                    let delivered = held(m)?.1 >= 1;
-                    // the one it answered for, and its own
-                    let done = installed(m) >= installed_before.saturating_add(2);
-                    Ok((delivered && done).then_some(()))
-                },
-            )?,
+            First::Ikegw => proc::wait_for(done_what, Duration::from_secs(15), || {
+                let delivered = held(m)?.1 >= 1;
+                let finished = done(m) >= done_before.saturating_add(done_more);
+                Ok((delivered && finished).then_some(()))
+            })?,
         }
-        m.ikegw_ns().exec(
-            &[
-                interop_tests::netns::NFT,
-                "delete",
-                "table",
-                "ip",
-                "collide",
-            ],
-            Duration::from_secs(10),
-            m.dir.path(),
-        )?;
+        // phase 4: all pass
+        m.ikegw_ns()
+            .nft("collide-4", "delete table ip collide\n", m.dir.path())?;
         eprintln!(
-            "CHILD rekeys crossed: requests held {requests:?}, then responses held \
-             {responses:?} (ikegw, strongSwan); released, {first:?} finished first"
+            "{} rekeys crossed: requests held {requests:?}, then responses held \
+             {responses:?} (ikegw, strongSwan); released, {first:?} finished first",
+            kind.label
         );
-        let after = settled(m, |p| {
-            p.children
-                .first()
-                .is_some_and(|(g, _)| g.spi_in != gw_child.spi_in)
+        let after = settled(m, kind.settle_limit, |p| {
+            if kind.child {
+                p.children
+                    .first()
+                    .is_some_and(|(g, _)| g.spi_in != gw_child.spi_in)
+            } else {
+                p.ikegw.id != before.ikegw.id
+            }
         })?;
         let took = transfer
             .join()
@@ -406,8 +462,7 @@ fn simultaneous_child_rekey(m: &mut Mixed, first: First) -> Result<()> {
         );
         Ok(after)
     })?;
-    // strongSwan saw the collision from its side (charon 5.9 logs it at
-    // level 1 when a peer's rekey of the same SA meets its own)
+    // strongSwan saw the collision from its side
     let collision: Vec<String> = m
         .charon
         .log_text()
@@ -415,13 +470,28 @@ fn simultaneous_child_rekey(m: &mut Mixed, first: First) -> Result<()> {
         .filter(|l| l.to_ascii_lowercase().contains("collision"))
         .map(str::to_owned)
         .collect();
-    let pinned = "detected CHILD_REKEY collision with CHILD_REKEY";
+    let pinned = kind.pinned;
     if !collision.iter().any(|l| l.contains(pinned)) {
         return Err(Error::Check(format!(
             "strongSwan did not log {pinned:?}: the requests did not cross; its collision \
              lines: {collision:?}"
         )));
     }
+    Ok(Collided {
+        before,
+        gw_child,
+        after,
+        collision,
+    })
+}
+
+fn simultaneous_child_rekey(m: &mut Mixed, first: First) -> Result<()> {
+    let Collided {
+        before,
+        after: outcome,
+        collision,
+        ..
+    } = stage_collision(m, &CHILD_REKEY, first)?;
     if let Some(l) = collision.iter().find(|l| l.contains("did not notice")) {
         return Err(Error::Check(format!("strongSwan: {l}")));
     }
@@ -441,172 +511,77 @@ fn simultaneous_child_rekey(m: &mut Mixed, first: First) -> Result<()> {
 
 fn collision_setup(initiator: Initiator) -> MixedSetup {
     MixedSetup {
-        ikegw_side: match initiator {
-            Initiator::Ikegw => Side::Left,
-            Initiator::StrongSwan => Side::Right,
-        },
-        initiator,
         // ikegw retransmits after 1 s (strongSwan after 2 s, from its lab
         // strongswan.conf): the held requests go out again soon
         edit_ikegw: |c| c.daemon_extra = "retransmit_timeout = \"1s\"\n".into(),
         deadline: Duration::from_secs(60),
-        ..MixedSetup::default()
+        ..MixedSetup::initiated_by(initiator)
+    }
+}
+
+/// Runs one staged collision scenario: `kind` rekeyed by both ends of an
+/// IKE SA `initiator` started, `first` finishing first.
+fn collision_test(name: &str, kind: &Rekey, initiator: Initiator, first: First) -> Result<()> {
+    if kind.child {
+        run_scenario(name, &collision_setup(initiator), |m| {
+            simultaneous_child_rekey(m, first)
+        })
+    } else {
+        run_scenario(name, &ike_collision_setup(initiator), |m| {
+            simultaneous_ike_rekey(m, first)
+        })
     }
 }
 
 #[test]
 fn simultaneous_child_rekey_ikegw_initiated_strongswan_finishes_first() -> Result<()> {
-    run_scenario(
+    collision_test(
         "simultaneous_child_rekey_ikegw_initiated_strongswan_finishes_first",
-        &collision_setup(Initiator::Ikegw),
-        |m| simultaneous_child_rekey(m, First::StrongSwan),
+        &CHILD_REKEY,
+        Initiator::Ikegw,
+        First::StrongSwan,
     )
 }
 
 #[test]
 fn simultaneous_child_rekey_ikegw_initiated_ikegw_finishes_first() -> Result<()> {
-    run_scenario(
+    collision_test(
         "simultaneous_child_rekey_ikegw_initiated_ikegw_finishes_first",
-        &collision_setup(Initiator::Ikegw),
-        |m| simultaneous_child_rekey(m, First::Ikegw),
+        &CHILD_REKEY,
+        Initiator::Ikegw,
+        First::Ikegw,
     )
 }
 
 #[test]
 fn simultaneous_child_rekey_strongswan_initiated_strongswan_finishes_first() -> Result<()> {
-    run_scenario(
+    collision_test(
         "simultaneous_child_rekey_strongswan_initiated_strongswan_finishes_first",
-        &collision_setup(Initiator::StrongSwan),
-        |m| simultaneous_child_rekey(m, First::StrongSwan),
+        &CHILD_REKEY,
+        Initiator::StrongSwan,
+        First::StrongSwan,
     )
 }
 
 #[test]
 fn simultaneous_child_rekey_strongswan_initiated_ikegw_finishes_first() -> Result<()> {
-    run_scenario(
+    collision_test(
         "simultaneous_child_rekey_strongswan_initiated_ikegw_finishes_first",
-        &collision_setup(Initiator::StrongSwan),
-        |m| simultaneous_child_rekey(m, First::Ikegw),
+        &CHILD_REKEY,
+        Initiator::StrongSwan,
+        First::Ikegw,
     )
 }
 
-/// Stages a simultaneous IKE SA rekey (RFC 7296 §2.8.2) in the four phases
-/// of the CHILD SA variant; see the module documentation.
+/// A simultaneous IKE SA rekey (RFC 7296 §2.8.2), staged like the CHILD SA
+/// one; see the module documentation.
 fn simultaneous_ike_rekey(m: &mut Mixed, first: First) -> Result<()> {
-    m.establish()?;
-    let before = m.matched_sas()?;
-    let (gw_child, _) = before
-        .children
-        .first()
-        .cloned()
-        .ok_or_else(|| Error::Check("no CHILD SA".into()))?;
-    let rekeyed = |m: &Mixed| {
-        m.ikegw
-            .log_text()
-            .matches("IKE SA rekeyed, successor")
-            .count()
-    };
-    let rekeyed_before = rekeyed(m);
-    let m: &Mixed = m;
-    let outcome = std::thread::scope(|scope| -> Result<SaPair> {
-        let transfer =
-            scope.spawn(|| m.paced_transfer(6 * 1024 * 1024, 5006, Duration::from_secs(12)));
-        std::thread::sleep(Duration::from_secs(2));
-        m.ikegw_ns().nft("collide", HOLD_REQUESTS, m.dir.path())?;
-        let ike_id = before.ikegw.id.clone();
-        let ours = scope.spawn(move || m.ikegw.rekey(&ike_id, None));
-        let theirs = scope.spawn(move || m.charon.swanctl(&["--rekey", "--ike", "s2s"]));
-        let ours = ours
-            .join()
-            .map_err(|_| Error::Check("ikegw rekey thread panicked".into()))??;
-        theirs
-            .join()
-            .map_err(|_| Error::Check("swanctl --rekey thread panicked".into()))??;
-        if ours != before.ikegw.id {
-            return Err(Error::Check(format!(
-                "ikegw rekeys IKE SA {ours}, expected {}",
-                before.ikegw.id
-            )));
-        }
-        let both = |what: &str| {
-            proc::wait_for(what, Duration::from_secs(15), || {
-                let (out, inb) = held(m)?;
-                Ok((out >= 1 && inb >= 1).then_some((out, inb)))
-            })
-        };
-        let requests = both("both ends' IKE rekey requests dropped")?;
-        m.ikegw_ns()
-            .nft("collide-2", HOLD_RESPONSES, m.dir.path())?;
-        let responses = both("both ends' IKE rekey responses dropped")?;
-        m.ikegw_ns()
-            .nft("collide-3", &release_responses(first), m.dir.path())?;
-        match first {
-            First::StrongSwan => proc::wait_for(
-                "strongSwan parses ikegw's CREATE_CHILD_SA response",
-                Duration::from_secs(15),
-                || {
-                    let delivered = held(m)?.0 >= 1;
-                    let parsed = m
-                        .charon
-                        .log_text()
-                        .contains("parsed CREATE_CHILD_SA response");
-                    Ok((delivered && parsed).then_some(()))
-                },
-            )?,
-            First::Ikegw => proc::wait_for(
-                "ikegw completes its own IKE rekey",
-                Duration::from_secs(15),
-                || {
-                    let delivered = held(m)?.1 >= 1;
-                    // reported once the collision is decided
-                    let done = rekeyed(m) > rekeyed_before;
-                    Ok((delivered && done).then_some(()))
-                },
-            )?,
-        }
-        m.ikegw_ns().exec(
-            &[
-                interop_tests::netns::NFT,
-                "delete",
-                "table",
-                "ip",
-                "collide",
-            ],
-            Duration::from_secs(10),
-            m.dir.path(),
-        )?;
-        eprintln!(
-            "IKE rekeys crossed: requests held {requests:?}, then responses held \
-             {responses:?} (ikegw, strongSwan); released, {first:?} finished first"
-        );
-        // a redundant IKE SA may live for the 30 s grace period, and
-        // strongSwan's Delete of one ikegw never had for its retransmissions
-        let after = settled_within(m, Duration::from_secs(100), |p| {
-            p.ikegw.id != before.ikegw.id
-        })?;
-        let took = transfer
-            .join()
-            .map_err(|_| Error::Check("transfer thread panicked".into()))??;
-        eprintln!(
-            "6 MiB across the collision, intact, in {:.1} s",
-            took.as_secs_f64()
-        );
-        Ok(after)
-    })?;
-    let collision: Vec<String> = m
-        .charon
-        .log_text()
-        .lines()
-        .filter(|l| l.to_ascii_lowercase().contains("collision"))
-        .map(str::to_owned)
-        .collect();
-    let pinned = "detected IKE_REKEY collision with IKE_REKEY";
-    if !collision.iter().any(|l| l.contains(pinned)) {
-        return Err(Error::Check(format!(
-            "strongSwan did not log {pinned:?}: the requests did not cross; its collision \
-             lines: {collision:?}"
-        )));
-    }
+    let Collided {
+        before,
+        gw_child,
+        after: outcome,
+        collision,
+    } = stage_collision(m, &IKE_REKEY, first)?;
     // ikegw won and deleted the old IKE SA before strongSwan had its own
     // rekey answered: strongSwan dropped that rekey, and the IKE SA ikegw
     // created by answering it (which ikegw does not list) is redundant;
@@ -663,36 +638,40 @@ fn ike_collision_setup(initiator: Initiator) -> MixedSetup {
 
 #[test]
 fn simultaneous_ike_rekey_ikegw_initiated_strongswan_finishes_first() -> Result<()> {
-    run_scenario(
+    collision_test(
         "simultaneous_ike_rekey_ikegw_initiated_strongswan_finishes_first",
-        &ike_collision_setup(Initiator::Ikegw),
-        |m| simultaneous_ike_rekey(m, First::StrongSwan),
+        &IKE_REKEY,
+        Initiator::Ikegw,
+        First::StrongSwan,
     )
 }
 
 #[test]
 fn simultaneous_ike_rekey_ikegw_initiated_ikegw_finishes_first() -> Result<()> {
-    run_scenario(
+    collision_test(
         "simultaneous_ike_rekey_ikegw_initiated_ikegw_finishes_first",
-        &ike_collision_setup(Initiator::Ikegw),
-        |m| simultaneous_ike_rekey(m, First::Ikegw),
+        &IKE_REKEY,
+        Initiator::Ikegw,
+        First::Ikegw,
     )
 }
 
 #[test]
 fn simultaneous_ike_rekey_strongswan_initiated_strongswan_finishes_first() -> Result<()> {
-    run_scenario(
+    collision_test(
         "simultaneous_ike_rekey_strongswan_initiated_strongswan_finishes_first",
-        &ike_collision_setup(Initiator::StrongSwan),
-        |m| simultaneous_ike_rekey(m, First::StrongSwan),
+        &IKE_REKEY,
+        Initiator::StrongSwan,
+        First::StrongSwan,
     )
 }
 
 #[test]
 fn simultaneous_ike_rekey_strongswan_initiated_ikegw_finishes_first() -> Result<()> {
-    run_scenario(
+    collision_test(
         "simultaneous_ike_rekey_strongswan_initiated_ikegw_finishes_first",
-        &ike_collision_setup(Initiator::StrongSwan),
-        |m| simultaneous_ike_rekey(m, First::Ikegw),
+        &IKE_REKEY,
+        Initiator::StrongSwan,
+        First::Ikegw,
     )
 }
