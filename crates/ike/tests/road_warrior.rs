@@ -241,9 +241,13 @@ struct Net {
 
 impl Net {
     fn new(gw: PeerConfig, provider: Option<Box<dyn AddressProvider>>) -> Self {
-        let now = Instant::now();
         let mut cfg = EndpointConfig::new(vec![Arc::new(gw)], ring_provider());
         cfg.address_provider = provider;
+        Self::with_gateway(cfg)
+    }
+
+    fn with_gateway(cfg: EndpointConfig) -> Self {
+        let now = Instant::now();
         let mut net = Self {
             nodes: Vec::new(),
             now,
@@ -266,11 +270,15 @@ impl Net {
     }
 
     fn add_client(&mut self, cfg: PeerConfig) -> usize {
+        self.add_client_with(cfg, false)
+    }
+
+    /// A client whose endpoint carries one family per CHILD_SA, or not.
+    fn add_client_with(&mut self, cfg: PeerConfig, one_family: bool) -> usize {
         let addr = cfg.local.ip();
-        self.add(
-            addr,
-            EndpointConfig::new(vec![Arc::new(cfg)], ring_provider()),
-        )
+        let mut ep = EndpointConfig::new(vec![Arc::new(cfg)], ring_provider());
+        ep.one_family_per_child = one_family;
+        self.add(addr, ep)
     }
 
     /// Delivers datagrams until the network is quiet (no loss, no delay).
@@ -650,5 +658,173 @@ fn ike_rekey_moves_the_lease_and_it_is_released_once() {
     assert_eq!(
         log.lock().unwrap().released,
         vec![("alice.example".to_owned(), vip[0])]
+    );
+}
+
+// One address family per CHILD_SA (EndpointConfig::one_family_per_child):
+// what a PF_KEY tunnel-mode SA can carry.
+
+/// A site-to-site pair, both sides dual-stack; `gw_one`/`site_one` say
+/// which endpoints carry one family per CHILD_SA.
+fn dual_stack_sites(gw_one: bool, site_one: bool) -> (Net, usize) {
+    let mut gw = gateway_config(&[]);
+    gw.children[0].local_ts = ts("10.2.0.0/16,fd00:2::/64");
+    gw.children[0].remote_ts = ts("10.1.0.0/16,fd00:1::/64");
+    let mut cfg = EndpointConfig::new(vec![Arc::new(gw)], ring_provider());
+    cfg.one_family_per_child = gw_one;
+    let mut net = Net::with_gateway(cfg);
+    let mut site = client_config("203.0.113.5", "site.example", &[]);
+    site.children[0].local_ts = ts("10.1.0.0/16,fd00:1::/64");
+    site.children[0].remote_ts = ts("10.2.0.0/16,fd00:2::/64");
+    let c = net.add_client_with(site, site_one);
+    (net, c)
+}
+
+/// Each install's (local, remote) selectors.
+fn installed_ts(n: &Node) -> Vec<(Vec<TrafficSelector>, Vec<TrafficSelector>)> {
+    n.installs()
+        .iter()
+        .map(|i| (i.local_ts.clone(), i.remote_ts.clone()))
+        .collect()
+}
+
+#[test]
+fn one_family_per_child_splits_a_dual_stack_child_into_two_child_sas() {
+    let (mut net, c) = dual_stack_sites(true, true);
+    net.connect(c);
+    // IKE_AUTH carries IPv4 (the first local selector's family); IPv6
+    // follows by CREATE_CHILD_SA from the initiator only, so there is no
+    // second pair from the responder.
+    let v4 = (ts("10.1.0.0/16"), ts("10.2.0.0/16"));
+    let v6 = (ts("fd00:1::/64"), ts("fd00:2::/64"));
+    assert_eq!(installed_ts(&net.nodes[c]), vec![v4.clone(), v6.clone()]);
+    assert_eq!(installed_ts(net.gw()), vec![(v4.1, v4.0), (v6.1, v6.0)]);
+    for n in [&net.nodes[c], net.gw()] {
+        assert!(n.child_failed().is_empty(), "{:?}", n.child_failed());
+        assert!(n.installs().iter().all(|i| i.child == 0));
+    }
+}
+
+#[test]
+fn a_one_family_initiator_splits_for_a_responder_that_would_take_both() {
+    let (mut net, c) = dual_stack_sites(false, true);
+    net.connect(c);
+    assert_eq!(net.nodes[c].installs().len(), 2);
+    assert_eq!(net.gw().installs().len(), 2);
+    for (l, r) in installed_ts(net.gw()) {
+        assert_eq!(l.len(), 1, "{l:?}");
+        assert_eq!(r.len(), 1, "{r:?}");
+    }
+}
+
+#[test]
+fn a_one_family_responder_narrows_a_dual_stack_proposal_and_asks_for_the_other_family() {
+    // The initiator (as strongSwan) proposes both families at once.
+    let (mut net, c) = dual_stack_sites(true, false);
+    net.connect(c);
+    let site = installed_ts(&net.nodes[c]);
+    assert_eq!(
+        site,
+        vec![
+            (ts("10.1.0.0/16"), ts("10.2.0.0/16")),
+            (ts("fd00:1::/64"), ts("fd00:2::/64")),
+        ]
+    );
+    assert_eq!(net.gw().installs().len(), 2);
+    assert!(net.nodes[c].child_failed().is_empty());
+    assert!(net.gw().child_failed().is_empty());
+}
+
+#[test]
+fn without_one_family_per_child_a_dual_stack_child_is_one_child_sa() {
+    let (mut net, c) = dual_stack_sites(false, false);
+    net.connect(c);
+    assert_eq!(
+        installed_ts(&net.nodes[c]),
+        vec![(ts("10.1.0.0/16,fd00:1::/64"), ts("10.2.0.0/16,fd00:2::/64"))]
+    );
+}
+
+#[test]
+fn a_single_family_child_gets_no_second_child_sa() {
+    let mut gw = gateway_config(&[]);
+    gw.children[0].remote_ts = ts("10.1.0.0/16,fd00:1::/64");
+    let mut cfg = EndpointConfig::new(vec![Arc::new(gw)], ring_provider());
+    cfg.one_family_per_child = true;
+    let mut net = Net::with_gateway(cfg);
+    let mut site = client_config("203.0.113.5", "site.example", &[]);
+    site.children[0].local_ts = ts("10.1.0.0/16,fd00:1::/64");
+    let c = net.add_client_with(site, true);
+    net.connect(c);
+    // Our side is IPv4 only: IPv6 has nothing to pair with.
+    assert_eq!(
+        installed_ts(&net.nodes[c]),
+        vec![(ts("10.1.0.0/16"), ts("10.2.0.0/16"))]
+    );
+    assert_eq!(net.gw().installs().len(), 1);
+}
+
+/// Leases 10.9.0.N and fd00:9::N, N counting up per request.
+struct DualPool(u8);
+
+impl AddressProvider for DualPool {
+    fn acquire(
+        &mut self,
+        _identity: &str,
+        _pools: &[String],
+        requested: IpAddr,
+    ) -> Result<IpAddr, AddressError> {
+        self.0 += 1;
+        Ok(if requested.is_ipv4() {
+            IpAddr::V4(Ipv4Addr::new(10, 9, 0, self.0))
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::new(
+                0xfd00,
+                9,
+                0,
+                0,
+                0,
+                0,
+                0,
+                u16::from(self.0),
+            ))
+        })
+    }
+
+    fn release(&mut self, _identity: &str, _addr: IpAddr) {}
+}
+
+#[test]
+fn a_dual_stack_road_warrior_gets_one_child_sa_per_virtual_ip_family() {
+    let mut gw = gateway_config(&["dual"]);
+    gw.children[0].local_ts = ts("0.0.0.0/0,::/0");
+    gw.children[0].remote_ts = ts("0.0.0.0/0,::/0");
+    let mut cfg = EndpointConfig::new(vec![Arc::new(gw)], ring_provider());
+    cfg.address_provider = Some(Box::new(DualPool(0)));
+    cfg.one_family_per_child = true;
+    let mut net = Net::with_gateway(cfg);
+    // The client (as strongSwan) asks for both families in one CHILD_SA.
+    let mut client = client_config("203.0.113.7", "rw.example", &["0.0.0.0", "::"]);
+    client.children[0].remote_ts = ts("0.0.0.0/0,::/0");
+    let c = net.add_client(client);
+    net.connect(c);
+    assert_eq!(
+        installed_ts(net.gw()),
+        vec![
+            (ts("0.0.0.0/0"), ts("10.9.0.1/32")),
+            (ts("::/0"), ts("fd00:9::2/128")),
+        ]
+    );
+    assert_eq!(
+        installed_ts(&net.nodes[c]),
+        vec![
+            (ts("10.9.0.1/32"), ts("0.0.0.0/0")),
+            (ts("fd00:9::2/128"), ts("::/0")),
+        ]
+    );
+    assert!(
+        net.gw().child_failed().is_empty(),
+        "{:?}",
+        net.gw().child_failed()
     );
 }

@@ -15,7 +15,8 @@
 //!
 //! Issue #10 adds: an IPv6 VIP from an IPv6 pool with INTERNAL_IP6_DNS and
 //! ping6 through ESP; dual stack (both VIPs and both DNS attributes in one
-//! exchange, one CHILD SA with both families); and leases per identity: a
+//! exchange; one CHILD SA per family, the IPv6 one created by ikegw, with
+//! ping and ping6 through ESP); and leases per identity: a
 //! second client gets another address, a reconnect gets the same one, and
 //! both survive an ikegw restart. The lab version of the road warrior, in
 //! the site `ikegw provision` builds, is `tests/lab_rw.rs`.
@@ -327,33 +328,37 @@ fn enable_lan6(m: &Mixed) -> Result<()> {
 }
 
 /// Dual stack: `vips = 0.0.0.0, ::` against pools `rw` and `rw6` gets both
-/// addresses and both DNS attributes in one IKE_AUTH, and one CHILD SA
-/// with both families on each side.
+/// addresses and both DNS attributes in one IKE_AUTH. A PF_KEY tunnel-mode
+/// SA carries one inner family, so ikegw narrows strongSwan's dual-stack
+/// CHILD SA to IPv4 (RFC 7296 §2.9) and asks for the IPv6 one itself by
+/// CREATE_CHILD_SA: two CHILD SAs, one per VIP, and traffic from both VIPs
+/// through ESP.
 fn dual_stack(m: &mut Mixed) -> Result<()> {
     enable_lan6(m)?;
     m.initiate()?;
     let gw_ns = m.ikegw_ns().name().to_owned();
     let scratch = m.dir.path().to_path_buf();
-    // Both VIPs leased and both routed into ikegw's TUN (every remote
-    // selector of the CHILD SA gets its link route).
+    // Both VIPs leased, each the remote selector of its own CHILD SA, and
+    // both routed into ikegw's TUN.
     let (vip4, vip6) = proc::wait_for(
-        "road warrior up with an IPv4 and an IPv6 VIP, both routed into ikegw's TUN",
+        "road warrior up with an IPv4 and an IPv6 CHILD SA, both VIPs routed into ikegw's TUN",
         Duration::from_secs(20),
         || {
             m.ikegw.check_alive()?;
             m.charon.check_alive()?;
             let sas = m.ikegw.list_sas()?;
-            let Some(child) = sas
-                .iter()
-                .filter(|sa| sa.state == "ESTABLISHED")
-                .flat_map(|sa| sa.children.iter())
-                .next()
-            else {
-                return Ok(None);
+            let established = || {
+                sas.iter()
+                    .filter(|sa| sa.state == "ESTABLISHED")
+                    .flat_map(|sa| sa.children.iter())
             };
-            let v4 = child.remote_ts.iter().find_map(|t| t.strip_suffix("/32"));
-            let v6 = child.remote_ts.iter().find_map(|t| t.strip_suffix("/128"));
-            let (Some(v4), Some(v6)) = (v4, v6) else {
+            let only = |suffix: &str| {
+                established().find_map(|c| match c.remote_ts.as_slice() {
+                    [one] => one.strip_suffix(suffix),
+                    _ => None,
+                })
+            };
+            let (Some(v4), Some(v6)) = (only("/32"), only("/128")) else {
                 return Ok(None);
             };
             let routed =
@@ -363,14 +368,34 @@ fn dual_stack(m: &mut Mixed) -> Result<()> {
     )?;
     check_from_pool("IPv4 VIP from the pool", &vip4, POOL_PREFIX)?;
     check_from_pool("IPv6 VIP from the pool", &vip6, POOL6_PREFIX)?;
-    let (gw_child, _) = m.one_child()?;
+    let children = proc::wait_for(
+        "both CHILD SAs matched with strongSwan's",
+        Duration::from_secs(5),
+        || Ok(m.matched_sas().ok().filter(|u| u.children.len() == 2)),
+    )?
+    .children;
+    let by_vip = |vip: &str| {
+        children
+            .iter()
+            .map(|(g, _)| g)
+            .find(|g| g.remote_ts.iter().any(|t| t.split('/').next() == Some(vip)))
+            .cloned()
+    };
+    let (Some(child4), Some(child6)) = (by_vip(&vip4), by_vip(&vip6)) else {
+        return Err(Error::Check(format!("no CHILD SA per VIP: {children:?}")));
+    };
     check(
-        "ikegw's CHILD SA covers both LANs and both VIPs",
-        gw_child.local_ts.iter().any(|t| t == RIGHT.lan_net)
-            && gw_child.local_ts.iter().any(|t| t == LAN6)
-            && gw_child.remote_ts.len() == 2,
-        format!("{gw_child:?}"),
+        "ikegw's CHILD SAs: the IPv4 LAN to the IPv4 VIP, the IPv6 LAN to the IPv6 VIP",
+        child4.local_ts == [RIGHT.lan_net]
+            && child4.remote_ts == [format!("{vip4}/32")]
+            && child6.local_ts == [LAN6]
+            && child6.remote_ts == [format!("{vip6}/128")],
+        format!("{children:?}"),
     )?;
+    m.charon.check_logged(&[(
+        "strongSwan accepted ikegw's CREATE_CHILD_SA for IPv6",
+        &format!("TS {vip6}/128 === {LAN6}"),
+    )])?;
     // strongSwan's view: both VIPs installed on ipsec0, both DNS attributes.
     addrs_on(
         m,
@@ -398,15 +423,30 @@ fn dual_stack(m: &mut Mixed) -> Result<()> {
         }),
         format!("{l:?}"),
     )?;
-    // Traffic from the IPv4 VIP, through ESP, counted by ikegw. ikegw now
-    // installs a policy for each selector pair and a TUN route for each
-    // remote selector (checked above for the IPv6 VIP), but IPv6 traffic in
-    // this CHILD SA is still left out: a PF_KEY tunnel-mode SA carries one
-    // inner address pair of one family (illumos INNER_AF_MISMATCH), and
-    // the userland engine and data plane drop inner packets outside it
-    // ("inner packet outside the selectors of SA"). The IPv6-only scenario
-    // below covers IPv6 through ESP.
-    ping_through_esp(m, &vip4, &RIGHT.lan_host.to_string())
+    // Traffic from both VIPs through ESP, each counted on its CHILD SA.
+    m.strongswan_ns()
+        .ping(&RIGHT.lan_host.to_string(), PINGS, Some(&vip4), &scratch)?;
+    m.strongswan_ns()
+        .ping(LAN6_HOST, PINGS, Some(&vip6), &scratch)?;
+    proc::wait_for(
+        "ikegw's ESP counters on both CHILD SAs after ping and ping6",
+        Duration::from_secs(3),
+        || {
+            let sas = m.ikegw.list_sas()?;
+            let counted = |spi: &str| {
+                sas.iter()
+                    .flat_map(|s| s.children.iter())
+                    .any(|c| c.spi_in == spi && c.packets_in >= PINGS && c.packets_out >= PINGS)
+            };
+            Ok((counted(&child4.spi_in) && counted(&child6.spi_in)).then_some(()))
+        },
+    )?;
+    let (_, packets) = m.finish_capture()?;
+    check(
+        "no plaintext ICMP or ICMPv6 on the WAN",
+        packets.icmp == 0,
+        format!("{} ICMP packets", packets.icmp),
+    )
 }
 
 #[test]

@@ -203,6 +203,9 @@ fn new_endpoint(
     cfg.cookie_threshold = daemon.cookie_threshold;
     cfg.half_open_limit = daemon.init_limit_half_open;
     cfg.address_provider = pools.provider();
+    // Both key engines (illumos, and the userland one that mirrors it)
+    // carry one inner address family per SA.
+    cfg.one_family_per_child = true;
     let ep = Endpoint::new(
         cfg,
         Box::new(ike::crypto::SystemRandom::new()),

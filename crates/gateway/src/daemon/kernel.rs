@@ -808,9 +808,11 @@ impl Kernel {
             })
         };
         // A PF_KEY SA holds one inner address pair, of one family
-        // (illumos rejects mixed inner families, INNER_AF_MISMATCH): it
-        // covers the selectors of the first pair's family. The policies
-        // below stay exact, so the SA is only reached for the negotiated
+        // (illumos rejects mixed inner families, INNER_AF_MISMATCH), which
+        // is why the core negotiates one family per CHILD_SA
+        // (`one_family_per_child`); should a peer's selectors still mix
+        // them, the SA covers the first pair's family. The policies below
+        // stay exact, so the SA is only reached for the negotiated
         // traffic.
         let v4_first = sels.first().is_some_and(|p| p.local.0.is_ipv4());
         let same = |p: &&PolicySel| p.local.0.is_ipv4() == v4_first;

@@ -163,6 +163,85 @@ pub fn check_narrowed(returned: &[TrafficSelector], proposed: &[TrafficSelector]
             .all(|r| proposed.iter().any(|p| is_subset(r, p)))
 }
 
+/// The address family of selectors, for CHILD_SAs that carry one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    /// IPv4 selectors.
+    Ipv4,
+    /// IPv6 selectors.
+    Ipv6,
+}
+
+impl Family {
+    /// The family of `ts`; `None` for a selector type we do not know.
+    pub fn of(ts: &TrafficSelector) -> Option<Self> {
+        match ts {
+            TrafficSelector::Ipv4 { .. } => Some(Self::Ipv4),
+            TrafficSelector::Ipv6 { .. } => Some(Self::Ipv6),
+            TrafficSelector::Other { .. } => None,
+        }
+    }
+
+    /// The other family.
+    pub fn other(self) -> Self {
+        match self {
+            Self::Ipv4 => Self::Ipv6,
+            Self::Ipv6 => Self::Ipv4,
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Ipv4 => "IPv4",
+            Self::Ipv6 => "IPv6",
+        })
+    }
+}
+
+/// The selectors of `ts` of family `f`.
+pub fn of_family(ts: &[TrafficSelector], f: Family) -> Vec<TrafficSelector> {
+    ts.iter()
+        .filter(|t| Family::of(t) == Some(f))
+        .cloned()
+        .collect()
+}
+
+/// Whether both sides have selectors of family `f`.
+pub fn both_have(a: &[TrafficSelector], b: &[TrafficSelector], f: Family) -> bool {
+    let has = |v: &[TrafficSelector]| v.iter().any(|t| Family::of(t) == Some(f));
+    has(a) && has(b)
+}
+
+/// One CHILD_SA's selectors when a CHILD_SA may carry one address family
+/// (a PF_KEY tunnel-mode SA holds one inner address pair, and illumos
+/// selects SAs by inner family): `lead` and `other` restricted to
+/// `family`, or, when `None`, to the family of the first selector of
+/// `lead` that `other` also has (RFC 7296 §2.9: the first selectors are
+/// the traffic that asked for the CHILD_SA). Also returns the family left
+/// out when both sides had selectors of it, for a second CHILD_SA. With no
+/// family on both sides the selectors are returned as they are.
+pub fn split_family(
+    lead: &[TrafficSelector],
+    other: &[TrafficSelector],
+    family: Option<Family>,
+) -> (Vec<TrafficSelector>, Vec<TrafficSelector>, Option<Family>) {
+    let chosen = family.or_else(|| {
+        lead.iter()
+            .filter_map(Family::of)
+            .find(|f| both_have(lead, other, *f))
+    });
+    match chosen {
+        Some(f) if both_have(lead, other, f) => (
+            of_family(lead, f),
+            of_family(other, f),
+            both_have(lead, other, f.other()).then_some(f.other()),
+        ),
+        _ => (lead.to_vec(), other.to_vec(), None),
+    }
+}
+
 /// A configured selector that could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("bad traffic selector '{text}': {reason}")]
@@ -333,6 +412,41 @@ mod tests {
         ] {
             assert!(parse_ts(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn split_family_keeps_the_lead_family_and_names_the_one_left_out() {
+        let t = |v: &[&str]| v.iter().map(|x| parse_ts(x).unwrap()).collect::<Vec<_>>();
+        let (l, r, left) = split_family(
+            &t(&["fd00:1::/64", "10.1.0.0/16"]),
+            &t(&["10.2.0.0/16", "fd00:2::/64"]),
+            None,
+        );
+        assert_eq!((l, r), (t(&["fd00:1::/64"]), t(&["fd00:2::/64"])));
+        assert_eq!(left, Some(Family::Ipv4));
+        let (l, r, left) = split_family(
+            &t(&["fd00:1::/64", "10.1.0.0/16"]),
+            &t(&["10.2.0.0/16", "fd00:2::/64"]),
+            Some(Family::Ipv4),
+        );
+        assert_eq!((l, r), (t(&["10.1.0.0/16"]), t(&["10.2.0.0/16"])));
+        assert_eq!(left, Some(Family::Ipv6));
+        // The lead's first family has no partner: the next one is used.
+        let (l, r, left) = split_family(
+            &t(&["fd00:1::/64", "10.1.0.0/16"]),
+            &t(&["10.2.0.0/16"]),
+            None,
+        );
+        assert_eq!(
+            (l, r, left),
+            (t(&["10.1.0.0/16"]), t(&["10.2.0.0/16"]), None)
+        );
+        // No family in common: unchanged (narrowing will refuse it).
+        let (l, r, left) = split_family(&t(&["fd00:1::/64"]), &t(&["10.2.0.0/16"]), None);
+        assert_eq!(
+            (l, r, left),
+            (t(&["fd00:1::/64"]), t(&["10.2.0.0/16"]), None)
+        );
     }
 
     #[test]

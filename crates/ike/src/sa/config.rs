@@ -386,6 +386,16 @@ pub struct EndpointConfig {
     /// Leases virtual IPs to peers whose configuration names `pools`
     /// (RFC 7296 §2.19); `None`: such peers get INTERNAL_ADDRESS_FAILURE.
     pub address_provider: Option<Box<dyn AddressProvider>>,
+    /// Each CHILD_SA carries one address family: selectors of both
+    /// families become two CHILD_SAs, one per family, under one child
+    /// configuration. PF_KEY tunnel-mode SAs hold one inner address pair
+    /// and illumos picks an SA by inner family (an IPv6 packet never uses
+    /// an SA added with IPv4 inner addresses), so an SA negotiated for
+    /// both would drop one of them. As initiator the first CHILD_SA gets
+    /// the family of the first local selector and the other follows by
+    /// CREATE_CHILD_SA; as responder the initiator's proposal is narrowed
+    /// to one family (RFC 7296 §2.9) and we ask for the other ourselves.
+    pub one_family_per_child: bool,
 }
 
 impl EndpointConfig {
@@ -406,6 +416,7 @@ impl EndpointConfig {
             fragmentation: true,
             fragment_size: 1280,
             address_provider: None,
+            one_family_per_child: false,
         }
     }
 }

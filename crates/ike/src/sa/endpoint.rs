@@ -377,7 +377,9 @@ impl Endpoint {
                 s.is_established()
                     && s.pending.is_none()
                     && !s.superseded
-                    && (!s.queued_children.is_empty() || !s.queued_deletes.is_empty())
+                    && (!s.queued_children.is_empty()
+                        || !s.queued_deletes.is_empty()
+                        || !s.queued_siblings.is_empty())
             })
             .map(|(id, _)| *id)
             .collect();
@@ -406,6 +408,16 @@ impl Endpoint {
                             ike_sa: sa.id,
                             child: Some(child),
                             reason: e.to_string(),
+                        });
+                    }
+                } else if let Some((child, family)) = sa.queued_siblings.pop_front() {
+                    if let Err(e) =
+                        create_child::start_sibling(sa, now, &mut self.shared, child, family)
+                    {
+                        self.shared.events.push_back(Event::ChildFailed {
+                            ike_sa: sa.id,
+                            child: Some(child),
+                            reason: format!("{family} CHILD_SA: {e}"),
                         });
                     }
                 } else {
@@ -553,6 +565,7 @@ impl Endpoint {
             let vips = std::mem::take(&mut old.vips);
             let leases = std::mem::take(&mut old.leases);
             let queued_children = std::mem::take(&mut old.queued_children);
+            let queued_siblings = std::mem::take(&mut old.queued_siblings);
             let queued_deletes = std::mem::take(&mut old.queued_deletes);
             let Some(sa) = self.sas.get_mut(&to.0) else {
                 // The survivor is gone (its SPI clashed on adoption): the
@@ -570,6 +583,7 @@ impl Endpoint {
             sa.vips.extend(vips);
             sa.leases.extend(leases);
             sa.queued_children.extend(queued_children);
+            sa.queued_siblings.extend(queued_siblings);
             sa.queued_deletes.extend(queued_deletes);
             // The peer's new SA now carries the CHILD_SAs: it takes over
             // liveness checks, keepalives and the next rekey.
@@ -901,6 +915,7 @@ impl Endpoint {
                         if !sa.is_established()
                             || !sa.children.is_empty()
                             || !sa.queued_children.is_empty()
+                            || !sa.queued_siblings.is_empty()
                         {
                             continue;
                         }
@@ -1178,6 +1193,12 @@ fn rechild_sa(sa: &mut IkeSa, old: &PeerConfig, new: &Arc<PeerConfig>) {
         .iter()
         .map(|c| map(*c))
         .filter(|c| *c != DOOMED_CHILD)
+        .collect();
+    sa.queued_siblings = sa
+        .queued_siblings
+        .iter()
+        .map(|(c, f)| (map(*c), *f))
+        .filter(|(c, _)| *c != DOOMED_CHILD)
         .collect();
     if let super::ike_sa::State::Established(e) = &mut sa.state {
         if let Some(super::ike_sa::Outstanding::CreateChild(p)) = &mut e.pending {

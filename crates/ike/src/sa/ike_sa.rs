@@ -22,6 +22,7 @@ use crate::crypto::{
 use crate::error::{Error, LocalError, PeerIncompatible, PeerMisbehaved};
 use crate::io::{Event, IkeSaId, KernelRequest, Path, Transmit};
 use crate::policy::proposal::Chosen;
+use crate::policy::ts::Family;
 use crate::wire::{
     emit_payloads, parse_payloads, payloads_buffer_len, ExchangeType, HashAlgorithm, Header,
     Message, Notify, NotifyType, Payload, PayloadType, Sk, Skf, TrafficSelector, HEADER_LEN,
@@ -311,6 +312,11 @@ pub(crate) struct IkeSa {
     /// Work waiting for the request window (RFC 7296 §2.3, size 1): child
     /// configurations to create, in order.
     pub(crate) queued_children: VecDeque<usize>,
+    /// CHILD_SAs for the second address family of a child configuration
+    /// whose first family is up (see
+    /// [`EndpointConfig::one_family_per_child`](super::EndpointConfig)),
+    /// started as `queued_children` are.
+    pub(crate) queued_siblings: VecDeque<(usize, Family)>,
     /// CHILD_SAs (our inbound SPI) to delete when the window is free, e.g.
     /// because a reconfiguration removed their child configuration.
     pub(crate) queued_deletes: VecDeque<u32>,
@@ -358,6 +364,7 @@ impl IkeSa {
             leases: Vec::new(),
             first_child: 0,
             queued_children: VecDeque::new(),
+            queued_siblings: VecDeque::new(),
             queued_deletes: VecDeque::new(),
         }
     }
@@ -860,6 +867,39 @@ impl IkeSa {
         negotiating
             || self.children.iter().any(|c| c.config == idx)
             || self.queued_children.contains(&idx)
+    }
+
+    /// Queues the CHILD_SA of family `family` for child configuration
+    /// `idx`, unless one of that family exists, is queued, or a new
+    /// CHILD_SA of `idx` is being negotiated (it is looked at again when
+    /// that one is installed), or the configuration has no selectors of
+    /// that family on both sides.
+    pub(crate) fn want_sibling(&mut self, idx: usize, family: Family) {
+        let Ok(c) = self.child_cfg(idx) else {
+            return;
+        };
+        let (local, remote) = (self.child_local_ts(c), self.child_remote_ts(c));
+        if !crate::policy::ts::both_have(&local, &remote, family) {
+            return;
+        }
+        let of_family = |ts: &[TrafficSelector]| ts.iter().all(|t| Family::of(t) == Some(family));
+        let exists = self
+            .children
+            .iter()
+            .any(|c| c.config == idx && of_family(&c.local_ts));
+        let negotiating = match &self.state {
+            State::Established(e) => matches!(
+                &e.pending,
+                Some(Outstanding::CreateChild(p)) if matches!(
+                    p.as_ref(),
+                    create_child::Pending::RekeyChild { old_inbound: None, config, .. } if *config == idx
+                )
+            ),
+            _ => false,
+        };
+        if !exists && !negotiating && !self.queued_siblings.contains(&(idx, family)) {
+            self.queued_siblings.push_back((idx, family));
+        }
     }
 
     /// The child configuration at `idx` of this SA's peer.

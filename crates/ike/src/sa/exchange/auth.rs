@@ -282,6 +282,13 @@ pub(crate) fn start(
     } else {
         cp::request_selectors(&ra.vips)
     };
+    // One family per CHILD_SA: the other follows by CREATE_CHILD_SA.
+    let (ts_i, ts_r) = if shared.config.one_family_per_child {
+        let (l, r, _) = ts::split_family(&ts_i, &child_cfg.remote_ts, None);
+        (l, r)
+    } else {
+        (ts_i, child_cfg.remote_ts.clone())
+    };
     let mut inner = vec![Payload::Idi(cfg.local_id.clone())];
     // RFC 7296 §2.4: only when we hold no other IKE SA with this peer, or
     // the peer would drop the ones we still use (as strongSwan does).
@@ -308,13 +315,13 @@ pub(crate) fn start(
         selectors: ts_i.clone(),
     }));
     inner.push(Payload::Tsr(Ts {
-        selectors: child_cfg.remote_ts.clone(),
+        selectors: ts_r.clone(),
     }));
     let child = ChildRequest {
         config,
         our_spi,
         ts_i,
-        ts_r: child_cfg.remote_ts,
+        ts_r,
         transport,
     };
     let eap = cfg
@@ -450,7 +457,7 @@ pub(crate) fn handle_request(
     out.extend(cp_reply.clone().map(Payload::Cp));
     let mut install = None;
     match child {
-        Ok(Some((config, chosen, our_spi, peer_spi, tsi, tsr, mode))) => {
+        Ok(Some((config, chosen, our_spi, peer_spi, tsi, tsr, mode, left))) => {
             let lifetimes = cfg
                 .children
                 .get(config)
@@ -485,7 +492,7 @@ pub(crate) fn handle_request(
                     }));
                     out.push(Payload::Tsi(Ts { selectors: tsi }));
                     out.push(Payload::Tsr(Ts { selectors: tsr }));
-                    install = Some(b);
+                    install = Some((b, config, left));
                 }
                 Err(e) => {
                     out.push(notify(NotifyType::NO_PROPOSAL_CHOSEN));
@@ -533,8 +540,11 @@ pub(crate) fn handle_request(
     if find_notify(p, NotifyType::INITIAL_CONTACT).is_some() {
         shared.initial_contacts.push(sa.id);
     }
-    if let Some((child, req)) = install {
+    if let Some(((child, req), config, left)) = install {
         install_child(sa, shared, child, req);
+        if let Some(f) = left {
+            sa.want_sibling(config, f);
+        }
     }
     Ok(())
 }
@@ -644,6 +654,7 @@ type ChildOk = (
     Vec<TrafficSelector>,
     Vec<TrafficSelector>,
     Mode,
+    Option<ts::Family>,
 );
 
 /// Responder: the first CHILD_SA, from the child configuration whose
@@ -698,8 +709,15 @@ fn respond_child(
         Mode::Tunnel
     };
     let our_spi = new_esp_spi(shared).map_err(with)?;
+    // One family per CHILD_SA (narrowing, RFC 7296 §2.9): the family left
+    // out, if the initiator asked for it too, follows from us.
+    let (ts_i, ts_r, left) = if shared.config.one_family_per_child {
+        ts::split_family(&sel.ts_i, &sel.ts_r, None)
+    } else {
+        (sel.ts_i, sel.ts_r, None)
+    };
     Ok(Some((
-        config, chosen, our_spi, peer_spi, sel.ts_i, sel.ts_r, mode,
+        config, chosen, our_spi, peer_spi, ts_i, ts_r, mode, left,
     )))
 }
 
@@ -914,7 +932,11 @@ pub(crate) fn handle_response(
         });
     }
     match built {
-        Ok((child, req)) => install_child(sa, shared, child, req),
+        Ok((child, req)) => {
+            let local = child.local_ts.clone();
+            install_child(sa, shared, child, req);
+            super::create_child::want_other_family(sa, shared, config, &local);
+        }
         Err(e) => shared.events.push_back(Event::ChildFailed {
             ike_sa: sa.id,
             child: Some(config),

@@ -90,7 +90,7 @@ pub(crate) fn start_rekey_child(
         .find(|c| c.inbound_spi == old_inbound)
         .ok_or(LocalError::NoSuchSa)?
         .config;
-    start_child(sa, now, shared, Some(old_inbound), config)
+    start_child(sa, now, shared, Some(old_inbound), config, None)
 }
 
 /// Starts an additional CHILD_SA from the child configuration at `config`
@@ -101,7 +101,20 @@ pub(crate) fn start_new_child(
     shared: &mut Shared,
     config: usize,
 ) -> Result<(), Error> {
-    start_child(sa, now, shared, None, config)
+    start_child(sa, now, shared, None, config, None)
+}
+
+/// Starts the CHILD_SA of family `family` for child configuration
+/// `config`, whose other family's CHILD_SA is up (see
+/// [`EndpointConfig::one_family_per_child`](crate::sa::EndpointConfig)).
+pub(crate) fn start_sibling(
+    sa: &mut IkeSa,
+    now: Instant,
+    shared: &mut Shared,
+    config: usize,
+    family: ts::Family,
+) -> Result<(), Error> {
+    start_child(sa, now, shared, None, config, Some(family))
 }
 
 fn start_child(
@@ -110,6 +123,7 @@ fn start_child(
     shared: &mut Shared,
     old_inbound: Option<u32>,
     config: usize,
+    family: Option<ts::Family>,
 ) -> Result<(), Error> {
     established_mut(sa)?;
     let cfg = sa.child_cfg(config)?.clone();
@@ -126,6 +140,11 @@ fn start_child(
                 c.mode,
                 c.chosen.ke_method(),
             )
+        }
+        None if shared.config.one_family_per_child => {
+            let (l, r, _) =
+                ts::split_family(&sa.child_local_ts(&cfg), &sa.child_remote_ts(&cfg), family);
+            (l, r, cfg.mode, None)
         }
         None => (
             sa.child_local_ts(&cfg),
@@ -186,6 +205,23 @@ fn start_child(
     };
     established_mut(sa)?.pending = Some(Outstanding::CreateChild(Box::new(pending)));
     Ok(())
+}
+
+/// Initiator, after a new CHILD_SA of `config` whose selectors on our
+/// side were `local`: with one family per CHILD_SA, queue the CHILD_SA of
+/// the other family when the configuration has one.
+pub(crate) fn want_other_family(
+    sa: &mut IkeSa,
+    shared: &Shared,
+    config: usize,
+    local: &[TrafficSelector],
+) {
+    if !shared.config.one_family_per_child {
+        return;
+    }
+    if let Some(f) = local.iter().find_map(ts::Family::of) {
+        sa.want_sibling(config, f.other());
+    }
 }
 
 /// Starts rekeying the IKE SA (RFC 7296 §1.3.2); `new_spi` is our SPI for
@@ -385,7 +421,17 @@ fn respond_child(
         }
         _ => {
             let sel = sa.select_child(&tsi.selectors, &tsr.selectors)?;
-            (sel.idx, sel.ts_i, sel.ts_r)
+            if shared.config.one_family_per_child {
+                // One family per CHILD_SA (§2.9 narrowing); the other
+                // follows from us once this exchange is done.
+                let (ni_n, nr_n, left) = ts::split_family(&sel.ts_i, &sel.ts_r, None);
+                if let Some(f) = left {
+                    sa.want_sibling(sel.idx, f);
+                }
+                (sel.idx, ni_n, nr_n)
+            } else {
+                (sel.idx, sel.ts_i, sel.ts_r)
+            }
         }
     };
     let cfg = sa.child_cfg(config)?.clone();
@@ -608,6 +654,7 @@ fn adopt(old: &mut IkeSa, shared: &mut Shared, mut new: IkeSa, now: Instant) {
     new.children = std::mem::take(&mut old.children);
     // Queued work follows the CHILD_SAs to the SA that now owns them.
     new.queued_children = std::mem::take(&mut old.queued_children);
+    new.queued_siblings = std::mem::take(&mut old.queued_siblings);
     new.queued_deletes = std::mem::take(&mut old.queued_deletes);
     // Virtual IP leases follow the CHILD_SAs that use them (RFC 7296 §2.19).
     new.vips = std::mem::take(&mut old.vips);
@@ -711,7 +758,9 @@ pub(crate) fn handle_response(
                     // CHILD_SA is the redundant one and we delete it, while
                     // the peer deletes the old one (§2.8.1).
                     let Some(old_inbound) = old_inbound else {
-                        // A new CHILD_SA replaces nothing.
+                        // A new CHILD_SA replaces nothing; with one family
+                        // per CHILD_SA, the other family may follow.
+                        want_other_family(sa, shared, config, &ts_i);
                         return Ok(());
                     };
                     let mut victim = old_inbound;
