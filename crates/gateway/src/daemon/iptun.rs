@@ -556,6 +556,12 @@ mod tests {
         (ip(a), p.parse().unwrap())
     }
 
+    /// The link to `peer` from our 192.0.2.1, for `theirs` behind it and
+    /// `ours` on our side.
+    fn link(t: &mut Iptun, peer: &str, ours: &str, theirs: &str) -> String {
+        t.link(ip("192.0.2.1"), ip(peer), net(ours), net(theirs))
+    }
+
     const SHOW_ADDR: &str = "/usr/sbin/ipadm show-addr -p -o addr";
 
     fn setup() -> (Shared, Iptun) {
@@ -603,29 +609,14 @@ mod tests {
     #[test]
     fn a_branch_gets_a_link_numbered_inside_our_lan_and_its_blocks_routed() {
         let (r, mut t) = setup();
-        let name = t.link(
-            ip("192.0.2.1"),
-            ip("198.51.100.2"),
-            net("10.1.0.0/24"),
-            net("10.2.0.0/24"),
-        );
+        let name = link(&mut t, "198.51.100.2", "10.1.0.0/24", "10.2.0.0/24");
         assert_eq!(name, "ikegw0");
         t.hold(ip("198.51.100.2"));
         // A second block of the same peer: one more route, same link.
-        let again = t.link(
-            ip("192.0.2.1"),
-            ip("198.51.100.2"),
-            net("10.1.0.0/24"),
-            net("10.3.0.0/16"),
-        );
+        let again = link(&mut t, "198.51.100.2", "10.1.0.0/24", "10.3.0.0/16");
         assert_eq!(again, "ikegw0");
         // The same block again (a rekeyed CHILD_SA): nothing to do.
-        t.link(
-            ip("192.0.2.1"),
-            ip("198.51.100.2"),
-            net("10.1.0.0/24"),
-            net("10.2.0.0/24"),
-        );
+        link(&mut t, "198.51.100.2", "10.1.0.0/24", "10.2.0.0/24");
         assert_eq!(
             ran(&r, &t),
             [
@@ -655,19 +646,9 @@ mod tests {
     #[test]
     fn road_warriors_get_a_link_each_and_names_are_not_reused() {
         let (r, mut t) = setup();
-        let a = t.link(
-            ip("192.0.2.1"),
-            ip("203.0.113.10"),
-            net("10.1.0.0/24"),
-            net("10.9.0.7/32"),
-        );
+        let a = link(&mut t, "203.0.113.10", "10.1.0.0/24", "10.9.0.7/32");
         t.hold(ip("203.0.113.10"));
-        let b = t.link(
-            ip("192.0.2.1"),
-            ip("203.0.113.20"),
-            net("0.0.0.0/0"),
-            net("10.9.0.8/32"),
-        );
+        let b = link(&mut t, "203.0.113.20", "0.0.0.0/0", "10.9.0.8/32");
         t.hold(ip("203.0.113.20"));
         assert_eq!((a.as_str(), b.as_str()), ("ikegw0", "ikegw1"));
         let log = ran(&r, &t);
@@ -684,24 +665,14 @@ mod tests {
                 .to_owned()
         ));
         t.release(ip("203.0.113.10"));
-        let c = t.link(
-            ip("192.0.2.1"),
-            ip("203.0.113.30"),
-            net("10.1.0.0/24"),
-            net("10.9.0.9/32"),
-        );
+        let c = link(&mut t, "203.0.113.30", "10.1.0.0/24", "10.9.0.9/32");
         assert_eq!(c, "ikegw2");
     }
 
     #[test]
     fn ipv6_blocks_number_the_v6_side_and_an_ipv6_peer_gets_an_ipv6_tunnel() {
         let (r, mut t) = setup();
-        t.link(
-            ip("192.0.2.1"),
-            ip("198.51.100.2"),
-            net("fd00:1::/64"),
-            net("fd00:2::/64"),
-        );
+        link(&mut t, "198.51.100.2", "fd00:1::/64", "fd00:2::/64");
         t.link(
             ip("2001:db8::1"),
             ip("2001:db8:1::2"),
@@ -722,18 +693,8 @@ mod tests {
     #[test]
     fn without_an_address_of_ours_inside_the_selector_the_outer_one_numbers_ipv4_only() {
         let (r, mut t) = setup();
-        t.link(
-            ip("192.0.2.1"),
-            ip("198.51.100.2"),
-            net("172.16.0.0/24"),
-            net("10.2.0.0/24"),
-        );
-        t.link(
-            ip("192.0.2.1"),
-            ip("198.51.100.2"),
-            net("fd00:7::/64"),
-            net("fd00:2::/64"),
-        );
+        link(&mut t, "198.51.100.2", "172.16.0.0/24", "10.2.0.0/24");
+        link(&mut t, "198.51.100.2", "fd00:7::/64", "fd00:2::/64");
         let log = ran(&r, &t);
         assert!(log.contains(
             &"/usr/sbin/ipadm create-addr -t -T static -a local=192.0.2.1,remote=10.2.0.1 ikegw0/v4"
@@ -746,12 +707,7 @@ mod tests {
     #[test]
     fn a_block_covering_the_peer_is_not_routed_into_its_own_tunnel() {
         let (r, mut t) = setup();
-        t.link(
-            ip("192.0.2.1"),
-            ip("198.51.100.2"),
-            net("10.1.0.0/24"),
-            net("0.0.0.0/0"),
-        );
+        link(&mut t, "198.51.100.2", "10.1.0.0/24", "0.0.0.0/0");
         let log = ran(&r, &t);
         assert!(!log.iter().any(|c| c.contains("route ")), "{log:?}");
         assert_eq!(t.failures(), 1);
@@ -765,12 +721,7 @@ mod tests {
                 .into(),
             "dladm: insufficient privileges".into(),
         ));
-        t.link(
-            ip("192.0.2.1"),
-            ip("198.51.100.2"),
-            net("10.1.0.0/24"),
-            net("10.2.0.0/24"),
-        );
+        link(&mut t, "198.51.100.2", "10.1.0.0/24", "10.2.0.0/24");
         t.hold(ip("198.51.100.2"));
         t.release(ip("198.51.100.2"));
         assert_eq!(

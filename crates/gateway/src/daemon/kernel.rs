@@ -1998,6 +1998,17 @@ mod tests {
         }))
     }
 
+    /// A ping from 10.1.0.5 (our LAN) to 10.2.0.7 (the peer's).
+    fn lan_ping() -> pfkey::engine::Selector {
+        pfkey::engine::Selector {
+            local: "10.1.0.5".parse().unwrap(),
+            remote: "10.2.0.7".parse().unwrap(),
+            proto: 1,
+            local_port: 0,
+            remote_port: 0,
+        }
+    }
+
     /// Feeds engine messages to the kernel until a core reply appears.
     async fn reply_for(k: &mut Kernel) -> KernelEvent {
         let mut buf = vec![0u8; MAX_MSG_LEN];
@@ -2089,7 +2100,7 @@ mod tests {
 
     #[test]
     fn a_trap_raises_an_acquire_that_the_install_completes_with_its_seq() {
-        use pfkey::engine::{AcquireEvent, Outbound, Selector};
+        use pfkey::engine::{AcquireEvent, Outbound};
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -2137,13 +2148,7 @@ mod tests {
             }
             // The first packet: no SA yet, so the engine raises an ACQUIRE
             // and the glue hands it to the driver.
-            let sel = Selector {
-                local: "10.1.0.5".parse().unwrap(),
-                remote: "10.2.0.7".parse().unwrap(),
-                proto: 1,
-                local_port: 0,
-                remote_port: 0,
-            };
+            let sel = lan_ping();
             let Some(Outbound::Acquire { seq }) = dp.outbound(Some("ikegw.0"), sel) else {
                 panic!("no ACQUIRE");
             };
@@ -2190,7 +2195,7 @@ mod tests {
     /// runner in place of dladm, ipadm and route.
     #[test]
     fn illumos_tunnel_children_and_traps_share_a_link_that_goes_with_the_last_of_them() {
-        use pfkey::engine::{Outbound, Selector};
+        use pfkey::engine::Outbound;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -2255,13 +2260,7 @@ mod tests {
                 let n = k.policy.recv(&mut buf).await.unwrap();
                 k.on_policy(&buf[..n]).unwrap();
             }
-            let sel = Selector {
-                local: "10.1.0.5".parse().unwrap(),
-                remote: "10.2.0.7".parse().unwrap(),
-                proto: 1,
-                local_port: 0,
-                remote_port: 0,
-            };
+            let sel = lan_ping();
             assert!(!matches!(dp.outbound(Some("ikegw0"), sel), Some(Outbound::NoPolicy) | None));
             assert!(matches!(dp.outbound(None, sel), Some(Outbound::NoPolicy) | None));
             assert!(k.iptun.as_ref().unwrap().settle(Duration::from_secs(5)).await);
