@@ -15,7 +15,11 @@
 //!
 //! No `unsafe` here: nix's typed control-message API does the `CMSG_*`
 //! work. On systems where nix has no pktinfo support (illumos), the local
-//! address is the bound one, which is exact when `listen` names addresses.
+//! address is the bound one, so a wildcard in `listen` is replaced by this
+//! host's addresses of that family at start ([`expand_wildcards`]): a
+//! wildcard socket there would give every peer's SAs (and illumos IP
+//! tunnel links) the local address 0.0.0.0. Addresses added later need a
+//! restart, or naming in `listen`.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -248,6 +252,50 @@ fn storage_to_std(s: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
         .map(|v6| SocketAddr::new(IpAddr::V6(v6.ip()), v6.port()))
 }
 
+/// Whether received datagrams carry their local address here (pktinfo,
+/// see [`UdpSock::recv`]).
+const HAS_PKTINFO: bool = cfg!(target_os = "linux");
+
+/// `addrs` with each wildcard replaced by the addresses of `host` of its
+/// family, in order, without duplicates. IPv6 link-local addresses are
+/// left out: binding one needs a scope, and IKE peers do not use them.
+pub(crate) fn expand_wildcards(addrs: &[IpAddr], host: &[IpAddr]) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = Vec::new();
+    let mut push = |a: IpAddr| {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    };
+    for a in addrs {
+        if !a.is_unspecified() {
+            push(*a);
+            continue;
+        }
+        for h in host.iter().filter(|h| h.is_ipv4() == a.is_ipv4()) {
+            let link_local = matches!(h, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80);
+            if !h.is_unspecified() && !link_local {
+                push(*h);
+            }
+        }
+    }
+    out
+}
+
+/// This host's interface addresses (getifaddrs).
+fn host_addrs() -> io::Result<Vec<IpAddr>> {
+    let list = nix::ifaddrs::getifaddrs().map_err(io::Error::from)?;
+    Ok(list
+        .filter_map(|i| {
+            let a = i.address?;
+            if let Some(v4) = a.as_sockaddr_in() {
+                Some(IpAddr::V4(v4.ip()))
+            } else {
+                a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+            }
+        })
+        .collect())
+}
+
 /// The IKE and NAT-T sockets of one daemon.
 #[derive(Debug)]
 pub(crate) struct Sockets {
@@ -267,6 +315,21 @@ impl Sockets {
             ]
         } else {
             listen.to_vec()
+        };
+        let addrs = if HAS_PKTINFO || !addrs.iter().any(IpAddr::is_unspecified) {
+            addrs
+        } else {
+            let host = host_addrs()?;
+            let expanded = expand_wildcards(&addrs, &host);
+            tracing::info!(
+                "no per-datagram local address on this system: listening on this host's addresses ({}) instead of the wildcard; addresses added later need a restart",
+                expanded
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            expanded
         };
         let mut all = Vec::new();
         for ip in addrs {
@@ -338,6 +401,34 @@ impl Sockets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcards_become_the_hosts_addresses_of_their_family() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let host = [
+            ip("127.0.0.1"),
+            ip("192.0.2.1"),
+            ip("::1"),
+            ip("fe80::1"),
+            ip("2001:db8::1"),
+            ip("192.0.2.1"),
+        ];
+        assert_eq!(
+            expand_wildcards(&[ip("0.0.0.0"), ip("::")], &host),
+            [
+                ip("127.0.0.1"),
+                ip("192.0.2.1"),
+                ip("::1"),
+                ip("2001:db8::1")
+            ]
+        );
+        // Named addresses stay; a wildcard of one family adds only its own.
+        assert_eq!(
+            expand_wildcards(&[ip("198.51.100.7"), ip("::")], &host),
+            [ip("198.51.100.7"), ip("::1"), ip("2001:db8::1")]
+        );
+        assert!(host_addrs().unwrap().contains(&ip("127.0.0.1")));
+    }
 
     #[test]
     fn demux_port_500_is_always_ike() {
