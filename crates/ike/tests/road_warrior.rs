@@ -828,3 +828,46 @@ fn a_dual_stack_road_warrior_gets_one_child_sa_per_virtual_ip_family() {
         net.gw().child_failed()
     );
 }
+
+#[test]
+fn a_child_asked_for_again_gets_the_family_the_peer_deleted() {
+    let (mut net, c) = dual_stack_sites(true, true);
+    let site_sa = net.connect(c);
+    let gw_sa = net.gw().established()[0];
+    let v6 = net
+        .gw()
+        .installs()
+        .iter()
+        .find(|i| i.local_ts == ts("fd00:2::/64"))
+        .map(|i| i.inbound.spi)
+        .unwrap();
+    // The gateway deletes the IPv6 CHILD_SA; the site keeps IPv4 only.
+    net.nodes[0]
+        .ep
+        .handle_command(
+            net.now,
+            Command::TerminateChild {
+                ike_sa: gw_sa,
+                inbound_spi: v6,
+            },
+        )
+        .unwrap();
+    net.settle();
+    assert!(net.nodes[c].ep.child_family_missing(site_sa, 0));
+    net.nodes[c]
+        .ep
+        .handle_command(
+            net.now,
+            Command::CreateChild {
+                ike_sa: site_sa,
+                child: 0,
+            },
+        )
+        .unwrap();
+    net.settle();
+    // The third install at the site is IPv6 again, not a second IPv4.
+    let site = installed_ts(&net.nodes[c]);
+    assert_eq!(site.len(), 3, "{site:?}");
+    assert_eq!(site[2], (ts("fd00:1::/64"), ts("fd00:2::/64")));
+    assert!(!net.nodes[c].ep.child_family_missing(site_sa, 0));
+}

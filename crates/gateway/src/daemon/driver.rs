@@ -590,10 +590,13 @@ impl Driver {
         let name = self.peer_name(Some(p));
         let now = Instant::now();
         if let Some(ike_sa) = self.ike_of(peer) {
+            // Up or under way, unless one address family of it is up and
+            // the other is not (the peer deleted or refused it).
             let has = self
                 .views
                 .get(&ike_sa)
-                .is_some_and(|v| v.wanted.contains(&child));
+                .is_some_and(|v| v.wanted.contains(&child))
+                && !self.ep.child_family_missing(ike_sa, child);
             if has {
                 debug!(%ike_sa, "{name} is already up or under way");
                 return Response::Initiated {
@@ -897,9 +900,11 @@ impl Driver {
         });
         let busy = |d: &Self, p: usize| {
             d.locate(p).is_some_and(|(peer, child)| {
-                d.views
-                    .values()
-                    .any(|v| v.peer == Some(peer) && v.wanted.contains(&child))
+                d.views.iter().any(|(id, v)| {
+                    v.peer == Some(peer)
+                        && v.wanted.contains(&child)
+                        && !d.ep.child_family_missing(*id, child)
+                })
             })
         };
         match trap {

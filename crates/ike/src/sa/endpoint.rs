@@ -222,6 +222,19 @@ impl Endpoint {
         self.shared.events.pop_front()
     }
 
+    /// With [`EndpointConfig::one_family_per_child`]: whether child
+    /// configuration `child` of IKE SA `ike_sa` has a CHILD_SA of one
+    /// address family but none of the other it is configured for (and
+    /// none queued or under way), so that
+    /// [`Command::CreateChild`](crate::io::Command) would add it.
+    pub fn child_family_missing(&self, ike_sa: IkeSaId, child: usize) -> bool {
+        self.shared.config.one_family_per_child
+            && self
+                .sas
+                .get(&ike_sa.0)
+                .is_some_and(|sa| sa.missing_family(child).is_some())
+    }
+
     /// The earliest deadline of any IKE SA; call
     /// [`handle_timeout`](Self::handle_timeout) when it passes.
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -869,6 +869,45 @@ impl IkeSa {
             || self.queued_children.contains(&idx)
     }
 
+    /// With one family per CHILD_SA: the family of child configuration
+    /// `idx` that has no CHILD_SA on this IKE SA while another family has
+    /// one (the peer deleted it, or refused it), unless it is queued or
+    /// being negotiated. `None` when nothing of `idx` is up yet.
+    pub(crate) fn missing_family(&self, idx: usize) -> Option<Family> {
+        let c = self.child_cfg(idx).ok()?;
+        let (local, remote) = (self.child_local_ts(c), self.child_remote_ts(c));
+        let has = |f: Family| {
+            self.children
+                .iter()
+                .any(|c| c.config == idx && c.local_ts.iter().all(|t| Family::of(t) == Some(f)))
+        };
+        if !has(Family::Ipv4) && !has(Family::Ipv6) {
+            return None;
+        }
+        if self.negotiating_new(idx) {
+            return None;
+        }
+        [Family::Ipv4, Family::Ipv6].into_iter().find(|f| {
+            crate::policy::ts::both_have(&local, &remote, *f)
+                && !has(*f)
+                && !self.queued_siblings.contains(&(idx, *f))
+        })
+    }
+
+    /// Whether a new (not rekeying) CHILD_SA of `idx` is in flight.
+    fn negotiating_new(&self, idx: usize) -> bool {
+        match &self.state {
+            State::Established(e) => matches!(
+                &e.pending,
+                Some(Outstanding::CreateChild(p)) if matches!(
+                    p.as_ref(),
+                    create_child::Pending::RekeyChild { old_inbound: None, config, .. } if *config == idx
+                )
+            ),
+            _ => false,
+        }
+    }
+
     /// Queues the CHILD_SA of family `family` for child configuration
     /// `idx`, unless one of that family exists, is queued, or a new
     /// CHILD_SA of `idx` is being negotiated (it is looked at again when
@@ -887,17 +926,7 @@ impl IkeSa {
             .children
             .iter()
             .any(|c| c.config == idx && of_family(&c.local_ts));
-        let negotiating = match &self.state {
-            State::Established(e) => matches!(
-                &e.pending,
-                Some(Outstanding::CreateChild(p)) if matches!(
-                    p.as_ref(),
-                    create_child::Pending::RekeyChild { old_inbound: None, config, .. } if *config == idx
-                )
-            ),
-            _ => false,
-        };
-        if !exists && !negotiating && !self.queued_siblings.contains(&(idx, family)) {
+        if !exists && !self.negotiating_new(idx) && !self.queued_siblings.contains(&(idx, family)) {
             self.queued_siblings.push_back((idx, family));
         }
     }

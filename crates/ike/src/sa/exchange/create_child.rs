@@ -142,6 +142,9 @@ fn start_child(
             )
         }
         None if shared.config.one_family_per_child => {
+            // A child asked for again while one family is up gets the
+            // family that is missing, not a second CHILD_SA of the first.
+            let family = family.or_else(|| sa.missing_family(config));
             let (l, r, _) =
                 ts::split_family(&sa.child_local_ts(&cfg), &sa.child_remote_ts(&cfg), family);
             (l, r, cfg.mode, None)
