@@ -103,6 +103,56 @@ fn family_v6(ts: &[String]) -> Option<bool> {
 fn dual_stack(m: &mut Mixed) -> Result<()> {
     enable_ipv6(m)?;
     m.initiate()?;
+    both_families(m)
+}
+
+/// ikegw traps the dual-stack child: before any SA its trap policies
+/// route both of strongSwan's LANs into the TUN; one ping6 from ikegw's
+/// LAN raises an ACQUIRE for IPv6, and the echo request is held until
+/// the IPv6 CHILD_SA (the second, after IPv4 in IKE_AUTH) releases it.
+fn trapped(m: &mut Mixed) -> Result<()> {
+    enable_ipv6(m)?;
+    let ns = m.ikegw_ns().name().to_owned();
+    let scratch = m.dir.path().to_path_buf();
+    proc::wait_for(
+        "ikegw's trap routes for both families",
+        Duration::from_secs(10),
+        || {
+            // "unreachable" (a failing `ip route get`) until the trap
+            // routes exist.
+            let into_tun = |family: &str, to: &str| {
+                ip_in(&ns, &[family, "route", "get", to], &scratch)
+                    .is_ok_and(|r| r.stdout.contains(TUN))
+            };
+            Ok(
+                (into_tun("-4", &RIGHT.lan_host.to_string()) && into_tun("-6", RIGHT6.host))
+                    .then_some(()),
+            )
+        },
+    )?;
+    check(
+        "no SA before any traffic",
+        m.ikegw.list_sas()?.is_empty() && m.charon.list_sas()?.is_empty(),
+        "an SA exists",
+    )?;
+    // Exactly one echo request: held and released, not lost.
+    m.topo.left_lan.exec(
+        &["ping", "-6", "-n", "-c", "1", "-W", "5", RIGHT6.host],
+        Duration::from_secs(10),
+        &scratch,
+    )?;
+    let log = m.ikegw.log_text();
+    check(
+        "ikegw initiated on the IPv6 ACQUIRE",
+        log.contains("ACQUIRE for 198.51.100.2: initiating s2s/net on demand"),
+        "no such line in ikegw's log",
+    )?;
+    both_families(m)
+}
+
+/// Both ends list two matched CHILD SAs, one per family; ping and ping6
+/// cross both ways and the IPv6 one counts the ping6 packets at ikegw.
+fn both_families(m: &mut Mixed) -> Result<()> {
     let children = proc::wait_for(
         "two matched CHILD SAs, one per family, at both ends",
         Duration::from_secs(20),
@@ -184,6 +234,22 @@ fn setup(initiator: Initiator) -> MixedSetup {
         initiator,
         ..MixedSetup::default()
     }
+}
+
+#[test]
+fn ikegw_traps_a_dual_stack_child_and_ipv6_traffic_brings_it_up() -> Result<()> {
+    run_scenario(
+        "ikegw_traps_a_dual_stack_child_and_ipv6_traffic_brings_it_up",
+        &MixedSetup {
+            edit_ikegw: |c| {
+                c.local_ts = LEFT_BOTH.split(", ").map(str::to_owned).collect();
+                c.remote_ts = RIGHT_BOTH.split(", ").map(str::to_owned).collect();
+                c.start_action = "trap".into();
+            },
+            ..setup(Initiator::Ikegw)
+        },
+        trapped,
+    )
 }
 
 #[test]

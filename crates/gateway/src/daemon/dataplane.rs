@@ -518,7 +518,10 @@ fn worker(
     counters: &Counters,
     stop: &AtomicBool,
 ) {
+    // Routes wanted (the links' remote blocks) and those in place.
+    let mut want: BTreeSet<(IpAddr, u8)> = BTreeSet::new();
     let mut routes: BTreeSet<(IpAddr, u8)> = BTreeSet::new();
+    let mut retried = Instant::now();
     let mut peers = Peers::default();
     let mut scratch = vec![0u8; BUF_LEN];
     let mut published = Instant::now();
@@ -573,24 +576,35 @@ fn worker(
             },
             Ok(DpIn::Peer(p)) => peers.learn(p),
             Ok(DpIn::Links(links)) => {
-                let want: BTreeSet<(IpAddr, u8)> = links
+                want = links
                     .iter()
                     .flat_map(|l| l.remote_nets.iter().copied())
                     .filter(|n| peers.routable(*n, tun.name()))
                     .collect();
-                for n in want.difference(&routes) {
-                    route(true, *n, tun.name());
+                for n in routes.difference(&want).copied().collect::<Vec<_>>() {
+                    route(false, n, tun.name(), false);
+                    routes.remove(&n);
                 }
-                for n in routes.difference(&want) {
-                    route(false, *n, tun.name());
+                for n in want.difference(&routes).copied().collect::<Vec<_>>() {
+                    if route(true, n, tun.name(), false) {
+                        routes.insert(n);
+                    }
                 }
-                routes = want;
+                retried = Instant::now();
                 dp.set_links(links);
             }
             Ok(DpIn::Stop) | Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
             Err(std_mpsc::RecvTimeoutError::Timeout) => {}
         }
         let now = Instant::now();
+        if want.len() != routes.len() && now.duration_since(retried) >= ROUTE_RETRY {
+            retried = now;
+            for n in want.difference(&routes).copied().collect::<Vec<_>>() {
+                if route(true, n, tun.name(), true) {
+                    routes.insert(n);
+                }
+            }
+        }
         // Every tick at least: ACQUIRE outcomes are polled, not pushed.
         if dp.poll_timeout().is_some_and(|t| t <= now) || now.duration_since(ticked) >= TICK {
             dp.handle_timeout(now);
@@ -619,7 +633,7 @@ fn worker(
         s.esp_sent, s.esp_received, s.delivered, s.acquires, s.queued, s.released
     );
     for n in routes {
-        route(false, n, tun.name());
+        route(false, n, tun.name(), false);
     }
     peers.unpin_all();
 }
@@ -763,18 +777,38 @@ fn pin_route(add: bool, peer: IpAddr, via: Option<IpAddr>, dev: &str) -> bool {
 }
 
 /// `ip route replace|del NET dev TUN`.
-fn route(add: bool, net: (IpAddr, u8), dev: &str) {
+/// `ip route replace|del NET dev DEV`; whether it worked. A failed add
+/// is logged at `quiet` level `debug` (a retry), else `warn`.
+fn route(add: bool, net: (IpAddr, u8), dev: &str, quiet: bool) -> bool {
     let verb = if add { "replace" } else { "del" };
     let cidr = format!("{}/{}", net.0, net.1);
-    match std::process::Command::new("ip")
+    let why = match std::process::Command::new("ip")
         .args(["route", verb, &cidr, "dev", dev])
-        .status()
+        .stderr(std::process::Stdio::piped())
+        .output()
     {
-        Ok(s) if s.success() => info!("route {verb} {cidr} dev {dev}"),
-        Ok(s) => warn!("ip route {verb} {cidr} dev {dev} failed ({s})"),
-        Err(e) => warn!("cannot run ip route: {e}"),
+        Ok(o) if o.status.success() => {
+            info!("route {verb} {cidr} dev {dev}");
+            return true;
+        }
+        Ok(o) => format!(
+            "failed ({}): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => format!("cannot run: {e}"),
+    };
+    if quiet {
+        debug!("ip route {verb} {cidr} dev {dev} {why}");
+    } else {
+        warn!("ip route {verb} {cidr} dev {dev} {why}; retried every {ROUTE_RETRY:?}");
     }
+    false
 }
+
+/// How often routes that could not be added are tried again (e.g. IPv6
+/// was still disabled on the TUN device when a trap was installed).
+const ROUTE_RETRY: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

@@ -104,7 +104,7 @@ pub(crate) struct Driver {
     /// is retried with back-off.
     persistent: std::collections::BTreeSet<usize>,
     /// Children whose trap policy is installed, with it (to remove it).
-    trapped: BTreeMap<usize, super::kernel::Trap>,
+    trapped: BTreeMap<usize, Vec<super::kernel::Trap>>,
     /// Children to trap at the next turn of the loop (`close_action` /
     /// `dpd_action = trap`; installing is asynchronous).
     to_trap: Vec<usize>,
@@ -712,12 +712,18 @@ impl Driver {
         }
         let name = self.peer_name(Some(p));
         match self.trap_for(p) {
-            Ok(t) => match self.kernel.trap(t.clone()).await {
-                Ok(()) => {
-                    self.trapped.insert(p, t);
+            Ok(traps) => {
+                let mut armed = Vec::new();
+                for t in traps {
+                    match self.kernel.trap(t.clone()).await {
+                        Ok(()) => armed.push(t),
+                        Err(e) => error!("trap {name}: {}", crate::error_chain(&e)),
+                    }
                 }
-                Err(e) => error!("trap {name}: {}", crate::error_chain(&e)),
-            },
+                if !armed.is_empty() {
+                    self.trapped.insert(p, armed);
+                }
+            }
             Err(why) => warn!("trap {name} not installed: {why}"),
         }
     }
@@ -809,11 +815,12 @@ impl Driver {
         }
     }
 
-    /// The trap policy of child `p`, from its resolved addresses, its
-    /// selectors (one per side: a prefix, optionally with a protocol and
-    /// single ports, which PF_POLICY rules can select) and the algorithms
-    /// of its `esp_proposals`.
-    fn trap_for(&self, p: usize) -> Result<super::kernel::Trap, String> {
+    /// The trap policies of child `p`, one per pair of its local and
+    /// remote selectors of one address family, from its resolved addresses,
+    /// the selectors (each a prefix, optionally with a protocol and single
+    /// ports, which PF_POLICY rules can select) and the algorithms of its
+    /// `esp_proposals`.
+    fn trap_for(&self, p: usize) -> Result<Vec<super::kernel::Trap>, String> {
         let i = self.info.get(p).ok_or("no such child")?;
         let ch = self.child_cfg(p).ok_or("no such child")?;
         let (peer, child) = self.locate(p).ok_or("not in the running configuration")?;
@@ -828,40 +835,40 @@ impl Driver {
             s.parse::<std::net::IpAddr>()
                 .map_err(|_| format!("address {s} is not a single IP address"))
         };
-        let one = |v: &[ike::wire::TrafficSelector]| -> Result<ike::wire::TrafficSelector, String> {
-            match v {
-                [one] => Ok(one.clone()),
-                _ => Err(format!(
-                    "needs exactly one selector per side, has {}",
-                    v.len()
-                )),
-            }
-        };
-        let (l, r) = (one(&cc.local_ts)?, one(&cc.remote_ts)?);
         let net = |t: &ike::wire::TrafficSelector| {
             super::kernel::ts_prefix(std::slice::from_ref(t))
                 .ok_or_else(|| format!("selector {} is not an address prefix", setup::ts_text(t)))
         };
-        let (proto, lport) = trap_ports(&l)?;
-        let (rproto, rport) = trap_ports(&r)?;
-        if proto != rproto {
-            return Err("local_ts and remote_ts name different protocols".into());
-        }
         let actions = super::kernel::esp_actions(&ch.esp_proposals);
         if actions.is_empty() {
             return Err("no esp_proposals algorithm has a PF_KEY number".into());
         }
-        Ok(super::kernel::Trap {
-            local: ip(&i.local)?,
-            remote: ip(&i.remote)?,
-            local_net: net(&l)?,
-            remote_net: net(&r)?,
-            proto,
-            local_port: lport,
-            remote_port: rport,
-            tunnel: ch.mode == crate::config::Mode::Tunnel,
-            actions,
-        })
+        let family = ike::policy::ts::Family::of;
+        let mut traps = Vec::new();
+        for l in &cc.local_ts {
+            for r in cc.remote_ts.iter().filter(|r| family(r) == family(l)) {
+                let (proto, lport) = trap_ports(l)?;
+                let (rproto, rport) = trap_ports(r)?;
+                if proto != rproto {
+                    return Err("local_ts and remote_ts name different protocols".into());
+                }
+                traps.push(super::kernel::Trap {
+                    local: ip(&i.local)?,
+                    remote: ip(&i.remote)?,
+                    local_net: net(l)?,
+                    remote_net: net(r)?,
+                    proto,
+                    local_port: lport,
+                    remote_port: rport,
+                    tunnel: ch.mode == crate::config::Mode::Tunnel,
+                    actions: actions.clone(),
+                });
+            }
+        }
+        if traps.is_empty() {
+            return Err("local_ts and remote_ts have no address family in common".into());
+        }
+        Ok(traps)
     }
 
     /// An ACQUIRE: traffic hit one of our policies with no SA. The trapped

@@ -196,7 +196,7 @@ impl Driver {
                 Some(n) => {
                     self.trapped.insert(n, t);
                 }
-                None => self.to_untrap.push(t),
+                None => self.to_untrap.extend(t),
             }
         }
         self.to_trap = std::mem::take(&mut self.to_trap)
