@@ -1935,10 +1935,7 @@ mod tests {
         if cfg!(target_os = "illumos") {
             return;
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let e = Kernel::open(BackendKind::Illumos, vec![]).err().unwrap();
             let text = format!("{e}: {}", std::error::Error::source(&e).unwrap());
@@ -1948,10 +1945,7 @@ mod tests {
 
     #[test]
     fn userland_backend_registers_and_flushes_on_start() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let mut k =
                 Kernel::open(BackendKind::Userland, vec!["127.0.0.1".parse().unwrap()]).unwrap();
@@ -2009,6 +2003,22 @@ mod tests {
         }
     }
 
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Reads `n` PF_POLICY replies, each of which must be a success.
+    async fn policy_replies(k: &mut Kernel, n: usize) {
+        let mut buf = vec![0u8; MAX_MSG_LEN];
+        for _ in 0..n {
+            let n = k.policy.recv(&mut buf).await.unwrap();
+            k.on_policy(&buf[..n]).unwrap();
+        }
+    }
+
     /// Feeds engine messages to the kernel until a core reply appears.
     async fn reply_for(k: &mut Kernel) -> KernelEvent {
         let mut buf = vec![0u8; MAX_MSG_LEN];
@@ -2025,10 +2035,7 @@ mod tests {
 
     #[test]
     fn install_and_delete_reach_the_userland_engine_and_report_back_by_core_seq() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let mut k =
                 Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
@@ -2101,10 +2108,7 @@ mod tests {
     #[test]
     fn a_trap_raises_an_acquire_that_the_install_completes_with_its_seq() {
         use pfkey::engine::{AcquireEvent, Outbound};
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let mut k =
                 Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
@@ -2141,11 +2145,7 @@ mod tests {
                     remote_nets: vec![net("10.2.0.0")]
                 }]
             );
-            let mut buf = vec![0u8; MAX_MSG_LEN];
-            for _ in 0..2 {
-                let n = k.policy.recv(&mut buf).await.unwrap();
-                k.on_policy(&buf[..n]).unwrap();
-            }
+            policy_replies(&mut k, 2).await;
             // The first packet: no SA yet, so the engine raises an ACQUIRE
             // and the glue hands it to the driver.
             let sel = lan_ping();
@@ -2196,10 +2196,7 @@ mod tests {
     #[test]
     fn illumos_tunnel_children_and_traps_share_a_link_that_goes_with_the_last_of_them() {
         use pfkey::engine::Outbound;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let server = pfkey::engine::server::Server::start(pfkey::engine::EngineConfig {
                 local_addrs: vec!["192.0.2.1".parse().unwrap()],
@@ -2233,7 +2230,6 @@ mod tests {
                 ]
             );
             let dp = server.data_plane();
-            let mut buf = vec![0u8; MAX_MSG_LEN];
             // A trap toward the branch, then the CHILD_SA it leads to.
             let esp = ike::policy::proposal::ProposalSpec::parse(
                 ike::wire::ProtocolId::ESP,
@@ -2256,10 +2252,7 @@ mod tests {
             assert_eq!(reply_for(&mut k).await, KernelEvent::Reply { seq: 1, errno: 0 });
             // Trap and CHILD_SA select the same traffic: two rules in all,
             // both on the link's policy head.
-            for _ in 0..2 {
-                let n = k.policy.recv(&mut buf).await.unwrap();
-                k.on_policy(&buf[..n]).unwrap();
-            }
+            policy_replies(&mut k, 2).await;
             let sel = lan_ping();
             assert!(!matches!(dp.outbound(Some("ikegw0"), sel), Some(Outbound::NoPolicy) | None));
             assert!(matches!(dp.outbound(None, sel), Some(Outbound::NoPolicy) | None));
@@ -2289,10 +2282,7 @@ mod tests {
             assert_eq!(log(), Vec::<String>::new());
             // The trap goes: its rules first, then the link.
             k.untrap(&trap).await.unwrap();
-            for _ in 0..2 {
-                let n = k.policy.recv(&mut buf).await.unwrap();
-                k.on_policy(&buf[..n]).unwrap();
-            }
+            policy_replies(&mut k, 2).await;
             assert!(matches!(dp.outbound(Some("ikegw0"), sel), Some(Outbound::NoPolicy) | None));
             assert!(k.iptun.as_ref().unwrap().settle(Duration::from_secs(5)).await);
             assert_eq!(
@@ -2317,10 +2307,7 @@ mod tests {
     #[test]
     fn a_dual_stack_child_gets_policies_and_links_for_both_families_with_its_ports() {
         use pfkey::engine::{Outbound, Selector};
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let mut k =
                 Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
@@ -2341,12 +2328,8 @@ mod tests {
                 reply_for(&mut k).await,
                 KernelEvent::Reply { seq: 3, errno: 0 }
             );
-            let mut buf = vec![0u8; MAX_MSG_LEN];
             // Two pairs, both directions: four rules, each acknowledged.
-            for _ in 0..4 {
-                let n = k.policy.recv(&mut buf).await.unwrap();
-                k.on_policy(&buf[..n]).unwrap();
-            }
+            policy_replies(&mut k, 4).await;
             assert_eq!(k.errors, 0);
             assert_eq!(
                 *links.lock().unwrap(),
@@ -2392,10 +2375,7 @@ mod tests {
 
     #[test]
     fn a_child_whose_selectors_have_no_policy_form_is_refused_before_any_sa() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let mut k =
                 Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
@@ -2420,10 +2400,7 @@ mod tests {
 
     #[test]
     fn start_deletes_the_sas_a_previous_run_left_and_only_those() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         rt.block_on(async {
             let mut old =
                 Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
