@@ -80,6 +80,16 @@ struct CookieSecrets {
 pub struct Endpoint {
     shared: Shared,
     sas: BTreeMap<u64, IkeSa>,
+    /// (next timer deadline, SA) for every SA with a timer running, so the
+    /// next deadline and the due SAs are found without a walk over all SAs.
+    deadlines: BTreeSet<(Instant, u64)>,
+    /// Each SA's entry in `deadlines`.
+    deadline_of: BTreeMap<u64, Instant>,
+    /// SAs with queued children, siblings or deletes.
+    queued: BTreeSet<u64>,
+    /// SAs changed since the indexes were last brought up to date (see
+    /// [`Endpoint::sync_touched`]).
+    touched: Vec<u64>,
     /// Responder SAs by (peer address, SPIi), to spot retransmitted
     /// IKE_SA_INIT requests.
     init_index: BTreeMap<(SocketAddr, u64), u64>,
@@ -123,6 +133,10 @@ impl Endpoint {
             sas: BTreeMap::new(),
             init_index: BTreeMap::new(),
             half_open: BTreeSet::new(),
+            deadlines: BTreeSet::new(),
+            deadline_of: BTreeMap::new(),
+            queued: BTreeSet::new(),
+            touched: Vec::new(),
             cookie: CookieSecrets {
                 version: 0,
                 current,
@@ -158,13 +172,59 @@ impl Endpoint {
     }
 
     /// Debug builds check after every input that the half-open set equals
-    /// a recount over all SAs.
-    fn debug_check_half_open(&self) {
+    /// a recount over all SAs. Also brings the deadline index and the set
+    /// of SAs with queued work up to date for the SAs the input touched.
+    fn debug_check_half_open(&mut self) {
+        self.sync_touched();
         debug_assert_eq!(
             self.half_open.len(),
             self.sas.values().filter(|s| s.is_half_open()).count(),
             "half-open set out of step with the SA states"
         );
+        #[cfg(debug_assertions)]
+        for (id, sa) in &self.sas {
+            debug_assert_eq!(
+                self.deadline_of.get(id).copied(),
+                sa.timers.next(),
+                "deadline index out of step for SA {id:016x}"
+            );
+            debug_assert!(
+                !sa.has_queued_work() || self.queued.contains(id),
+                "queued work of SA {id:016x} not indexed"
+            );
+        }
+        debug_assert_eq!(self.deadlines.len(), self.deadline_of.len());
+    }
+
+    /// Re-indexes the SAs touched since the last call: their next timer
+    /// deadline and whether they have queued work. Every mutable access to
+    /// an SA goes through [`tracked`] (or records the id), so no walk over
+    /// all SAs is needed per input.
+    fn sync_touched(&mut self) {
+        let mut ids = std::mem::take(&mut self.touched);
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if let Some(t) = self.deadline_of.remove(&id) {
+                self.deadlines.remove(&(t, id));
+            }
+            match self.sas.get(&id) {
+                Some(sa) => {
+                    if let Some(t) = sa.timers.next() {
+                        self.deadlines.insert((t, id));
+                        self.deadline_of.insert(id, t);
+                    }
+                    if sa.has_queued_work() {
+                        self.queued.insert(id);
+                    } else {
+                        self.queued.remove(&id);
+                    }
+                }
+                None => {
+                    self.queued.remove(&id);
+                }
+            }
+        }
     }
 
     /// Whether this IKE SA has completed IKE_AUTH.
@@ -238,7 +298,7 @@ impl Endpoint {
     /// The earliest deadline of any IKE SA; call
     /// [`handle_timeout`](Self::handle_timeout) when it passes.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sas.values().filter_map(|s| s.timers.next()).min()
+        self.deadlines.first().map(|(t, _)| *t)
     }
 
     fn dropped(&mut self, path: Path, reason: String) {
@@ -342,7 +402,7 @@ impl Endpoint {
     ) -> Reconfigured {
         let ids: Vec<u64> = self.sas.keys().copied().collect();
         for id in ids {
-            let Some(sa) = self.sas.get_mut(&id) else {
+            let Some(sa) = tracked(&mut self.sas, &mut self.touched, id) else {
                 continue;
             };
             if let Some(n) = remap.get(&sa.peer) {
@@ -383,21 +443,19 @@ impl Endpoint {
     /// while IKE_AUTH or another exchange was in flight (one request at a
     /// time, RFC 7296 §2.3).
     fn run_queues(&mut self, now: Instant) {
+        self.sync_touched();
         let ready: Vec<u64> = self
-            .sas
+            .queued
             .iter()
-            .filter(|(_, s)| {
-                s.is_established()
-                    && s.pending.is_none()
-                    && !s.superseded
-                    && (!s.queued_children.is_empty()
-                        || !s.queued_deletes.is_empty()
-                        || !s.queued_siblings.is_empty())
+            .filter(|id| {
+                self.sas
+                    .get(id)
+                    .is_some_and(|s| s.is_established() && s.pending.is_none() && !s.superseded)
             })
-            .map(|(id, _)| *id)
+            .copied()
             .collect();
         for id in ready {
-            let Some(sa) = self.sas.get_mut(&id) else {
+            let Some(sa) = tracked(&mut self.sas, &mut self.touched, id) else {
                 continue;
             };
             while sa.pending.is_none() {
@@ -475,7 +533,7 @@ impl Endpoint {
             return self.handle_init_request(now, path, &msg, data);
         }
         let our_spi = if h.initiator { h.spi_r } else { h.spi_i };
-        let Some(sa) = self.sas.get_mut(&our_spi) else {
+        let Some(sa) = tracked(&mut self.sas, &mut self.touched, our_spi) else {
             return self.dropped(path, format!("no IKE SA for SPI {our_spi:016x}"));
         };
         let other_ok = if h.initiator {
@@ -505,15 +563,20 @@ impl Endpoint {
                 exchange,
                 error,
             }) => {
-                if let (Some(n), Some(sa)) = (error.notify(), self.sas.get_mut(&id)) {
+                if let (Some(n), Some(sa)) = (
+                    error.notify(),
+                    tracked(&mut self.sas, &mut self.touched, id),
+                ) {
                     sa.respond_error(&mut self.shared, exchange, msg_id, n);
                 }
                 self.dropped(path, error.to_string());
             }
             Err(Rejected::Fatal { respond, error }) => {
-                if let (Some((msg_id, exchange)), Some(n), Some(sa)) =
-                    (respond, error.notify(), self.sas.get_mut(&id))
-                {
+                if let (Some((msg_id, exchange)), Some(n), Some(sa)) = (
+                    respond,
+                    error.notify(),
+                    tracked(&mut self.sas, &mut self.touched, id),
+                ) {
                     sa.respond_error(&mut self.shared, exchange, msg_id, n);
                 }
                 self.close(id, error.to_string());
@@ -569,9 +632,10 @@ impl Endpoint {
                 continue;
             }
             self.sas.insert(id.0, sa);
+            self.touched.push(id.0);
         }
         for (from, to) in std::mem::take(&mut self.shared.child_moves) {
-            let Some(old) = self.sas.get_mut(&from.0) else {
+            let Some(old) = tracked(&mut self.sas, &mut self.touched, from.0) else {
                 continue;
             };
             let children = std::mem::take(&mut old.children);
@@ -580,11 +644,11 @@ impl Endpoint {
             let queued_children = std::mem::take(&mut old.queued_children);
             let queued_siblings = std::mem::take(&mut old.queued_siblings);
             let queued_deletes = std::mem::take(&mut old.queued_deletes);
-            let Some(sa) = self.sas.get_mut(&to.0) else {
+            let Some(sa) = tracked(&mut self.sas, &mut self.touched, to.0) else {
                 // The survivor is gone (its SPI clashed on adoption): the
                 // CHILD_SAs have no IKE SA left, so remove them; the
                 // leases stay with the old SA, released when it goes.
-                if let Some(old) = self.sas.get_mut(&from.0) {
+                if let Some(old) = tracked(&mut self.sas, &mut self.touched, from.0) {
                     old.children = children;
                     old.vips = vips;
                     old.leases = leases;
@@ -607,7 +671,7 @@ impl Endpoint {
         // half-open timeout, also 30 s, in the mirror case) before doing it
         // ourselves.
         for id in std::mem::take(&mut self.shared.redundant) {
-            if let Some(sa) = self.sas.get_mut(&id.0) {
+            if let Some(sa) = tracked(&mut self.sas, &mut self.touched, id.0) {
                 sa.timers.set(
                     Timer::RedundantIke,
                     now + self.shared.config.half_open_timeout,
@@ -621,7 +685,7 @@ impl Endpoint {
             .map(|(id, _)| *id)
             .collect();
         for id in doomed {
-            let Some(sa) = self.sas.get_mut(&id) else {
+            let Some(sa) = tracked(&mut self.sas, &mut self.touched, id) else {
                 continue;
             };
             sa.delete_on_adopt = false;
@@ -634,6 +698,7 @@ impl Endpoint {
 
     fn remove(&mut self, id: u64) {
         self.half_open.remove(&id);
+        self.touched.push(id);
         if let Some(sa) = self.sas.remove(&id) {
             // The SA is gone for good (a rekey moved its leases first), so
             // its virtual IPs go back to the pools (RFC 7296 §2.19), unless
@@ -663,7 +728,7 @@ impl Endpoint {
 
     /// Tears an IKE SA down without a message (failure, timeout).
     fn close(&mut self, id: u64, reason: String) {
-        let Some(sa) = self.sas.get_mut(&id) else {
+        let Some(sa) = tracked(&mut self.sas, &mut self.touched, id) else {
             return;
         };
         let was_established = sa.is_established();
@@ -828,6 +893,7 @@ impl Endpoint {
             Ok(sa) => {
                 self.init_index.insert((path.remote, h.spi_i), spi_r);
                 self.sas.insert(spi_r, sa);
+                self.touched.push(spi_r);
                 self.track_half_open(spi_r);
             }
             Err(e) => self.dropped(path, e.to_string()),
@@ -842,18 +908,19 @@ impl Endpoint {
     }
 
     fn timeouts(&mut self, now: Instant) {
+        self.sync_touched();
         let due: Vec<u64> = self
-            .sas
+            .deadlines
             .iter()
-            .filter(|(_, s)| s.timers.next().is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, id)| *id)
             .collect();
         for id in due {
-            let Some(sa) = self.sas.get_mut(&id) else {
+            let Some(sa) = tracked(&mut self.sas, &mut self.touched, id) else {
                 continue;
             };
             for t in sa.timers.expired(now) {
-                let Some(sa) = self.sas.get_mut(&id) else {
+                let Some(sa) = tracked(&mut self.sas, &mut self.touched, id) else {
                     break;
                 };
                 match t {
@@ -903,7 +970,7 @@ impl Endpoint {
                                 break;
                             }
                         };
-                        let Some(sa) = self.sas.get_mut(&id) else {
+                        let Some(sa) = tracked(&mut self.sas, &mut self.touched, id) else {
                             break;
                         };
                         if let Err(e) =
@@ -979,10 +1046,12 @@ impl Endpoint {
                 sa.initial_contact = first;
                 sa.first_child = child;
                 self.sas.insert(spi, sa);
+                self.touched.push(spi);
                 Ok(IkeSaId(spi))
             }
             Command::Terminate { ike_sa } => {
-                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                let sa = tracked(&mut self.sas, &mut self.touched, ike_sa.0)
+                    .ok_or(LocalError::NoSuchSa)?;
                 if sa.is_established() && sa.pending.is_none() {
                     informational::start_delete(sa, now, &mut self.shared)?;
                 } else {
@@ -996,7 +1065,8 @@ impl Endpoint {
                 ike_sa,
                 inbound_spi,
             } => {
-                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                let sa = tracked(&mut self.sas, &mut self.touched, ike_sa.0)
+                    .ok_or(LocalError::NoSuchSa)?;
                 informational::start_delete_child(sa, now, &mut self.shared, inbound_spi)?;
                 Ok(ike_sa)
             }
@@ -1004,12 +1074,14 @@ impl Endpoint {
                 ike_sa,
                 inbound_spi,
             } => {
-                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                let sa = tracked(&mut self.sas, &mut self.touched, ike_sa.0)
+                    .ok_or(LocalError::NoSuchSa)?;
                 create_child::start_rekey_child(sa, now, &mut self.shared, inbound_spi)?;
                 Ok(ike_sa)
             }
             Command::CreateChild { ike_sa, child } => {
-                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                let sa = tracked(&mut self.sas, &mut self.touched, ike_sa.0)
+                    .ok_or(LocalError::NoSuchSa)?;
                 sa.child_cfg(child)?;
                 if sa.is_closed() || sa.superseded {
                     return Err(LocalError::NoSuchSa.into());
@@ -1026,12 +1098,14 @@ impl Endpoint {
             }
             Command::RekeyIke { ike_sa } => {
                 let new_spi = self.new_spi()?;
-                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                let sa = tracked(&mut self.sas, &mut self.touched, ike_sa.0)
+                    .ok_or(LocalError::NoSuchSa)?;
                 create_child::start_rekey_ike(sa, now, &mut self.shared, new_spi)?;
                 Ok(ike_sa)
             }
             Command::Dpd { ike_sa } => {
-                let sa = self.sas.get_mut(&ike_sa.0).ok_or(LocalError::NoSuchSa)?;
+                let sa = tracked(&mut self.sas, &mut self.touched, ike_sa.0)
+                    .ok_or(LocalError::NoSuchSa)?;
                 informational::start_dpd(sa, now, &mut self.shared)?;
                 Ok(ike_sa)
             }
@@ -1076,7 +1150,7 @@ impl Endpoint {
                     child,
                     reason: format!("kernel refused to install SA {inbound:08x}: errno {errno}"),
                 });
-                if let Some(sa) = self.sas.get_mut(&ike_sa.0) {
+                if let Some(sa) = tracked(&mut self.sas, &mut self.touched, ike_sa.0) {
                     if informational::start_delete_child(sa, now, &mut self.shared, inbound)
                         .is_err()
                     {
@@ -1140,7 +1214,7 @@ impl Endpoint {
                         .map(|c| (*id, c.inbound_spi))
                 });
                 if let Some((id, inbound)) = found {
-                    let Some(sa) = self.sas.get_mut(&id) else {
+                    let Some(sa) = tracked(&mut self.sas, &mut self.touched, id) else {
                         return;
                     };
                     if informational::start_delete_child(sa, now, &mut self.shared, inbound)
@@ -1182,6 +1256,18 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// `sas[id]`, recording that the SA may change (its timers, its queues),
+/// so [`Endpoint::sync_touched`] re-indexes it.
+fn tracked<'a>(
+    sas: &'a mut BTreeMap<u64, IkeSa>,
+    touched: &mut Vec<u64>,
+    id: u64,
+) -> Option<&'a mut IkeSa> {
+    let sa = sas.get_mut(&id)?;
+    touched.push(id);
+    Some(sa)
 }
 
 /// Moves an established SA of a peer whose children changed onto the new

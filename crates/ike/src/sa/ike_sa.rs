@@ -869,6 +869,13 @@ impl IkeSa {
             || self.queued_children.contains(&idx)
     }
 
+    /// Whether CHILD_SAs to create or delete wait for an idle moment.
+    pub(crate) fn has_queued_work(&self) -> bool {
+        !self.queued_children.is_empty()
+            || !self.queued_deletes.is_empty()
+            || !self.queued_siblings.is_empty()
+    }
+
     /// With one family per CHILD_SA: the family of child configuration
     /// `idx` that has no CHILD_SA on this IKE SA while another family has
     /// one (the peer deleted it, or refused it), unless it is queued or
