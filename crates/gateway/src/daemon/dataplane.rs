@@ -800,8 +800,10 @@ fn route(add: bool, net: (IpAddr, u8), dev: &str, quiet: bool) -> bool {
     };
     if quiet {
         debug!("ip route {verb} {cidr} dev {dev} {why}");
-    } else {
+    } else if add {
         warn!("ip route {verb} {cidr} dev {dev} {why}; retried every {ROUTE_RETRY:?}");
+    } else {
+        warn!("ip route {verb} {cidr} dev {dev} {why}");
     }
     false
 }

@@ -1040,8 +1040,8 @@ impl Kernel {
                 rules.push(rule);
             }
         }
-        if let (false, Some(i)) = (rules.is_empty(), self.iptun.as_mut()) {
-            if t.tunnel {
+        if t.tunnel && !rules.is_empty() {
+            if let Some(i) = self.iptun.as_mut() {
                 i.release(t.remote);
             }
         }
@@ -1333,9 +1333,10 @@ impl Kernel {
     }
 }
 
-/// What makes two policy rules the same rule: policy head (tunnel
-/// name), direction flags and selectors (addresses, protocol, ports: a trap for one port of a
-/// network is another rule than the CHILD_SA policy for all of it).
+/// What makes two policy rules the same rule: policy head (tunnel name),
+/// direction flags and selectors (addresses, protocol, ports: a trap for
+/// one port of a network is another rule than the CHILD_SA policy for all
+/// of it).
 type RuleKey = (
     Option<String>,
     u32,

@@ -171,10 +171,10 @@ impl Endpoint {
         }
     }
 
-    /// Debug builds check after every input that the half-open set equals
-    /// a recount over all SAs. Also brings the deadline index and the set
-    /// of SAs with queued work up to date for the SAs the input touched.
-    fn debug_check_half_open(&mut self) {
+    /// Ends every input: brings the deadline index and the set of SAs with
+    /// queued work up to date for the SAs the input touched. Debug builds
+    /// then check them, and the half-open set, against a full scan.
+    fn finish_input(&mut self) {
         self.sync_touched();
         debug_assert_eq!(
             self.half_open.len(),
@@ -389,7 +389,7 @@ impl Endpoint {
         }
         self.shared.config.peers = table;
         let out = self.reconfigure_sas(now, remap, rechild, out);
-        self.debug_check_half_open();
+        self.finish_input();
         out
     }
 
@@ -502,7 +502,7 @@ impl Endpoint {
     /// to the NAT-T port).
     pub fn handle_datagram(&mut self, now: Instant, path: Path, bytes: &[u8]) {
         self.datagram(now, path, bytes);
-        self.debug_check_half_open();
+        self.finish_input();
     }
 
     fn datagram(&mut self, now: Instant, path: Path, bytes: &[u8]) {
@@ -904,7 +904,7 @@ impl Endpoint {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.timeouts(now);
         self.run_queues(now);
-        self.debug_check_half_open();
+        self.finish_input();
     }
 
     fn timeouts(&mut self, now: Instant) {
@@ -1023,7 +1023,7 @@ impl Endpoint {
     pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<IkeSaId, Error> {
         let r = self.command(now, cmd);
         self.run_queues(now);
-        self.debug_check_half_open();
+        self.finish_input();
         r
     }
 
@@ -1116,7 +1116,7 @@ impl Endpoint {
     pub fn handle_kernel(&mut self, now: Instant, ev: KernelEvent) {
         self.kernel_event(now, ev);
         self.run_queues(now);
-        self.debug_check_half_open();
+        self.finish_input();
     }
 
     fn kernel_event(&mut self, now: Instant, ev: KernelEvent) {

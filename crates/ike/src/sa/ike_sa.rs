@@ -855,13 +855,7 @@ impl IkeSa {
     pub(crate) fn has_child(&self, idx: usize) -> bool {
         let negotiating = match &self.state {
             State::AwaitInitResponse(_) | State::AwaitAuthResponse(_) => self.first_child == idx,
-            State::Established(e) => matches!(
-                &e.pending,
-                Some(Outstanding::CreateChild(p)) if matches!(
-                    p.as_ref(),
-                    create_child::Pending::RekeyChild { old_inbound: None, config, .. } if *config == idx
-                )
-            ),
+            State::Established(_) => self.negotiating_new(idx),
             State::AwaitAuthRequest(_) | State::Closed => false,
         };
         negotiating
@@ -883,11 +877,7 @@ impl IkeSa {
     pub(crate) fn missing_family(&self, idx: usize) -> Option<Family> {
         let c = self.child_cfg(idx).ok()?;
         let (local, remote) = (self.child_local_ts(c), self.child_remote_ts(c));
-        let has = |f: Family| {
-            self.children
-                .iter()
-                .any(|c| c.config == idx && c.local_ts.iter().all(|t| Family::of(t) == Some(f)))
-        };
+        let has = |f: Family| self.has_family_child(idx, f);
         if !has(Family::Ipv4) && !has(Family::Ipv6) {
             return None;
         }
@@ -899,6 +889,13 @@ impl IkeSa {
                 && !has(*f)
                 && !self.queued_siblings.contains(&(idx, *f))
         })
+    }
+
+    /// Whether a CHILD_SA of configuration `idx` carries family `f`.
+    fn has_family_child(&self, idx: usize, f: Family) -> bool {
+        self.children
+            .iter()
+            .any(|c| c.config == idx && c.local_ts.iter().all(|t| Family::of(t) == Some(f)))
     }
 
     /// Whether a new (not rekeying) CHILD_SA of `idx` is in flight.
@@ -928,12 +925,10 @@ impl IkeSa {
         if !crate::policy::ts::both_have(&local, &remote, family) {
             return;
         }
-        let of_family = |ts: &[TrafficSelector]| ts.iter().all(|t| Family::of(t) == Some(family));
-        let exists = self
-            .children
-            .iter()
-            .any(|c| c.config == idx && of_family(&c.local_ts));
-        if !exists && !self.negotiating_new(idx) && !self.queued_siblings.contains(&(idx, family)) {
+        if !self.has_family_child(idx, family)
+            && !self.negotiating_new(idx)
+            && !self.queued_siblings.contains(&(idx, family))
+        {
             self.queued_siblings.push_back((idx, family));
         }
     }
