@@ -2011,6 +2011,23 @@ mod tests {
             .unwrap()
     }
 
+    /// A started userland kernel at 192.0.2.1 whose data plane's tunnel
+    /// links are recorded, and the engine's data plane.
+    async fn userland_with_links() -> (
+        Kernel,
+        std::sync::Arc<std::sync::Mutex<Vec<Link>>>,
+        pfkey::engine::server::DataPlane,
+    ) {
+        let mut k =
+            Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
+        k.start().await.unwrap();
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l2 = links.clone();
+        k.attach_dataplane(Box::new(move |l| *l2.lock().unwrap() = l));
+        let dp = k.engine_data_plane().unwrap();
+        (k, links, dp)
+    }
+
     /// Reads `n` PF_POLICY replies, each of which must be a success.
     async fn policy_replies(k: &mut Kernel, n: usize) {
         let mut buf = vec![0u8; MAX_MSG_LEN];
@@ -2111,13 +2128,7 @@ mod tests {
         use pfkey::engine::{AcquireEvent, Outbound};
         let rt = runtime();
         rt.block_on(async {
-            let mut k =
-                Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
-            k.start().await.unwrap();
-            let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-            let l2 = links.clone();
-            k.attach_dataplane(Box::new(move |l| *l2.lock().unwrap() = l));
-            let dp = k.engine_data_plane().unwrap();
+            let (mut k, links, dp) = userland_with_links().await;
             let esp = ike::policy::proposal::ProposalSpec::parse(
                 ike::wire::ProtocolId::ESP,
                 "aes256gcm16",
@@ -2310,13 +2321,7 @@ mod tests {
         use pfkey::engine::{Outbound, Selector};
         let rt = runtime();
         rt.block_on(async {
-            let mut k =
-                Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
-            k.start().await.unwrap();
-            let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-            let l2 = links.clone();
-            k.attach_dataplane(Box::new(move |l| *l2.lock().unwrap() = l));
-            let dp = k.engine_data_plane().unwrap();
+            let (mut k, links, dp) = userland_with_links().await;
             let mut req = install(3, 0x6000_0001, 0x6000_0002, true, EncrId::AES_GCM_16);
             let KernelRequest::Install(i) = &mut req else {
                 unreachable!()
