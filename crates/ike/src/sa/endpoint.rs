@@ -93,6 +93,9 @@ pub struct Endpoint {
     /// Responder SAs by (peer address, SPIi), to spot retransmitted
     /// IKE_SA_INIT requests.
     init_index: BTreeMap<(SocketAddr, u64), u64>,
+    /// Each responder SA's key in `init_index` (the address its
+    /// IKE_SA_INIT came from, which floating may change in `path`).
+    init_key_of: BTreeMap<u64, (SocketAddr, u64)>,
     /// The responder SAs waiting for IKE_AUTH, kept in step with their
     /// states so that the half-open limit and the COOKIE threshold (RFC
     /// 7296 §2.6) cost no walk over every SA on each IKE_SA_INIT.
@@ -132,6 +135,7 @@ impl Endpoint {
             },
             sas: BTreeMap::new(),
             init_index: BTreeMap::new(),
+            init_key_of: BTreeMap::new(),
             half_open: BTreeSet::new(),
             deadlines: BTreeSet::new(),
             deadline_of: BTreeMap::new(),
@@ -194,6 +198,12 @@ impl Endpoint {
             );
         }
         debug_assert_eq!(self.deadlines.len(), self.deadline_of.len());
+        debug_assert!(
+            self.init_index
+                .iter()
+                .all(|(k, id)| self.init_key_of.get(id) == Some(k) && self.sas.contains_key(id)),
+            "IKE_SA_INIT index out of step with the SAs"
+        );
     }
 
     /// Re-indexes the SAs touched since the last call: their next timer
@@ -717,11 +727,10 @@ impl Endpoint {
                     }
                 }
             }
-            if sa.role == super::ike_sa::Role::Responder {
-                self.init_index.remove(&(sa.path.remote, sa.spi_i));
-                // The index key uses the address the request came from,
-                // which may differ after floating; sweep by value too.
-                self.init_index.retain(|_, v| *v != id);
+            if let Some(key) = self.init_key_of.remove(&id) {
+                if self.init_index.get(&key) == Some(&id) {
+                    self.init_index.remove(&key);
+                }
             }
         }
     }
@@ -892,6 +901,7 @@ impl Endpoint {
         match init::respond(&mut self.shared, now, path, msg, data, spi_r, sel) {
             Ok(sa) => {
                 self.init_index.insert((path.remote, h.spi_i), spi_r);
+                self.init_key_of.insert(spi_r, (path.remote, h.spi_i));
                 self.sas.insert(spi_r, sa);
                 self.touched.push(spi_r);
                 self.track_half_open(spi_r);
