@@ -2011,6 +2011,14 @@ mod tests {
             .unwrap()
     }
 
+    /// A userland kernel at 192.0.2.1, started (registered, flushed).
+    async fn started_userland() -> Kernel {
+        let mut k =
+            Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
+        k.start().await.unwrap();
+        k
+    }
+
     /// A started userland kernel at 192.0.2.1 whose data plane's tunnel
     /// links are recorded, and the engine's data plane.
     async fn userland_with_links() -> (
@@ -2018,9 +2026,7 @@ mod tests {
         std::sync::Arc<std::sync::Mutex<Vec<Link>>>,
         pfkey::engine::server::DataPlane,
     ) {
-        let mut k =
-            Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
-        k.start().await.unwrap();
+        let mut k = started_userland().await;
         let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let l2 = links.clone();
         k.attach_dataplane(Box::new(move |l| *l2.lock().unwrap() = l));
@@ -2055,9 +2061,7 @@ mod tests {
     fn install_and_delete_reach_the_userland_engine_and_report_back_by_core_seq() {
         let rt = runtime();
         rt.block_on(async {
-            let mut k =
-                Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
-            k.start().await.unwrap();
+            let mut k = started_userland().await;
             for (seq, encap, spi) in [(7, false, 0x1000_0001), (8, true, 0x1000_0011)] {
                 assert!(k
                     .submit(install(seq, spi, spi + 1, encap, EncrId::AES_GCM_16))
@@ -2383,9 +2387,7 @@ mod tests {
     fn a_child_whose_selectors_have_no_policy_form_is_refused_before_any_sa() {
         let rt = runtime();
         rt.block_on(async {
-            let mut k =
-                Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
-            k.start().await.unwrap();
+            let mut k = started_userland().await;
             let mut req = install(4, 0x7000_0001, 0x7000_0002, false, EncrId::AES_GCM_16);
             let KernelRequest::Install(i) = &mut req else {
                 unreachable!()
@@ -2408,9 +2410,7 @@ mod tests {
     fn start_deletes_the_sas_a_previous_run_left_and_only_those() {
         let rt = runtime();
         rt.block_on(async {
-            let mut old =
-                Kernel::open(BackendKind::Userland, vec!["192.0.2.1".parse().unwrap()]).unwrap();
-            old.start().await.unwrap();
+            let mut old = started_userland().await;
             assert!(old
                 .submit(install(
                     1,
